@@ -1,0 +1,303 @@
+"""The command line: parse options, call the library, render, choose the exit code.
+
+Exit codes (DESIGN §4): 0 success / verdict pass; 1 verdict fail; 3 verdict undetermined;
+2 invalid input, stale or missing run (a message on stderr, never a traceback unless --debug);
+130 interrupted (finished fits are kept in the cache); 70 internal error (a bug in mlproj).
+Heavy libraries are imported inside the commands so that `--help` and `schema` start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from mlproj.errors import MlprojError
+
+app = typer.Typer(
+    name="mlproj",
+    help="Declarative machine-learning projects with baselines, honest error bars and a finish line.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+EXIT_INVALID, EXIT_INTERRUPTED, EXIT_INTERNAL = 2, 130, 70
+_state = {"debug": False}
+
+ConfigOption = typer.Option(Path("mlproj.yaml"), "--config", "-c", help="Project file.", show_default=True)
+
+
+def _guard(command):
+    """Turn user errors into one paragraph and exit 2; interruptions into 130; bugs into 70."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except MlprojError as exc:
+            if _state["debug"]:
+                raise
+            err.print(f"[bold red]error:[/] {exc.render()}", soft_wrap=True, markup=True, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted: every finished fit is kept in the cache; `mlproj run` resumes from it.")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - last line of defence against tracebacks
+            if _state["debug"]:
+                raise
+            err.print(f"internal error in mlproj ({type(exc).__name__}: {exc}). This is a bug; rerun with "
+                      "--debug for the traceback and report it.", markup=False)
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+    return wrapper
+
+
+@app.callback()
+def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.")) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+@_guard
+def init(
+    directory: Path = typer.Argument(Path("."), help="Folder to create the project in."),
+    template: str = typer.Option("classification", "--template", "-t", help="classification or regression."),
+    force: bool = typer.Option(False, "--force", help="Write into a folder that is not empty."),
+) -> None:
+    """Write a runnable project: commented mlproj.yaml, simulated catalogue, README."""
+    from mlproj.scaffold import scaffold
+
+    written = scaffold(directory, template, force=force)
+    out.print(f"Created a {template} project in {directory}:")
+    for path in written:
+        out.print(f"  {path.relative_to(directory.resolve()) if path.is_relative_to(directory.resolve()) else path}")
+    where = "" if directory.resolve() == Path.cwd() else f"cd {directory} && "
+    out.print(f"\nNext: {where}mlproj run && mlproj verdict")
+
+
+@app.command()
+@_guard
+def check(config: Path = ConfigOption) -> None:
+    """Validate the project file and the catalogue; print what would be run."""
+    from mlproj import runner
+    from mlproj.config import load_project
+
+    prepared = runner.prepare(load_project(config))
+    _print_data(prepared)
+    _print_plan(prepared)
+    for warning in prepared.dataset.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", markup=True)
+    out.print("[green]OK[/]: the project file and the catalogue are valid.", markup=True)
+
+
+@app.command()
+@_guard
+def plan(
+    config: Path = ConfigOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the full plan as JSON."),
+) -> None:
+    """Print the run plan: models × folds × repeats, and how many fits are cached."""
+    from mlproj import runner
+    from mlproj.config import load_project
+
+    prepared = runner.prepare(load_project(config))
+    if as_json:
+        sys.stdout.write(json.dumps(prepared.plan.to_dict(), indent=2) + "\n")
+        return
+    _print_plan(prepared)
+
+
+@app.command()
+@_guard
+def run(
+    config: Path = ConfigOption,
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Parallel fits (default: execution.n_jobs)."),
+) -> None:
+    """Execute the plan (resuming from the cache), then judge it against the finish line."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from mlproj import runner
+    from mlproj.config import load_project
+
+    loaded = load_project(config)
+    prepared = runner.prepare(loaded)
+    n_jobs = jobs if jobs is not None else loaded.project.execution.n_jobs
+    if n_jobs == 0:
+        raise MlprojError("-j must be a positive number of workers, or -1 for all cores")
+    for warning in prepared.dataset.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", markup=True)
+    total = len(prepared.plan.tasks)
+    cached = runner.cached_count(prepared)
+    out.print(f"{prepared.loaded.project.name}: {len(prepared.plan.models)} models × {prepared.plan.repeats} repeats × "
+              f"{prepared.plan.folds} folds = {total} fits ({cached} cached) on {prepared.dataset.n_rows} objects")
+    columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+        bar = progress.add_task("fits", total=total)
+        outcome = runner.run_project(prepared, n_jobs=n_jobs, on_task=lambda _: progress.advance(bar))
+    if outcome.fitted == 0 and outcome.failed == 0:
+        out.print(f"Nothing to fit: all {outcome.cached} results came from the cache.")
+    else:
+        out.print(f"Fitted {outcome.fitted}, reused {outcome.cached} from the cache"
+                  + (f", {outcome.failed} failed" if outcome.failed else "") + ".")
+    _print_verdict(outcome.verdict, outcome.summary)
+    out.print(f"Run written to {_relative(outcome.run_dir)}; `mlproj verdict` shows it again (exit code = verdict).")
+
+
+@app.command()
+@_guard
+def verdict(
+    run_dir: Optional[str] = typer.Argument(None, metavar="[RUN]", help="Run folder (default: the latest run)."),
+    config: Path = ConfigOption,
+    as_json: bool = typer.Option(False, "--json", help="Print verdict.json."),
+    junit: Optional[Path] = typer.Option(None, "--junit", help="Also write a JUnit XML report (one case per criterion)."),
+    allow_stale: bool = typer.Option(False, "--allow-stale", help="Judge even if config or data changed since the run."),
+) -> None:
+    """Judge a run against the finish line: exit 0 pass, 1 fail, 3 undetermined, 2 invalid or stale."""
+    from mlproj import review
+
+    result = review.rejudge(run_dir, config, allow_stale=allow_stale)
+    if junit is not None:
+        review.write_junit(junit, result.verdict, result.project_name)
+    if as_json:
+        sys.stdout.write(json.dumps(result.verdict, indent=2) + "\n")
+    else:
+        for reason in result.stale:
+            err.print(f"[yellow]warning:[/] stale run: {reason} (--allow-stale)", markup=True)
+        _print_verdict(result.verdict, result.summary)
+        out.print(f"Run: {_relative(result.run_dir)}")
+    raise typer.Exit(result.verdict["exit_code"])
+
+
+@app.command()
+@_guard
+def schema() -> None:
+    """Print the JSON Schema of the project file (for editors and validation)."""
+    from mlproj.config import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+
+
+# ---------------------------------------------------------------------------------------- rendering
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _print_data(prepared) -> None:
+    dataset = prepared.dataset
+    out.print(f"Catalogue {dataset.source.name}: {dataset.n_rows_read} rows read, {dataset.n_rows} used, "
+              f"{len(dataset.feature_names)} features ({', '.join(dataset.feature_names)})")
+    for reason, count in dataset.dropped.items():
+        out.print(f"  dropped {count} rows {reason}")
+    if dataset.classes:
+        counts = ", ".join(f"{k} {v}" for k, v in dataset.class_counts().items())
+        out.print(f"  classes: {counts}; positive: {prepared.loaded.project.positive}")
+
+
+def _print_plan(prepared) -> None:
+    from rich.table import Table
+
+    from mlproj import runner
+
+    plan = prepared.plan
+    table = Table(title=f"Run plan: {plan.repeats} repeats × {plan.folds} folds on {len(plan.development)} objects; "
+                        f"{len(plan.test)} held out for the test", title_justify="left")
+    for column in ("model", "role", "estimator", "fits"):
+        table.add_column(column, justify="right" if column == "fits" else "left")
+    rows = runner.describe_plan(plan)
+    for row in rows:
+        table.add_row(row["model"], row["role"], row["estimator"], str(row["fits"]))
+    out.print(table)
+    cached = runner.cached_count(prepared)
+    out.print(f"Total: {len(plan.tasks)} cross-validation fits ({cached} cached) + 1 final fit of the selected model "
+              f"on the development set, scored once on the test set. Primary metric: {prepared.rules.primary}.")
+
+
+def _print_verdict(verdict: dict, summary: dict) -> None:
+    from rich.table import Table
+
+    from mlproj.stats import significant
+
+    primary = summary["primary"]["label"]
+    table = Table(title=f"Cross-validated {primary} ({summary['repeats']} × {summary['folds']} folds, "
+                        f"mean ± corrected SE, {int(summary['confidence'] * 100)}% interval)", title_justify="left")
+    for column in ("model", "role", primary, "interval", "fit s"):
+        table.add_column(column)
+    for model in summary["models"]:
+        s = model["metrics"][primary]
+        mean, se = _nan(s["mean"]), _nan(s["se"])
+        interval = "—" if s["interval"][0] is None else f"[{s['interval'][0]:.4g}, {s['interval'][1]:.4g}]"
+        name = model["name"] + (" ◀ selected" if model["name"] == verdict.get("selected_model") else "")
+        fit = "—" if model["fit_seconds"] is None else f"{model['fit_seconds']:.2f}"
+        table.add_row(name, model["role"], significant(mean, se), interval, fit)
+    out.print(table)
+    if verdict.get("comparisons"):
+        comp = Table(title="Paired comparisons (b vs a, margin ±%g)" % verdict["comparisons"][0]["margin"],
+                     title_justify="left")
+        for column in ("b vs a", "difference", "P(better)", "P(equiv.)", "P(worse)", "decision"):
+            comp.add_column(column)
+        for c in verdict["comparisons"]:
+            comp.add_row(f"{c['b']} vs {c['a']}", _fmt(c["difference"]), _fmt(c["p_better"], 3),
+                         _fmt(c["p_equivalent"], 3), _fmt(c["p_worse"], 3), c["decision"])
+        out.print(comp)
+    crit = Table(title="Criteria", title_justify="left", show_lines=False)
+    crit.add_column("criterion")
+    crit.add_column("status")
+    crit.add_column("detail", overflow="fold")
+    colours = {"pass": "green", "fail": "red", "undetermined": "yellow"}
+    for c in verdict["criteria"]:
+        crit.add_row(c["name"], f"[{colours[c['status']]}]{c['status']}[/]", c["detail"])
+    out.print(crit)
+    test = verdict.get("test")
+    if test and test.get("metrics"):
+        value = test["metrics"].get(primary)
+        line = f"Held-out test ({test['n_test']} objects, used once): {test['model']} {primary} = {_fmt(value)}"
+        point = test.get("operating_point")
+        if point:
+            low, high = point["wilson_95"]
+            line += (f" (N+ = {point['n_positive']}, N− = {point['n_negative']}, TP = {point['true_positives']}, "
+                     f"FP = {point['false_positives']}; 95% Wilson [{_fmt(low)}, {_fmt(high)}])")
+        out.print(line)
+    for warning in verdict.get("warnings", []):
+        out.print(f"[yellow]warning:[/] {warning}", markup=True)
+    status = verdict["status"]
+    colour = colours[status]
+    reason = verdict.get("reason") or ""
+    out.print(f"[bold {colour}]VERDICT: {status.upper()}[/] — selected {verdict.get('selected_model')}: {reason}.",
+              markup=True)
+
+
+def _nan(value):
+    return float("nan") if value is None else value
+
+
+def _fmt(value, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}g}"
+
+
+def entry() -> None:
+    # Rich wraps at 80 columns when output is piped; CI logs read better a little wider.
+    for console in (out, err):
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            console.width = 120
+    app()
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,481 @@
+"""The project file: pydantic models of mlproj.yaml and YAML loading with line numbers.
+
+Validation is declared once, here, as in scikit-learn's parameter constraints: the CLI and the
+library never re-check what these models already guarantee. Every error names the file, the
+line and the field, and says what to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlproj.errors import ConfigError
+
+DEFAULT_CONFIG = "mlproj.yaml"
+# A bound on YAML nodes (counting every alias expansion) so that "billion laughs" files are
+# rejected before anything walks them.
+MAX_YAML_NODES = 100_000
+MAX_YAML_BYTES = 5_000_000
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Objective(Section):
+    statement: str = Field(
+        description="The SMART objective in words: what the selection is for, and what "
+        "performance would close the project."
+    )
+    task: Literal["classification", "regression"] = Field(
+        description="classification (operational classes) or regression (a numeric target)."
+    )
+
+
+class FeatureExclusion(Section):
+    exclude: list[str] = Field(
+        description="Use every numeric column except these (the label and the columns used by "
+        "class definitions are always excluded)."
+    )
+
+
+class DataSection(Section):
+    path: str = Field(description="Catalogue file, relative to the project file (.csv, .parquet).")
+    label: str = Field(
+        description="Column with the raw class names (classification) or the numeric target "
+        "(regression)."
+    )
+    features: list[str] | FeatureExclusion | None = Field(
+        default=None,
+        description="Feature columns (list), or {exclude: [...]}; default: every numeric column "
+        "except the label.",
+    )
+    derived: dict[str, str] = Field(
+        default_factory=dict,
+        description='Derived features, name → safe expression, e.g. {u_g: "u - g"}. Derived '
+        "features are added to the feature list.",
+    )
+
+    @field_validator("features")
+    @classmethod
+    def _features_not_empty(cls, value):
+        if isinstance(value, list) and not value:
+            raise ValueError("the feature list is empty; list columns, or omit 'features' to use all")
+        if isinstance(value, list) and len(set(value)) != len(value):
+            dupes = sorted({v for v in value if value.count(v) > 1})
+            raise ValueError(f"features listed twice: {', '.join(dupes)}")
+        return value
+
+
+class MetricSpec(Section):
+    name: str = Field(description="Metric name, e.g. tpr_at_fpr, roc_auc, rmse, sigma_nmad.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Metric parameters, written next to the name, e.g. {name: tpr_at_fpr, fpr: 0.01}.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, value):
+        # Users write `roc_auc` or `{name: tpr_at_fpr, fpr: 0.01}`; parameters sit beside the name.
+        if isinstance(value, str):
+            return {"name": value, "params": {}}
+        if isinstance(value, dict) and "params" not in value and "name" in value:
+            rest = {k: v for k, v in value.items() if k != "name"}
+            return {"name": value["name"], "params": rest}
+        return value
+
+    def label(self) -> str:
+        if not self.params:
+            return self.name
+        inner = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.name}({inner})"
+
+
+class MetricSection(Section):
+    primary: MetricSpec = Field(description="The performance measure the finish line applies to.")
+    secondary: list[MetricSpec] = Field(
+        default_factory=list, description="Further metrics, reported but not judged."
+    )
+
+
+class FinishLine(Section):
+    threshold: float = Field(description="Value of the primary metric that closes the project.")
+    margin: float = Field(
+        default=0.0,
+        ge=0,
+        description="Equivalence margin δ in metric units: differences smaller than this are "
+        "negligible (paper §4.5).",
+    )
+
+
+class Validation(Section):
+    test_size: float = Field(
+        default=0.2,
+        gt=0,
+        lt=0.9,
+        description="Fraction held out as the test set, evaluated once for the selected model.",
+    )
+    folds: int = Field(default=5, ge=2, le=100, description="K of the repeated K-fold.")
+    repeats: int = Field(
+        default=3, ge=1, le=100, description="Repeats of K-fold; repeat i uses seed + i."
+    )
+    seed: int = Field(default=0, ge=0, description="Base random seed.")
+    confidence: float = Field(
+        default=0.90,
+        gt=0.5,
+        lt=1,
+        description="Confidence of the reported intervals (two-sided).",
+    )
+
+
+class CandidateSpec(Section):
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", description="Short unique name.")
+    estimator: str = Field(description="scikit-learn estimator class name, e.g. HistGradientBoostingClassifier.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Estimator parameters.")
+    scale: bool = Field(
+        default=False, description="Standardise features first (StandardScaler in a pipeline)."
+    )
+
+
+class Execution(Section):
+    n_jobs: int = Field(
+        default=-1, description="Parallel tasks: -1 = all cores, 1 = sequential (override with -j)."
+    )
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _nonzero(cls, value):
+        if value == 0:
+            raise ValueError("n_jobs must be a positive number of workers, or -1 for all cores")
+        return value
+
+
+BaselineName = Literal["dummy", "standard"]
+
+
+class Project(Section):
+    name: str = Field(description="Project name, used in reports.")
+    objective: Objective
+    data: DataSection
+    classes: dict[str, str] | None = Field(
+        default=None,
+        description="Operational class definitions, class name → expression on the raw table, "
+        "e.g. {galaxy: \"class == 'GALAXY'\", other: \"class in ['STAR', 'QSO']\"}. Rows matching "
+        "no class are dropped and counted; rows matching two are an error.",
+    )
+    positive: str | None = Field(
+        default=None, description="The class that rate metrics (completeness, purity, TPR) refer to."
+    )
+    metric: MetricSection
+    finish_line: FinishLine
+    validation: Validation = Field(default_factory=Validation)
+    baselines: list[BaselineName] = Field(
+        default_factory=lambda: ["dummy", "standard"],
+        description="dummy: uninformative predictions; standard: logistic/linear regression "
+        "(scaled) and a default random forest.",
+    )
+    candidates: list[CandidateSpec] = Field(default_factory=list, description="Models to try.")
+    execution: Execution = Field(default_factory=Execution)
+
+
+@dataclass(frozen=True)
+class LoadedProject:
+    """A validated project and where it came from (for messages and relative paths)."""
+
+    project: Project
+    path: Path
+    lines: dict[tuple, int] = field(default_factory=dict, compare=False)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def where(self, *loc: str | int) -> str:
+        """`file:line (field)` for a location in the project file."""
+        return _where(self.path, self.lines, tuple(loc))
+
+    def resolve(self, relative: str) -> Path:
+        return (self.root / relative).resolve()
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.project)
+
+
+def config_hash(project: Project) -> str:
+    """Hash of the resolved configuration: comment and formatting edits do not change it."""
+    canonical = json.dumps(project.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def load_project(path: str | Path) -> LoadedProject:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(
+            f"project file {path} does not exist",
+            hint="run the command in the project folder, pass -c PATH, or create one with `mlproj init`",
+        )
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, not a project file", hint="pass the mlproj.yaml inside it with -c")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read project file {path}: {exc.strerror}") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise ConfigError(f"project file {path} is larger than {MAX_YAML_BYTES // 1_000_000} MB", hint="a project file is a short YAML text")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8") from None
+    return parse_project(text, path)
+
+
+def parse_project(text: str, path: Path) -> LoadedProject:
+    data, lines = _parse_yaml(text, path)
+    try:
+        project = Project.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, path, lines) from None
+    loaded = LoadedProject(project=project, path=path.resolve(), lines=lines)
+    _check_consistency(loaded)
+    return loaded
+
+
+def _check_consistency(loaded: LoadedProject) -> None:
+    """Rules that span sections; each error points at the field to change."""
+    from mlproj import metrics  # the metric catalogue is cheap: no scikit-learn at import
+
+    project = loaded.project
+    task = project.objective.task
+    if task == "classification":
+        if not project.classes or len(project.classes) < 2:
+            raise ConfigError(
+                "a classification project needs 'classes' with at least two operational definitions",
+                where=loaded.where("classes"),
+                hint="e.g. classes: {galaxy: \"class == 'GALAXY'\", other: \"class != 'GALAXY'\"}",
+            )
+        if project.positive is None:
+            raise ConfigError(
+                "'positive' is missing",
+                where=str(loaded.path),
+                hint=f"add `positive:` with the class that rates (completeness, purity, TPR) refer to: one of {', '.join(project.classes)}",
+            )
+        if project.positive not in project.classes:
+            raise ConfigError(
+                f"positive class '{project.positive}' is not one of the classes "
+                f"({', '.join(project.classes)}){_did_you_mean(project.positive, project.classes)}",
+                where=loaded.where("positive"),
+            )
+    elif project.classes is not None or project.positive is not None:
+        key = "classes" if project.classes is not None else "positive"
+        raise ConfigError(
+            f"'{key}' applies to classification projects only; this one is a {task}",
+            where=loaded.where(key),
+            hint="remove it, or set objective.task: classification",
+        )
+    names = [c.name for c in project.candidates]
+    for i, name in enumerate(names):
+        if name in names[:i] or name in ("dummy", "logistic", "linear", "random_forest"):
+            raise ConfigError(
+                f"candidate name '{name}' is already used" + (" by a baseline" if name not in names[:i] else ""),
+                where=loaded.where("candidates", i, "name"),
+                hint="give every candidate a unique name",
+            )
+    if not project.candidates and not project.baselines:
+        raise ConfigError("there is nothing to run: list at least one baseline or candidate", where=loaded.where("baselines"))
+    for loc, spec in [(("metric", "primary"), project.metric.primary)] + [
+        (("metric", "secondary", i), s) for i, s in enumerate(project.metric.secondary)
+    ]:
+        try:
+            metrics.metric_info(spec.name, task)
+            metrics.validate_params(spec.name, spec.params, task)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, where=loaded.where(*loc), hint=exc.hint) from None
+
+
+def _parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"YAML syntax error: {exc.problem}" + (f" ({exc.context})" if exc.context else ""),
+            where=f"{path}{line}",
+            hint="check indentation and quoting there; expressions with ':' or '#' need quotes",
+        ) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ConfigError(f"the file cannot be read as YAML ({type(exc).__name__})", where=str(path)) from None
+    if root is None:
+        raise ConfigError("the project file is empty", where=str(path), hint="start from `mlproj init`")
+    lines: dict[tuple, int] = {}
+    data = _construct(root, (), lines, path, [0])
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "the project file must be a mapping of sections (name:, objective:, data:, ...)",
+            where=f"{path}:{root.start_mark.line + 1}",
+        )
+    return data, lines
+
+
+def _construct(node, loc: tuple, lines: dict, path: Path, count: list[int]) -> Any:
+    """Build plain Python values from YAML nodes, recording the line of every field."""
+    count[0] += 1
+    if count[0] > MAX_YAML_NODES or len(loc) > 50:
+        raise ConfigError(
+            "the YAML document is too large or too deeply nested (aliases expand to more than "
+            f"{MAX_YAML_NODES} values)",
+            where=str(path),
+            hint="a project file needs no anchors or aliases; write the values out",
+        )
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError("keys must be plain names", where=f"{path}:{key_node.start_mark.line + 1}")
+            key = _scalar(key_node, path)
+            if key == "<<":
+                raise ConfigError("YAML merge keys ('<<') are not supported", where=f"{path}:{key_node.start_mark.line + 1}")
+            if not isinstance(key, (str, int, float, bool)):
+                key = str(key)
+            if key in result:
+                raise ConfigError(
+                    f"key '{key}' appears twice in the same section",
+                    where=f"{path}:{key_node.start_mark.line + 1}",
+                    hint="YAML would silently keep only the last one; remove one of them",
+                )
+            lines[loc + (key,)] = key_node.start_mark.line + 1
+            result[key] = _construct(value_node, loc + (key,), lines, path, count)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, loc + (i,), lines, path, count) for i, item in enumerate(node.value)]
+    return _scalar(node, path)
+
+
+_SCALAR_CONSTRUCTOR = yaml.SafeLoader("")
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{kind}" for kind in ("str", "int", "float", "bool", "null")}
+
+
+def _scalar(node, path: Path) -> Any:
+    if node.tag not in _PLAIN_TAGS:
+        raise ConfigError(
+            f"YAML tag '{node.tag}' is not allowed",
+            where=f"{path}:{node.start_mark.line + 1}",
+            hint="project files hold plain values: text, numbers, lists and mappings",
+        )
+    try:
+        return _SCALAR_CONSTRUCTOR.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid value ({exc})", where=f"{path}:{node.start_mark.line + 1}") from None
+
+
+def _where(path: Path, lines: dict[tuple, int], loc: tuple) -> str:
+    probe = loc
+    while probe and probe not in lines:
+        probe = probe[:-1]
+    line = lines.get(probe)
+    dotted = _dotted(loc)
+    return f"{path}:{line} ({dotted})" if line and dotted else (f"{path}:{line}" if line else str(path))
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _did_you_mean(word: str, options) -> str:
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _config_error(exc: ValidationError, path: Path, lines: dict[tuple, int]) -> ConfigError:
+    messages = []
+    for error in exc.errors()[:5]:
+        loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part in _UNION_TAGS))
+        if error["type"] == "extra_forbidden":
+            key = loc[-1]
+            allowed = _allowed_keys(loc[:-1])
+            text = f"unknown key '{key}'" + (f" in {_dotted(loc[:-1])}" if loc[:-1] else "")
+            text += _did_you_mean(key, allowed)
+            if allowed:
+                text += f" (allowed: {', '.join(allowed)})"
+        elif error["type"] == "missing":
+            text = f"required field '{_dotted(loc)}' is missing"
+            loc = loc[:-1]
+        else:
+            msg = error["msg"].removeprefix("Value error, ")
+            got = error.get("input")
+            shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
+            text = f"{_dotted(loc) or 'project'}: {msg}{shown}"
+        messages.append(f"{_where(path, lines, loc)}: {text}")
+    more = len(exc.errors()) - len(messages)
+    if more > 0:
+        messages.append(f"and {more} more")
+    return ConfigError(
+        "invalid project file: " + "; ".join(messages),
+        hint="`mlproj schema` prints every allowed field with its description",
+    )
+
+
+# pydantic inserts the union member's tag ("list[str]", "FeatureExclusion") into error locations.
+_UNION_TAGS = {"list[str]", "FeatureExclusion", "str", "function-before[_flatten(), MetricSpec]"}
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    """Field names of the section at `loc`, found by walking the model annotations."""
+    current: Any = Project
+    for part in loc:
+        current = _unwrap(current, part)
+        if current is None:
+            return []
+    current = _unwrap(current, None)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any, part: str | int | None) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0], part)
+    if origin in (Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is type(None):
+                continue
+            found = _unwrap(arg, part)
+            if found is not None:
+                return found
+        return None
+    if part is None:
+        return annotation
+    if isinstance(part, int) and origin is list:
+        return typing.get_args(annotation)[0]
+    if isinstance(part, str) and origin is dict:
+        return typing.get_args(annotation)[1]
+    if isinstance(part, str) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        info = annotation.model_fields.get(part)
+        return info.annotation if info else None
+    return None
+
+
+def json_schema() -> dict:
+    schema = Project.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mlproj project file (mlproj.yaml)"
+    return schema

@@ -1,0 +1,310 @@
+"""Reading catalogues and turning them into labels and features.
+
+The project file's operational class definitions and derived features are evaluated here, on
+the raw table, with the safe expression evaluator. Every check a scientist can fail (missing
+column, text in a feature, a class with too few objects) ends in a DataError or ConfigError
+that names the column and says what to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mlproj.config import LoadedProject
+from mlproj.errors import ConfigError, DataError
+from mlproj.expressions import parse_expression
+
+READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+HASH_CHUNK = 1 << 20
+
+
+@dataclass
+class Dataset:
+    """Labels and features ready for fitting, and what it took to get there."""
+
+    X: np.ndarray  # float64, C-contiguous, rows × features
+    y: np.ndarray  # class indices (classification) or float targets (regression)
+    feature_names: list[str]
+    classes: list[str] | None
+    positive: int | None
+    source: Path
+    file_hash: str
+    n_rows_read: int
+    dropped: dict[str, int] = field(default_factory=dict)  # reason → rows dropped
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.y)
+
+    def class_counts(self) -> dict[str, int]:
+        if self.classes is None:
+            return {}
+        counts = np.bincount(self.y, minlength=len(self.classes))
+        return {name: int(c) for name, c in zip(self.classes, counts)}
+
+    def missing_by_feature(self) -> dict[str, int]:
+        counts = np.isnan(self.X).sum(axis=0)
+        return {name: int(c) for name, c in zip(self.feature_names, counts) if c}
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file, streamed so that large catalogues are not read into memory twice."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_table(path: Path, *, where: str):
+    """Read a catalogue into a pandas DataFrame, with readable errors for unreadable files."""
+    import pandas as pd
+
+    kind = READERS.get(path.suffix.lower())
+    if not path.exists():
+        raise DataError(f"catalogue file {path} does not exist", where=where,
+                        hint="check data.path; it is relative to the project file")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a catalogue file", where=where)
+    if kind is None:
+        raise DataError(
+            f"cannot read '{path.name}': unsupported file type '{path.suffix}'",
+            where=where,
+            hint=f"use one of {', '.join(sorted(set(READERS)))} (FITS/VOTable support comes with astropy in a later release)",
+        )
+    if path.stat().st_size == 0:
+        raise DataError(f"catalogue file {path} is empty", where=where)
+    try:
+        if kind == "csv":
+            sep = "\t" if path.suffix.lower() == ".tsv" else ","
+            table = pd.read_csv(path, sep=sep, comment=None, low_memory=False, encoding_errors="strict")
+        else:
+            table = pd.read_parquet(path)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"catalogue {path} is not UTF-8 text (byte {exc.start})", where=where,
+                        hint="convert it to UTF-8 or save it as Parquet") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"catalogue file {path} has no columns", where=where) from None
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot read catalogue {path}: {first}", where=where,
+                        hint="check that every line has the same number of fields") from None
+    except Exception as exc:  # pyarrow raises its own hierarchy for corrupt files
+        raise DataError(f"cannot read catalogue {path}: {type(exc).__name__}: {exc}", where=where) from None
+    if len(table) == 0:
+        raise DataError(f"catalogue {path} has a header but no rows", where=where)
+    duplicated = table.columns[table.columns.duplicated()].tolist()
+    if duplicated or any(str(c).endswith(".1") and str(c)[:-2] in table.columns for c in table.columns):
+        names = duplicated or [c[:-2] for c in table.columns if str(c).endswith(".1") and str(c)[:-2] in table.columns]
+        raise DataError(f"catalogue {path} has duplicate column names: {', '.join(map(str, names))}",
+                        where=where, hint="rename the columns so that each name is unique")
+    table.columns = [str(c) for c in table.columns]
+    return table
+
+
+def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> Dataset:
+    """Read the catalogue of a project and build labels and features.
+
+    `min_per_class` is the number of objects every class needs (from the validation settings);
+    the default asks for enough to fill the folds after the test set is held out.
+    """
+    project = loaded.project
+    data = project.data
+    path = loaded.resolve(data.path)
+    where_path = loaded.where("data", "path")
+    table = read_table(path, where=where_path)
+    n_read = len(table)
+    _require_columns(table.columns, [data.label], loaded.where("data", "label"), "label column")
+
+    derived = _add_derived(table, loaded)
+    dropped: dict[str, int] = {}
+    warnings: list[str] = []
+
+    if project.objective.task == "classification":
+        y, keep, classes, used_columns = _labels_from_classes(table, loaded)
+        if (~keep).any():
+            dropped["matching no class"] = int((~keep).sum())
+        positive = classes.index(project.positive)
+    else:
+        target = _numeric_column(table, data.label, loaded.where("data", "label"), role="regression target")
+        keep = np.isfinite(target)
+        if (~keep).any():
+            dropped["missing or infinite target"] = int((~keep).sum())
+        y, classes, positive, used_columns = target, None, None, set()
+
+    names = _feature_names(table, loaded, derived, used_columns)
+    leaks = sorted(used_columns & set(names))
+    if leaks:
+        warnings.append(
+            f"feature(s) {', '.join(leaks)} also appear in the class definitions: the model can "
+            "learn the operational definition itself instead of the astrophysics"
+        )
+    X = np.empty((n_read, len(names)), dtype=np.float64)
+    for j, name in enumerate(names):
+        where = loaded.where("data", "derived", name) if name in derived else loaded.where("data", "features")
+        X[:, j] = _numeric_column(table, name, where, role="feature")
+    X = np.ascontiguousarray(X[keep])
+    y = y[keep]
+    if len(y) == 0:
+        raise DataError("no rows are left after applying the class definitions", where=loaded.where("classes"),
+                        hint="check the expressions against the values in the label column")
+    infinite = [n for n, bad in zip(names, np.isinf(X).any(axis=0)) if bad]
+    if infinite:
+        raise DataError(f"feature(s) {', '.join(infinite)} contain infinite values",
+                        where=loaded.where("data", "features"),
+                        hint="replace them with a finite value or mark them missing (empty cell) in the catalogue")
+    dataset = Dataset(X=X, y=y, feature_names=names, classes=classes, positive=positive, source=path,
+                      file_hash=file_hash(path), n_rows_read=n_read, dropped=dropped, warnings=warnings)
+    _check_sizes(dataset, loaded, min_per_class)
+    return dataset
+
+
+def required_per_class(folds: int, test_size: float) -> int:
+    """Objects a class needs so every fold of the development set can hold at least one."""
+    return max(2, math.ceil(folds / (1.0 - test_size)) + 1)
+
+
+def _check_sizes(dataset: Dataset, loaded: LoadedProject, min_per_class: int | None) -> None:
+    validation = loaded.project.validation
+    needed = min_per_class or required_per_class(validation.folds, validation.test_size)
+    if dataset.classes is not None:
+        counts = dataset.class_counts()
+        present = [c for c, n in counts.items() if n > 0]
+        if len(present) < 2:
+            only = present[0] if present else "none"
+            raise DataError(
+                f"the label has only one class after applying the definitions ({only}: {dataset.n_rows} rows); "
+                "a classifier needs at least two",
+                where=loaded.where("classes"),
+                hint="check the class expressions and the values in the label column",
+            )
+        small = {c: n for c, n in counts.items() if n < needed}
+        if small:
+            listed = ", ".join(f"{c}: {n}" for c, n in small.items())
+            raise DataError(
+                f"too few objects per class for {validation.folds} folds with a {validation.test_size:g} test set "
+                f"({listed}; each class needs at least {needed})",
+                where=loaded.where("validation", "folds"),
+                hint="reduce validation.folds or test_size, merge rare classes, or add labelled objects",
+            )
+    elif dataset.n_rows < needed * 2:
+        raise DataError(
+            f"only {dataset.n_rows} rows with a target: too few for {validation.folds} folds "
+            f"with a {validation.test_size:g} test set (need at least {needed * 2})",
+            where=loaded.where("validation", "folds"),
+            hint="reduce validation.folds or add data",
+        )
+
+
+def _require_columns(columns, wanted, where: str, role: str) -> None:
+    available = [str(c) for c in columns]
+    for name in wanted:
+        if name not in available:
+            close = difflib.get_close_matches(name, available, n=3)
+            shown = ", ".join(available[:15]) + (" …" if len(available) > 15 else "")
+            raise DataError(
+                f"{role} '{name}' is not in the catalogue",
+                where=where,
+                hint=(f"did you mean {' or '.join(repr(c) for c in close)}? " if close else "")
+                + f"The catalogue has: {shown}",
+            )
+
+
+def _add_derived(table, loaded: LoadedProject) -> list[str]:
+    """Evaluate derived features in the order written, so later ones may use earlier ones."""
+    derived = loaded.project.data.derived
+    for name, text in derived.items():
+        where = loaded.where("data", "derived", name)
+        if name in table.columns:
+            raise ConfigError(f"derived feature '{name}' has the name of an existing column", where=where,
+                              hint="choose another name")
+        expression = parse_expression(text, context=where)
+        values = expression.evaluate(table)
+        if values.dtype.kind not in "biuf":
+            raise ConfigError(f"derived feature '{name}' = \"{text}\" is not numeric", where=where,
+                              hint="derived features must be arithmetic on numeric columns")
+        table[name] = values.astype(np.float64)
+    return list(derived)
+
+
+def _labels_from_classes(table, loaded: LoadedProject):
+    project = loaded.project
+    classes = list(project.classes)
+    matches = np.zeros((len(table), len(classes)), dtype=bool)
+    used_columns: set[str] = set()
+    for j, (name, text) in enumerate(project.classes.items()):
+        where = loaded.where("classes", name)
+        expression = parse_expression(text, context=where)
+        values = expression.evaluate(table)
+        if values.dtype != bool:
+            raise ConfigError(
+                f"class definition \"{text}\" is not a condition (it gives {values.dtype} values)",
+                where=where,
+                hint="write a comparison, e.g. \"class == 'GALAXY'\" or \"z > 0.1\"",
+            )
+        matches[:, j] = values
+        used_columns |= set(expression.names)
+    overlap = matches.sum(axis=1) > 1
+    if overlap.any():
+        rows = np.flatnonzero(overlap)
+        pairs = {tuple(np.array(classes)[matches[r]]) for r in rows[:50]}
+        described = "; ".join(" and ".join(p) for p in sorted(pairs)[:3])
+        raise DataError(
+            f"{len(rows)} rows match two classes ({described}), e.g. data row {rows[0] + 1}",
+            where=loaded.where("classes"),
+            hint="make the operational definitions mutually exclusive",
+        )
+    keep = matches.any(axis=1)
+    for j, name in enumerate(classes):
+        if not matches[:, j].any():
+            raise DataError(f"class '{name}' matches no rows", where=loaded.where("classes", name),
+                            hint="check the expression against the values in the label column")
+    y = np.where(keep, matches.argmax(axis=1), -1).astype(np.int64)
+    return y, keep, classes, used_columns
+
+
+def _numeric_column(table, name: str, where: str, role: str) -> np.ndarray:
+    import pandas as pd
+
+    column = table[name]
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=np.float64)
+    if not pd.api.types.is_numeric_dtype(column):
+        sample = column.dropna().astype(str).unique()[:3]
+        raise DataError(
+            f"{role} '{name}' is not numeric (values such as {', '.join(repr(s) for s in sample)})",
+            where=where,
+            hint="remove it from the features, or define classes from it instead; empty cells are read as missing",
+        )
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _feature_names(table, loaded: LoadedProject, derived: list[str], used_columns: set[str]) -> list[str]:
+    import pandas as pd
+
+    data = loaded.project.data
+    where = loaded.where("data", "features")
+    if isinstance(data.features, list):
+        _require_columns(table.columns, data.features, where, "feature")
+        names = list(data.features) + [d for d in derived if d not in data.features]
+        if data.label in names:
+            raise ConfigError(f"the label column '{data.label}' is listed as a feature", where=where,
+                              hint="remove it from data.features: the model would see the answer")
+        return names
+    exclude = set(data.features.exclude) if data.features is not None else set()
+    if exclude:
+        _require_columns(table.columns, sorted(exclude), where, "excluded column")
+    exclude |= {data.label} | used_columns
+    names = [c for c in table.columns
+             if c not in exclude and (c in derived or pd.api.types.is_numeric_dtype(table[c]))]
+    if not names:
+        raise DataError("no numeric feature columns are left", where=where,
+                        hint="list the features explicitly under data.features")
+    return names

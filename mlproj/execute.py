@@ -1,0 +1,160 @@
+"""Run the tasks of a plan on a backend, with a content-addressed cache.
+
+This module knows nothing about YAML: it receives a compiled plan and arrays. Each task is one
+function call that returns plain data (scikit-learn's `_fit_and_score` pattern), so it runs the
+same sequentially or under joblib; a worker writes its own cache entry the moment it finishes,
+so an interrupted run keeps every completed fit.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from mlproj.models import ModelSpec, build_estimator
+from mlproj.plan import Plan, Task
+
+
+@dataclass
+class TaskOutput:
+    key: str
+    predictions: np.ndarray | None  # (n_valid, K) probabilities, or (n_valid,) values
+    fit_seconds: float
+    error: str | None = None
+    cached: bool = False
+
+
+class Cache:
+    """`.mlproj/cache/<key[:2]>/<key>.npz`; written to a temporary file and renamed into place.
+
+    An entry that cannot be read is deleted and treated as a miss: never trusted, never fatal.
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npz"
+
+    def get(self, key: str, n_rows: int) -> TaskOutput | None:
+        path = self.path(key)
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as entry:
+                predictions = entry["predictions"]
+                fit_seconds = float(entry["fit_seconds"])
+            if predictions.shape[0] != n_rows:
+                raise ValueError("row count does not match the plan")
+            return TaskOutput(key, predictions, fit_seconds, cached=True)
+        except Exception:
+            path.unlink(missing_ok=True)
+            return None
+
+    def put(self, output: TaskOutput) -> None:
+        if output.error is not None or output.predictions is None:
+            return  # failures are retried on the next run, not remembered
+        path = self.path(output.key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.savez(stream, predictions=output.predictions, fit_seconds=output.fit_seconds)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarray, train: np.ndarray,
+                    valid: np.ndarray, seed: int, key: str, cache_root: str | None = None) -> TaskOutput:
+    """Fit one model on the training rows and predict the validation rows.
+
+    Failures are captured per task (as scikit-learn's error_score does) so one bad fit does not
+    lose the others; the message reaches the summary.
+    """
+    import warnings
+
+    start = time.perf_counter()
+    try:
+        estimator = build_estimator(spec, task_kind, seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence chatter would drown the progress bar
+            estimator.fit(X[train], y[train])
+            if task_kind == "classification":
+                predictions = _probabilities(estimator, X[valid], n_classes=int(y.max()) + 1)
+            else:
+                predictions = np.asarray(estimator.predict(X[valid]), dtype=np.float64)
+        output = TaskOutput(key, predictions, time.perf_counter() - start)
+    except Exception as exc:  # noqa: BLE001 - any estimator failure is this task's result
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        output = TaskOutput(key, None, time.perf_counter() - start, error=last)
+    if cache_root is not None:
+        Cache(Path(cache_root)).put(output)
+    return output
+
+
+def _probabilities(estimator, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """Probabilities in class-index order, with zero columns for classes absent from training."""
+    proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    classes = np.asarray(estimator.classes_ if hasattr(estimator, "classes_") else estimator[-1].classes_)
+    if proba.shape[1] == n_classes and np.array_equal(classes, np.arange(n_classes)):
+        return proba
+    full = np.zeros((proba.shape[0], n_classes))
+    full[:, classes.astype(int)] = proba
+    return full
+
+
+def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache: Cache, *,
+              n_jobs: int = 1, on_done: Callable[[TaskOutput], None] | None = None) -> dict[str, TaskOutput]:
+    """Outputs for the given tasks: from the cache where possible, fitted otherwise.
+
+    `on_done` is called once per task as results arrive (progress bars). KeyboardInterrupt
+    propagates after the workers stop; every finished fit is already in the cache.
+    """
+    outputs: dict[str, TaskOutput] = {}
+    pending: list[Task] = []
+    for task in tasks:
+        _, valid = plan.rows_for(task)
+        hit = cache.get(task.key, len(valid))
+        if hit is not None:
+            outputs[task.key] = hit
+            if on_done:
+                on_done(hit)
+        else:
+            pending.append(task)
+    if not pending:
+        return outputs
+
+    # Unique keys only: two models with identical settings share their fits.
+    unique = list({t.key: t for t in pending}.values())
+    calls = (
+        (plan.model(t.model), plan.task_kind, X, y, *plan.rows_for(t), t.seed, t.key, str(cache.root))
+        for t in unique
+    )
+    for output in _execute(calls, n_jobs):
+        outputs[output.key] = output
+        if on_done:
+            on_done(output)
+    return outputs
+
+
+def _execute(calls: Iterable[tuple], n_jobs: int):
+    if n_jobs == 1:
+        for args in calls:
+            yield fit_and_predict(*args)
+        return
+    from joblib import Parallel, delayed
+
+    # Large arrays are memory-mapped to the workers by joblib instead of pickled per task.
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", max_nbytes="1M")
+    yield from parallel(delayed(fit_and_predict)(*args) for args in calls)
