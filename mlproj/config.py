@@ -342,6 +342,8 @@ def _construct(node, loc: tuple, lines: dict, path: Path, count: list[int]) -> A
             hint="a project file needs no anchors or aliases; write the values out",
         )
     lines.setdefault(loc, node.start_mark.line + 1)
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+        raise _tag_error(node, path)
     if isinstance(node, yaml.MappingNode):
         result: dict = {}
         for key_node, value_node in node.value:
@@ -368,19 +370,24 @@ def _construct(node, loc: tuple, lines: dict, path: Path, count: list[int]) -> A
 
 _SCALAR_CONSTRUCTOR = yaml.SafeLoader("")
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{kind}" for kind in ("str", "int", "float", "bool", "null")}
+_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
 def _scalar(node, path: Path) -> Any:
     if node.tag not in _PLAIN_TAGS:
-        raise ConfigError(
-            f"YAML tag '{node.tag}' is not allowed",
-            where=f"{path}:{node.start_mark.line + 1}",
-            hint="project files hold plain values: text, numbers, lists and mappings",
-        )
+        raise _tag_error(node, path)
     try:
         return _SCALAR_CONSTRUCTOR.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid value ({exc})", where=f"{path}:{node.start_mark.line + 1}") from None
+
+
+def _tag_error(node, path: Path) -> ConfigError:
+    return ConfigError(
+        f"YAML tag '{node.tag}' is not allowed",
+        where=f"{path}:{node.start_mark.line + 1}",
+        hint="project files hold plain values: text, numbers, lists and mappings",
+    )
 
 
 def _where(path: Path, lines: dict[tuple, int], loc: tuple) -> str:

@@ -68,17 +68,17 @@ def read_table(path: Path, *, where: str):
     import pandas as pd
 
     kind = READERS.get(path.suffix.lower())
-    if not path.exists():
-        raise DataError(f"catalogue file {path} does not exist", where=where,
-                        hint="check data.path; it is relative to the project file")
-    if path.is_dir():
-        raise DataError(f"{path} is a folder, not a catalogue file", where=where)
     if kind is None:
         raise DataError(
             f"cannot read '{path.name}': unsupported file type '{path.suffix}'",
             where=where,
             hint=f"use one of {', '.join(sorted(set(READERS)))} (FITS/VOTable support comes with astropy in a later release)",
         )
+    if not path.exists():
+        raise DataError(f"catalogue file {path} does not exist", where=where,
+                        hint="check data.path; it is relative to the project file")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a catalogue file", where=where)
     if path.stat().st_size == 0:
         raise DataError(f"catalogue file {path} is empty", where=where)
     try:

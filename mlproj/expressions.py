@@ -79,7 +79,7 @@ class Expression:
                 continue
             close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
             if close:
-                hint = "perhaps you meant " + " or ".join(repr(c) for c in close)
+                hint = "did you mean " + " or ".join(repr(c) for c in close)
                 if any(not c.isidentifier() for c in close):
                     hint += "; column names that are not Python identifiers must be written in backticks, e.g. `u-g`"
             else:

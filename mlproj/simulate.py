@@ -18,8 +18,10 @@ BANDS = ("u", "g", "r", "i", "z")
 # Effective wavelengths [Å] and widths (Gaussian σ) of the SDSS filters, for synthetic photometry.
 _CENTRES = np.array([3551.0, 4686.0, 6166.0, 7480.0, 8932.0])
 _WIDTHS = np.array([250.0, 550.0, 500.0, 550.0, 450.0])
-# 5σ point-source depths of a survey somewhat deeper than SDSS (u is shallow, z noisy).
-_DEPTH_5SIGMA = np.array([23.0, 24.3, 24.0, 23.4, 22.2])
+# 5σ point-source depths: a survey somewhat deeper than SDSS for the star/galaxy catalogue,
+# SDSS itself (u 22.0, g 22.2, r 22.2, i 21.3, z 20.5) for the photometric-redshift sample.
+_DEPTH_DEEP = np.array([23.0, 24.3, 24.0, 23.4, 22.2])
+_DEPTH_SDSS = np.array([22.0, 22.2, 22.2, 21.3, 20.5])
 # Calibration floor of the magnitude errors (about 0.01 mag).
 _CALIBRATION = 0.01
 # SDSS asinh softening parameters b (Lupton, Gunn & Szalay 1999), per band.
@@ -67,15 +69,15 @@ def star_galaxy_catalogue(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     colours[is_galaxy] += rng.normal(0.0, 0.04, (n_gal, 4))
 
     true_mags = _magnitudes_from_r(r_true, colours)
-    mags, errors = _observe(rng, true_mags)
+    mags, errors = _observe(rng, true_mags, _DEPTH_DEEP)
 
     # Morphology: r_psf − r_model. Point sources scatter around 0 with the photometric noise
     # (plus PSF-model mismatch); galaxies are extended by an amount that shrinks with distance,
-    # so faint compact galaxies are hard to tell from stars. 15% of quasars show their host.
+    # so faint compact galaxies are hard to tell from stars. 10% of quasars show their host.
     extent = np.zeros(n)
     extent[is_galaxy] = rng.lognormal(np.log(0.9) - 0.28 * (r_true[is_galaxy] - 17.0), 0.55)
-    hosts = is_qso & (rng.random(n) < 0.15)
-    extent[hosts] = rng.uniform(0.03, 0.25, hosts.sum())
+    hosts = is_qso & (rng.random(n) < 0.10)
+    extent[hosts] = rng.uniform(0.03, 0.15, hosts.sum())
     morphology_noise = np.hypot(0.02, 1.6 * errors[:, 2])
     psf_minus_model = extent + rng.normal(0.0, 1.0, n) * morphology_noise
 
@@ -92,21 +94,21 @@ def photoz_catalogue(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     sample), u g r i z (asinh magnitudes), u_err … z_err. Colours follow a toy spectrum with a
     4000 Å break that moves through g−r up to z ≈ 0.4 and then through r−i; galaxies range from
     passive to star-forming, which makes colour–redshift relations overlap. About 1.5% of the
-    objects are catastrophic outliers: their photometry belongs to another redshift (a blend, or
-    a wrong spectroscopic redshift), as in real training sets.
+    objects are catastrophic outliers, as in real training sets: their spectroscopic redshift
+    is wrong (an emission line misidentified), so no photometric estimate can match it.
     """
     n = _check_n(n)
     rng = np.random.default_rng(seed)
-    # Draw more than needed, apply the magnitude limit r < 20.5, keep the first n.
+    # Draw more than needed, apply the magnitude limit r < 21, keep the first n.
     z_list, r_list, k_list = [], [], []
     have = 0
     while have < n:
         m = max(2 * (n - have), 64)
-        z = _smail_redshifts(rng, m, z0=0.11, zmax=0.6)
+        z = _smail_redshifts(rng, m, z0=0.2, zmax=0.6)
         kind = rng.beta(1.0, 1.3, m)
         absolute = rng.normal(-21.0 + 0.5 * kind, 1.0)  # passive galaxies are brighter
         r = absolute + _distance_modulus(z) + _k_correction_r(z, kind)
-        keep = (r < 20.5) & (r > 14.0)
+        keep = (r < 21.0) & (r > 14.0)
         z_list.append(z[keep])
         r_list.append(r[keep])
         k_list.append(kind[keep])
@@ -115,15 +117,17 @@ def photoz_catalogue(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     r_true = np.concatenate(r_list)[:n]
     kind = np.concatenate(k_list)[:n]
 
-    # Catastrophic outliers: colours computed at an unrelated redshift.
-    z_colour = z_spec.copy()
-    outliers = rng.random(n) < 0.015
-    z_colour[outliers] = rng.uniform(0.02, 0.6, outliers.sum())
-
-    sed = _galaxy_magnitudes(z_colour, kind)
+    sed = _galaxy_magnitudes(z_spec, kind)
     colours = _adjacent_colours(sed)
-    colours += rng.normal(0.0, 0.025, colours.shape)  # intrinsic variety beyond the toy model
-    mags, errors = _observe(rng, _magnitudes_from_r(r_true, colours))
+    colours += rng.normal(0.0, 0.04, colours.shape)  # intrinsic variety beyond the toy model
+    mags, errors = _observe(rng, _magnitudes_from_r(r_true, colours), _DEPTH_SDSS)
+
+    # Catastrophic outliers: a wrong spectroscopic redshift from a misidentified emission line
+    # (Hα at 6563 Å taken for [OIII] at 5007 Å, or the reverse); the photometry is right.
+    outliers = rng.random(n) < 0.015
+    up = (1.0 + z_spec) * (6563.0 / 5007.0) - 1.0
+    down = np.maximum((1.0 + z_spec) * (5007.0 / 6563.0) - 1.0, 0.01)
+    z_spec = np.where(outliers, np.where(up <= 0.6, up, down), z_spec)
 
     frame = pd.DataFrame({"z_spec": np.round(z_spec, 5)})
     return pd.concat([frame, _frame(mags, errors)], axis=1)
@@ -253,7 +257,7 @@ def _magnitudes_from_r(r: np.ndarray, colours: np.ndarray) -> np.ndarray:
     return np.column_stack([u, g, r, i, z])
 
 
-def _observe(rng, true_mags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _observe(rng, true_mags: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Add sky-limited flux noise and return asinh magnitudes and their 1σ errors.
 
     Flux error σ_f² = (0.01·f)² + σ_sky², with σ_sky set by the 5σ depth, so that
@@ -261,7 +265,7 @@ def _observe(rng, true_mags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     error column is computed from the observed (noisy) flux.
     """
     flux = 10 ** (-0.4 * true_mags)  # in units of the AB zero point (3631 Jy)
-    sky = 10 ** (-0.4 * _DEPTH_5SIGMA) / 5.0
+    sky = 10 ** (-0.4 * depth) / 5.0
     sigma = np.sqrt((_CALIBRATION / _POGSON * flux) ** 2 + sky**2)
     observed = flux + rng.normal(0.0, 1.0, flux.shape) * sigma
     b = _SOFTENING

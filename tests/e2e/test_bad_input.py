@@ -1,0 +1,146 @@
+"""Bad input a scientist can produce: each ends in exit 2 and one paragraph naming the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tests.e2e.helpers import cli, cli_subprocess
+
+GOOD = {
+    "name": "bad-input",
+    "objective": {"statement": "Separate stars from galaxies.", "task": "classification"},
+    "data": {"path": "cat.csv", "label": "class", "features": ["u", "g", "r"]},
+    "classes": {"galaxy": "class == 'GALAXY'", "star": "class == 'STAR'"},
+    "positive": "galaxy",
+    "metric": {"primary": {"name": "tpr_at_fpr", "fpr": 0.05}, "secondary": ["roc_auc"]},
+    "finish_line": {"threshold": 0.8, "margin": 0.01},
+    "validation": {"folds": 3, "repeats": 1, "test_size": 0.2},
+    "baselines": ["dummy"],
+    "execution": {"n_jobs": 1},
+}
+
+
+def catalogue(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    is_galaxy = rng.random(n) < 0.5
+    frame = pd.DataFrame({f: rng.normal(18, 1, n) + is_galaxy * 0.5 for f in "ugr"})
+    frame["class"] = np.where(is_galaxy, "GALAXY", "STAR")
+    return frame
+
+
+def with_changes(**changes) -> dict:
+    project = yaml.safe_load(yaml.safe_dump(GOOD))
+    for dotted, value in changes.items():
+        target = project
+        *parents, last = dotted.split("__")
+        for key in parents:
+            target = target[key]
+        if value is DELETE:
+            del target[last]
+        else:
+            target[last] = value
+    return project
+
+
+DELETE = object()
+
+
+def _project_text(project: dict) -> str:
+    return yaml.safe_dump(project, sort_keys=False)
+
+
+# Each case: id, project text (or dict), catalogue writer, words the message must contain.
+CASES = [
+    ("yaml-syntax", "name: x\nobjective: {statement: s, task: classification\n", None, ["YAML syntax error", ":3"]),
+    ("unknown-key", with_changes(finish_line={"threshold": 0.8, "margn": 0.01}), None, ["margn", "did you mean 'margin'", ":"]),
+    ("wrong-type", with_changes(finish_line={"threshold": "high"}), None, ["finish_line.threshold", "valid number"]),
+    ("missing-field", with_changes(metric=DELETE), None, ["metric", "missing"]),
+    ("missing-column", with_changes(data__features=["u", "g", "rr"]), None, ["'rr'", "not in the catalogue", "did you mean"]),
+    ("missing-label", with_changes(data__label="klass"), None, ["label column 'klass'", "class"]),
+    ("unsafe-expression", with_changes(classes={"galaxy": "__import__('os').system('touch CANARY')", "star": "class == 'STAR'"}), None,
+     ["classes.galaxy", "not allowed"]),
+    ("attribute-expression", with_changes(data__derived={"x": "u.__class__"}), None, ["data.derived.x", "attribute"]),
+    ("unknown-expression-column", with_changes(data__derived={"x": "u - gg"}), None, ["'gg'", "did you mean"]),
+    ("unknown-estimator", with_changes(candidates=[{"name": "hgb", "estimator": "HistGradientBoostingClassifer"}]), None,
+     ["unknown estimator", "HistGradientBoostingClassifier", "candidates[0].estimator"]),
+    ("wrong-kind-estimator", with_changes(candidates=[{"name": "rf", "estimator": "RandomForestRegressor"}]), None,
+     ["regressor", "classification project"]),
+    ("bad-estimator-param", with_changes(candidates=[{"name": "rf", "estimator": "RandomForestClassifier", "params": {"n_trees": 5}}]),
+     None, ["no parameter 'n_trees'"]),
+    ("unknown-metric", with_changes(metric={"primary": "tpr_at_fp"}), None, ["tpr_at_fp", "did you mean 'tpr_at_fpr'"]),
+    ("bad-metric-param", with_changes(metric={"primary": {"name": "tpr_at_fpr", "fpr": 2}}), None, ["fpr", "metric.primary"]),
+    ("one-class-label", with_changes(classes={"galaxy": "class == 'GALAXY'", "star": "class == 'QSO'"}), None, ["'star' matches no rows"]),
+    ("one-class-after-definitions", with_changes(classes={"galaxy": "class != 'NOTHING'", "star": "class == 'NOTHING'"}), None, ["matches no rows"]),
+    ("too-few-rows-for-folds", with_changes(validation={"folds": 60, "repeats": 1}), None, ["too few objects per class", "validation.folds"]),
+    ("overlapping-classes", with_changes(classes={"galaxy": "u > 0", "star": "class == 'STAR'"}), None, ["match two classes"]),
+    ("missing-file", with_changes(data__path="nothere.csv"), None, ["nothere.csv", "does not exist"]),
+    ("empty-file", GOOD, lambda p: p.write_text(""), ["is empty"]),
+    ("header-only", GOOD, lambda p: p.write_text("u,g,r,class\n"), ["no rows"]),
+    ("non-numeric-feature", GOOD, lambda p: catalogue().assign(r="bright").to_csv(p, index=False), ["feature 'r' is not numeric"]),
+    ("ragged-csv", GOOD, lambda p: p.write_text("u,g,r,class\n1,2,3,STAR\n1,2,3,4,5,GALAXY\n"), ["cannot read catalogue"]),
+    ("non-utf8", GOOD, lambda p: p.write_bytes(b"u,g,r,class\n1,2,3,\xff\xfe\n"), ["not UTF-8"]),
+    ("infinite-feature", GOOD, lambda p: catalogue().assign(u=np.inf).to_csv(p, index=False), ["infinite"]),
+    ("unsupported-format", with_changes(data__path="cat.xlsx"), None, ["unsupported file type"]),
+    ("positive-not-a-class", with_changes(positive="galaxies"), None, ["'galaxies'", "did you mean 'galaxy'"]),
+    ("empty-project-file", "", None, ["empty"]),
+    ("python-tag", "name: !!python/object/apply:os.system ['touch CANARY']\n", None, ["tag", "not allowed"]),
+    ("label-as-feature", with_changes(data__features=["u", "g", "class"]), None, ["label column 'class'", "feature"]),
+]
+
+
+@pytest.mark.parametrize("case_id,project,write_catalogue,words", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_exits_2_with_a_message(tmp_path: Path, case_id, project, write_catalogue, words):
+    text = project if isinstance(project, str) else _project_text(project)
+    (tmp_path / "mlproj.yaml").write_text(text)
+    cat = tmp_path / "cat.csv"
+    if write_catalogue is None:
+        catalogue().to_csv(cat, index=False)
+    else:
+        write_catalogue(cat)
+    result = cli("check", cwd=tmp_path)
+    message = " ".join(result.stderr.split())
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    assert message.startswith("error:"), message
+    for word in words:
+        assert word.lower() in message.lower(), f"{word!r} not in: {message}"
+    assert not (tmp_path / "CANARY").exists()
+
+
+def test_good_project_is_accepted(tmp_path: Path):
+    (tmp_path / "mlproj.yaml").write_text(_project_text(GOOD))
+    catalogue().to_csv(tmp_path / "cat.csv", index=False)
+    result = cli("check", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.stdout
+
+
+def test_missing_project_file_as_a_real_process(tmp_path: Path):
+    """Through a real process: no traceback reaches the terminal, the documented code is returned."""
+    result = cli_subprocess("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "mlproj.yaml does not exist" in " ".join(result.stderr.split())
+    assert "mlproj init" in result.stderr
+
+
+def test_unsafe_expression_as_a_real_process_executes_nothing(tmp_path: Path):
+    project = with_changes(data__derived={"x": "__import__('os').system('touch CANARY')"})
+    (tmp_path / "mlproj.yaml").write_text(_project_text(project))
+    catalogue().to_csv(tmp_path / "cat.csv", index=False)
+    result = cli_subprocess("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "CANARY").exists()
+
+
+def test_verdict_without_runs(tmp_path: Path):
+    (tmp_path / "mlproj.yaml").write_text(_project_text(GOOD))
+    result = cli("verdict", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "no runs yet" in result.stderr

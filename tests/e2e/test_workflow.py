@@ -1,0 +1,139 @@
+"""The whole loop on simulated data: init → run → verdict; cache reuse; stale runs; JUnit."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from xml.etree import ElementTree
+
+import yaml
+
+from tests.e2e.helpers import cli, cli_subprocess, latest
+
+VERDICT_CODES = {"pass": 0, "fail": 1, "undetermined": 3}
+
+
+def _init(tmp_path: Path, template: str = "classification") -> Path:
+    result = cli("init", str(tmp_path / "demo"), "--template", template)
+    assert result.exit_code == 0, result.output
+    return tmp_path / "demo"
+
+
+def _results(folder: Path) -> list[dict]:
+    with open(folder / "runs" / "latest" / "results.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_new_user_loop_as_real_processes(tmp_path: Path):
+    init = cli_subprocess("init", "demo", "--template", "classification", cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    demo = tmp_path / "demo"
+    run = cli_subprocess("run", cwd=demo)
+    assert run.returncode == 0, run.stderr
+    verdict = cli_subprocess("verdict", cwd=demo)
+    assert verdict.returncode in (0, 1, 3), verdict.stderr
+    assert "VERDICT" in verdict.stdout
+    assert "Traceback" not in init.stderr + run.stderr + verdict.stderr
+    stored = latest(demo, "verdict.json")
+    assert verdict.returncode == VERDICT_CODES[stored["status"]]
+    assert {"status", "selected_model", "primary", "criteria", "comparisons", "warnings"} <= set(stored)
+
+
+def test_init_refuses_a_folder_that_is_not_empty(tmp_path: Path):
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "notes.txt").write_text("mine")
+    result = cli("init", str(tmp_path / "demo"))
+    assert result.exit_code == 2
+    assert "not empty" in result.stderr
+    assert (tmp_path / "demo" / "notes.txt").read_text() == "mine"
+
+
+def test_second_run_fits_nothing_and_a_new_candidate_fits_only_itself(tmp_path: Path):
+    demo = _init(tmp_path)
+    assert cli("run", "-j", "1", cwd=demo).exit_code == 0
+    first = _results(demo)
+
+    again = cli("run", "-j", "1", cwd=demo)
+    assert again.exit_code == 0
+    assert "Nothing to fit" in again.stdout
+    assert all(row["cached"] == "True" for row in _results(demo))
+
+    project = yaml.safe_load((demo / "mlproj.yaml").read_text())
+    project["candidates"].append({"name": "knn", "estimator": "KNeighborsClassifier", "params": {"n_neighbors": 15},
+                                  "scale": True})
+    (demo / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    third = cli("run", "-j", "1", cwd=demo)
+    assert third.exit_code == 0, third.output
+    rows = _results(demo)
+    fitted = {row["model"] for row in rows if row["cached"] == "False"}
+    assert fitted == {"knn"}
+    assert sum(row["model"] == "knn" for row in rows) == len(first) // (len(first) // sum(r["model"] == "dummy" for r in first))
+    # Cached metrics are the same numbers as freshly fitted ones.
+    before = {(r["model"], r["repeat"], r["fold"]): r for r in first}
+    label = latest(demo, "summary.json")["primary"]["label"]
+    for row in rows:
+        if row["model"] != "knn":
+            assert row[label] == before[(row["model"], row["repeat"], row["fold"])][label]
+
+
+def test_verdict_on_a_run_whose_config_changed_is_stale(tmp_path: Path):
+    demo = _init(tmp_path)
+    assert cli("run", cwd=demo).exit_code == 0
+    text = (demo / "mlproj.yaml").read_text()
+    (demo / "mlproj.yaml").write_text(text + "\n# a comment does not make the run stale\n")
+    assert cli("verdict", cwd=demo).exit_code in (0, 1, 3)
+
+    project = yaml.safe_load(text)
+    project["finish_line"]["threshold"] = project["finish_line"]["threshold"] * 0.5
+    (demo / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    stale = cli("verdict", cwd=demo)
+    assert stale.exit_code == 2
+    assert "stale" in stale.stderr and "changed after the run" in " ".join(stale.stderr.split())
+    assert cli("verdict", "--allow-stale", cwd=demo).exit_code in (0, 1, 3)
+
+
+def test_verdict_on_a_run_whose_data_changed_is_stale(tmp_path: Path):
+    demo = _init(tmp_path)
+    assert cli("run", cwd=demo).exit_code == 0
+    catalogue = demo / "catalogue.csv"
+    lines = catalogue.read_text().splitlines(keepends=True)
+    catalogue.write_text("".join(lines[:-1]))
+    result = cli("verdict", cwd=demo)
+    assert result.exit_code == 2
+    assert "catalogue" in result.stderr and "changed" in result.stderr
+
+
+def test_verdict_json_and_junit(tmp_path: Path):
+    demo = _init(tmp_path)
+    assert cli("run", cwd=demo).exit_code == 0
+    as_json = cli("verdict", "--json", cwd=demo)
+    verdict = json.loads(as_json.stdout)
+    assert as_json.exit_code == VERDICT_CODES[verdict["status"]]
+    assert verdict == latest(demo, "verdict.json")
+    junit = tmp_path / "report.xml"
+    cli("verdict", "--junit", str(junit), cwd=demo)
+    suite = ElementTree.parse(junit).getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == [c["name"] for c in verdict["criteria"]]
+    assert int(suite.get("failures")) == sum(c["status"] == "fail" for c in verdict["criteria"])
+
+
+def test_regression_template_runs(tmp_path: Path):
+    demo = _init(tmp_path, "regression")
+    result = cli("run", cwd=demo)
+    assert result.exit_code == 0, result.output
+    assert latest(demo, "summary.json")["task"] == "regression"
+    assert cli("verdict", cwd=demo).exit_code in (0, 1, 3)
+
+
+def test_plan_and_schema(tmp_path: Path):
+    demo = _init(tmp_path)
+    plan = cli("plan", "--json", cwd=demo)
+    assert plan.exit_code == 0
+    data = json.loads(plan.stdout)
+    assert data["total_fits"] == sum(m["fits"] for m in data["models"])
+    table = cli("plan", cwd=demo)
+    assert "Total" in table.stdout
+    schema = json.loads(cli("schema").stdout)
+    assert "finish_line" in schema["properties"]
