@@ -216,8 +216,9 @@ def _print_plan(prepared) -> None:
     from mlproj import runner
 
     plan = prepared.plan
-    table = Table(title=f"Run plan: {plan.repeats} repeats × {plan.folds} folds on {len(plan.development)} objects; "
-                        f"{len(plan.test)} held out for the test", title_justify="left")
+    out.print(f"[bold]Run plan[/]: {plan.repeats} repeats × {plan.folds} folds on {len(plan.development)} objects; "
+              f"{len(plan.test)} held out for the test", markup=True)
+    table = Table()
     for column in ("model", "role", "estimator", "fits"):
         table.add_column(column, justify="right" if column == "fits" else "left")
     rows = runner.describe_plan(plan)
@@ -232,31 +233,34 @@ def _print_plan(prepared) -> None:
 def _print_verdict(verdict: dict, summary: dict) -> None:
     from rich.table import Table
 
-    from mlproj.stats import significant
+    from mlproj.stats import significant, significant_interval
 
     primary = summary["primary"]["label"]
-    table = Table(title=f"Cross-validated {primary} ({summary['repeats']} × {summary['folds']} folds, "
-                        f"mean ± corrected SE, {int(summary['confidence'] * 100)}% interval)", title_justify="left")
+    out.print(f"\n[bold]Cross-validated {primary}[/] over {summary['repeats']} × {summary['folds']} folds: "
+              f"mean ± corrected SE, {summary['confidence'] * 100:g}% interval", markup=True)
+    table = Table()
     for column in ("model", "role", primary, "interval", "fit s"):
         table.add_column(column)
     for model in summary["models"]:
         s = model["metrics"][primary]
         mean, se = _nan(s["mean"]), _nan(s["se"])
-        interval = "—" if s["interval"][0] is None else f"[{s['interval'][0]:.4g}, {s['interval'][1]:.4g}]"
+        interval = significant_interval(_nan(s["interval"][0]), _nan(s["interval"][1]), se)
         name = model["name"] + (" ◀ selected" if model["name"] == verdict.get("selected_model") else "")
         fit = "—" if model["fit_seconds"] is None else f"{model['fit_seconds']:.2f}"
         table.add_row(name, model["role"], significant(mean, se), interval, fit)
     out.print(table)
     if verdict.get("comparisons"):
-        comp = Table(title="Paired comparisons (b vs a, margin ±%g)" % verdict["comparisons"][0]["margin"],
-                     title_justify="left")
+        out.print(f"[bold]Paired comparisons[/] of the best candidate with each baseline (margin "
+                  f"±{verdict['comparisons'][0]['margin']:g})", markup=True)
+        comp = Table()
         for column in ("b vs a", "difference", "P(better)", "P(equiv.)", "P(worse)", "decision"):
             comp.add_column(column)
         for c in verdict["comparisons"]:
             comp.add_row(f"{c['b']} vs {c['a']}", _fmt(c["difference"]), _fmt(c["p_better"], 3),
                          _fmt(c["p_equivalent"], 3), _fmt(c["p_worse"], 3), c["decision"])
         out.print(comp)
-    crit = Table(title="Criteria", title_justify="left", show_lines=False)
+    out.print("[bold]Criteria[/]", markup=True)
+    crit = Table()
     crit.add_column("criterion")
     crit.add_column("status")
     crit.add_column("detail", overflow="fold")

@@ -112,6 +112,8 @@ class MetricSection(Section):
 
 
 class FinishLine(Section):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
     threshold: float = Field(description="Value of the primary metric that closes the project.")
     margin: float = Field(
         default=0.0,
@@ -168,8 +170,8 @@ BaselineName = Literal["dummy", "standard"]
 
 class Project(Section):
     name: str = Field(description="Project name, used in reports.")
-    objective: Objective
-    data: DataSection
+    objective: Objective = Field(description="What the project is for (paper §2): the SMART objective and the kind of task.")
+    data: DataSection = Field(description="The labelled catalogue: file, label column, features and derived features.")
     classes: dict[str, str] | None = Field(
         default=None,
         description="Operational class definitions, class name → expression on the raw table, "
@@ -179,16 +181,19 @@ class Project(Section):
     positive: str | None = Field(
         default=None, description="The class that rate metrics (completeness, purity, TPR) refer to."
     )
-    metric: MetricSection
-    finish_line: FinishLine
-    validation: Validation = Field(default_factory=Validation)
+    metric: MetricSection = Field(description="The performance measure derived from the objective (primary) and further reported ones.")
+    finish_line: FinishLine = Field(description="The primary-metric value that closes the project, and the margin of negligible differences.")
+    validation: Validation = Field(
+        default_factory=Validation,
+        description="Held-out test set and repeated K-fold cross-validation (paper §4.4, §5.6).",
+    )
     baselines: list[BaselineName] = Field(
         default_factory=lambda: ["dummy", "standard"],
         description="dummy: uninformative predictions; standard: logistic/linear regression "
         "(scaled) and a default random forest.",
     )
     candidates: list[CandidateSpec] = Field(default_factory=list, description="Models to try.")
-    execution: Execution = Field(default_factory=Execution)
+    execution: Execution = Field(default_factory=Execution, description="How fits are run (parallel workers).")
 
 
 @dataclass(frozen=True)

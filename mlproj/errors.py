@@ -24,11 +24,11 @@ class MlprojError(Exception):
         parts = []
         if self.where:
             parts.append(f"{self.where}:")
-        parts.append(self.message.rstrip("."))
-        text = " ".join(parts) + "."
+        parts.append(self.message)
+        text = _sentence(" ".join(parts))
         if self.hint:
-            hint = self.hint.rstrip(".")
-            text += " " + hint[:1].upper() + hint[1:] + "."
+            hint = self.hint.strip()
+            text += " " + _sentence(hint[:1].upper() + hint[1:])
         return text
 
 
@@ -42,3 +42,8 @@ class DataError(MlprojError):
 
 class RunError(MlprojError):
     """A run directory is missing, incomplete or stale."""
+
+
+def _sentence(text: str) -> str:
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!")) else text + "."

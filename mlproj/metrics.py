@@ -100,10 +100,15 @@ def metric_info(name: str, task: str, *, where: str | None = None) -> MetricInfo
 
 def _number(name: str, param: str, value: Any, where: str | None) -> float:
     # bool is an int subclass: `fpr: true` in YAML is a mistake, not 1.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ConfigError(f"parameter {param!r} of metric {name!r} must be a number, got {value!r}",
+    try:
+        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # a 400-digit YAML integer
+        number = math.inf
+    if not math.isfinite(number):
+        shown = repr(value) if len(repr(value)) < 40 else repr(value)[:37] + "..."
+        raise ConfigError(f"parameter {param!r} of metric {name!r} must be a number (finite), got {shown}",
                           where=where)
-    return float(value)
+    return number
 
 
 def validate_params(name: str, params: dict | None, task: str, *,

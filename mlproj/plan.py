@@ -126,7 +126,8 @@ def compile_plan(project: Project, models: list[ModelSpec], labels: np.ndarray,
         "data": data_fingerprint,
         "task": project.objective.task,
         "label": project.data.label,
-        "classes": project.classes,
+        # A list, not a mapping: the order of the definitions sets the label indices.
+        "classes": list(project.classes.items()) if project.classes else None,
         "features": feature_names,
         "derived": project.data.derived,
     }

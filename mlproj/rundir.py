@@ -83,6 +83,7 @@ def mark_latest(run_dir: Path) -> None:
         write_atomic(link, run_dir.name + "\n")
         return
     if link.is_dir() and not link.is_symlink():
+        tmp.unlink()
         raise RunError(f"{link} is a folder; cannot mark the latest run", hint="rename it")
     os.replace(tmp, link)
 

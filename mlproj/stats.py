@@ -23,6 +23,7 @@ import numpy as np
 __all__ = [
     "DECISIONS", "ScoreSummary", "Comparison", "Candidate", "Selection", "FinishLine",
     "corrected_se", "summarize", "compare", "select_model", "judge_finish_line", "significant",
+    "significant_interval",
 ]
 
 DECISIONS = ("improved", "equivalent", "worse", "undetermined")
@@ -334,17 +335,35 @@ def judge_finish_line(summary: ScoreSummary, threshold: float, margin: float,
 
 # --------------------------------------------------------------------------- formatting
 
+def _decimals(uncertainty: float, digits: int) -> int | None:
+    """Decimal places that `digits` significant digits of the uncertainty call for."""
+    u = abs(uncertainty)
+    if not math.isfinite(u) or u == 0:
+        return None
+    decimals = digits - 1 - math.floor(math.log10(u))
+    # Rounding can carry into a new digit (0.0996 -> 0.10): recompute the place.
+    return digits - 1 - math.floor(math.log10(round(u, decimals)))
+
+
+def _fixed(value: float, decimals: int) -> str:
+    return format(round(value, decimals) + 0.0, f".{max(decimals, 0)}f")   # + 0.0 drops "-0"
+
+
 def significant(value: float, uncertainty: float, digits: int = 2) -> str:
     """'0.912 ± 0.011': the uncertainty sets the number of digits worth printing."""
     if not math.isfinite(value):
         return str(value)           # "nan", "inf", "-inf"
-    u = abs(uncertainty)
-    if not math.isfinite(u) or u == 0:
+    decimals = _decimals(uncertainty, digits)
+    if decimals is None:
         return f"{value:.4g}"
-    decimals = digits - 1 - math.floor(math.log10(u))
-    u_r = round(u, decimals)
-    # Rounding can carry into a new digit (0.0996 -> 0.10): recompute the place.
-    decimals = digits - 1 - math.floor(math.log10(u_r))
-    u_r, v_r = round(u, decimals), round(value, decimals) + 0.0   # + 0.0 drops "-0"
-    fmt = f".{max(decimals, 0)}f"
-    return f"{format(v_r, fmt)} \u00b1 {format(u_r, fmt)}"
+    return f"{_fixed(value, decimals)} \u00b1 {_fixed(abs(uncertainty), decimals)}"
+
+
+def significant_interval(low: float, high: float, uncertainty: float, digits: int = 2) -> str:
+    """'[0.890, 0.934]': an interval printed to the same decimal place as its value's uncertainty."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "\u2014"
+    decimals = _decimals(uncertainty, digits)
+    if decimals is None:
+        return f"[{low:.4g}, {high:.4g}]"
+    return f"[{_fixed(low, decimals)}, {_fixed(high, decimals)}]"

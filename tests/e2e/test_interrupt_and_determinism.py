@@ -1,0 +1,71 @@
+"""Ctrl-C keeps finished fits; the same project gives the same numbers whatever the -j or hash seed."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from tests.e2e.helpers import cli_subprocess
+
+
+def _slow_project(folder: Path) -> Path:
+    init = cli_subprocess("init", str(folder), "--template", "classification", cwd=folder.parent)
+    assert init.returncode == 0, init.stderr
+    project = yaml.safe_load((folder / "mlproj.yaml").read_text())
+    project["candidates"] = [{"name": "big_forest", "estimator": "RandomForestClassifier",
+                              "params": {"n_estimators": 400}}]
+    project["validation"].update({"folds": 5, "repeats": 4})
+    (folder / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    return folder
+
+
+def _cache_entries(folder: Path) -> list[Path]:
+    return sorted((folder / ".mlproj" / "cache").rglob("*.npz"))
+
+
+def test_ctrl_c_keeps_finished_fits_and_the_next_run_resumes(tmp_path: Path):
+    demo = _slow_project(tmp_path / "demo")
+    process = subprocess.Popen([sys.executable, "-m", "mlproj", "run", "-j", "1"], cwd=demo,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(_cache_entries(demo)) < 3 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run finished before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "kept in the cache" in stderr
+    kept = _cache_entries(demo)
+    assert len(kept) >= 3
+    assert not list((demo / ".mlproj").rglob("*.tmp")), "a half-written cache entry was left behind"
+    assert not (demo / "runs").exists(), "an interrupted run must not leave a run directory"
+
+    resumed = cli_subprocess("run", "-j", "1", cwd=demo)
+    assert resumed.returncode == 0, resumed.stderr
+    reused = int(resumed.stdout.split("reused ")[1].split()[0])
+    assert reused >= len(kept)
+
+
+def _metrics(folder: Path) -> list[dict]:
+    with open(folder / "runs" / "latest" / "results.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    return [{k: v for k, v in row.items() if k not in ("fit_seconds", "cached")} for row in rows]
+
+
+def test_same_numbers_for_any_jobs_and_hash_seed(tmp_path: Path):
+    results = []
+    for jobs, hash_seed in (("1", "1"), ("2", "2")):
+        folder = tmp_path / f"run-{jobs}"
+        assert cli_subprocess("init", str(folder), cwd=tmp_path).returncode == 0
+        run = cli_subprocess("run", "-j", jobs, cwd=folder, env={"PYTHONHASHSEED": hash_seed})
+        assert run.returncode == 0, run.stderr
+        results.append(_metrics(folder))
+    assert results[0] == results[1]

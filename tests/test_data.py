@@ -1,0 +1,356 @@
+"""Tests of mlproj.data: catalogues into labels and features, and every way that can fail."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlproj.config import LoadedProject, parse_project
+from mlproj.data import file_hash, load_dataset, required_per_class
+from mlproj.errors import ConfigError, DataError
+
+N = 40
+CLASSES = {"galaxy": "class == 'GALAXY'", "other": "class in ['STAR', 'QSO']"}
+
+
+def catalogue(n: int = N, seed: int = 0) -> pd.DataFrame:
+    """GALAXY, STAR, QSO, UNKNOWN repeating: 10 of each in 40 rows."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "u": rng.normal(20, 1, n).round(4),
+        "g": rng.normal(19, 1, n).round(4),
+        "r": rng.normal(18, 1, n).round(4),
+        "class": (["GALAXY", "STAR", "QSO", "UNKNOWN"] * n)[:n],
+    })
+
+
+def project(root: Path, *, path: str = "cat.csv", features: str | None = "[u, g]", extra_data: str = "",
+            classes: dict | None = None, task: str = "classification", label: str = "class",
+            validation: str = "{folds: 2, repeats: 1}") -> LoadedProject:
+    data = f"data:\n  path: {path}\n  label: {label}\n"
+    if features is not None:
+        data += f"  features: {features}\n"
+    data += extra_data
+    if task == "classification":
+        classes = CLASSES if classes is None else classes
+        rest = "classes:\n" + "".join(f'  {k}: "{v}"\n' for k, v in classes.items()) + "positive: galaxy\n"
+        metric = "{name: tpr_at_fpr, fpr: 0.01}"
+    else:
+        rest, metric = "", "rmse"
+    text = (f"name: t\nobjective: {{statement: s, task: {task}}}\n{data}{rest}"
+            f"metric: {{primary: {metric}}}\nfinish_line: {{threshold: 0.5}}\nvalidation: {validation}\n")
+    return parse_project(text, root / "mlproj.yaml")
+
+
+def write_csv(root: Path, frame: pd.DataFrame, name: str = "cat.csv") -> Path:
+    path = root / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+# --------------------------------------------------------------------------- labels
+
+def test_labels_from_class_definitions_with_merged_classes(tmp_path):
+    frame = catalogue()
+    write_csv(tmp_path, frame)
+    ds = load_dataset(project(tmp_path))
+    assert ds.classes == ["galaxy", "other"]
+    assert ds.positive == 0
+    kept = frame[frame["class"] != "UNKNOWN"]
+    expected = np.where(kept["class"] == "GALAXY", 0, 1)
+    np.testing.assert_array_equal(ds.y, expected)
+    np.testing.assert_array_equal(ds.X, kept[["u", "g"]].to_numpy())
+    assert ds.class_counts() == {"galaxy": 10, "other": 20}
+    assert ds.dropped == {"matching no class": 10}
+    assert ds.n_rows_read == N and ds.n_rows == 30
+    assert ds.feature_names == ["u", "g"]
+    assert ds.X.dtype == np.float64 and ds.X.flags["C_CONTIGUOUS"]
+    assert ds.source == (tmp_path / "cat.csv").resolve()
+    assert ds.warnings == []
+
+
+def test_positive_index_follows_class_order(tmp_path):
+    write_csv(tmp_path, catalogue())
+    classes = {"other": "class in ['STAR', 'QSO']", "galaxy": "class == 'GALAXY'"}
+    ds = load_dataset(project(tmp_path, classes=classes))
+    assert ds.classes == ["other", "galaxy"] and ds.positive == 1
+    assert ds.class_counts() == {"other": 20, "galaxy": 10}
+
+
+def test_rows_matching_two_classes(tmp_path):
+    write_csv(tmp_path, catalogue())
+    classes = {"galaxy": "class == 'GALAXY'", "other": "class != 'STAR'"}
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path, classes=classes))
+    text = info.value.render()
+    assert "match two classes" in text and "galaxy and other" in text
+    assert "mlproj.yaml" in text and "(classes)" in text
+
+
+def test_class_matching_no_rows(tmp_path):
+    write_csv(tmp_path, catalogue())
+    with pytest.raises(DataError, match="'other' matches no rows"):
+        load_dataset(project(tmp_path, classes={"galaxy": "class == 'GALAXY'", "other": "class == 'NOPE'"}))
+
+
+def test_one_class_only(tmp_path):
+    frame = catalogue()
+    frame["class"] = "GALAXY"
+    write_csv(tmp_path, frame)
+    with pytest.raises(DataError):
+        load_dataset(project(tmp_path))
+
+
+def test_class_definition_that_is_not_a_condition(tmp_path):
+    write_csv(tmp_path, catalogue())
+    with pytest.raises(ConfigError, match="not a condition"):
+        load_dataset(project(tmp_path, classes={"galaxy": "u + 1", "other": "class == 'STAR'"}))
+
+
+def test_too_few_rows_per_class_for_the_folds(tmp_path):
+    write_csv(tmp_path, catalogue(n=12))  # 3 galaxies
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path, validation="{folds: 5, repeats: 1}"))
+    text = info.value.render()
+    assert "too few objects per class" in text and "galaxy: 3" in text
+    assert f"at least {required_per_class(5, 0.2)}" in text
+    assert "(validation.folds)" in text
+    # explicit minimum overrides the default
+    assert load_dataset(project(tmp_path, validation="{folds: 5, repeats: 1}"), min_per_class=2).n_rows == 9
+
+
+def test_required_per_class():
+    assert required_per_class(5, 0.2) == 8  # ceil(5/0.8) + 1 = 7 + 1
+    assert required_per_class(2, 0.2) == 4
+    assert required_per_class(1, 0.5) >= 2
+
+
+# --------------------------------------------------------------------------- columns
+
+def test_missing_label_column_did_you_mean(tmp_path):
+    write_csv(tmp_path, catalogue().rename(columns={"class": "klass"}))
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path))
+    text = info.value.render()
+    assert "label column 'class' is not in the catalogue" in text
+    assert "did you mean 'klass'" in text.lower()
+    assert "(data.label)" in text
+
+
+def test_missing_feature_column(tmp_path):
+    write_csv(tmp_path, catalogue())
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path, features="[u, gg]"))
+    text = info.value.render()
+    assert "feature 'gg' is not in the catalogue" in text and "'g'" in text
+    assert "(data.features)" in text
+
+
+def test_non_numeric_feature(tmp_path):
+    frame = catalogue()
+    frame["g"] = ["bright", "faint"] * (N // 2)
+    write_csv(tmp_path, frame)
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path))
+    text = info.value.render()
+    assert "feature 'g' is not numeric" in text and "'bright'" in text
+
+
+def test_infinite_feature_value(tmp_path):
+    frame = catalogue()
+    frame.loc[0, "u"] = np.inf  # row 0 is a GALAXY, so it is kept
+    write_csv(tmp_path, frame)
+    with pytest.raises(DataError, match="u contain infinite values"):
+        load_dataset(project(tmp_path))
+
+
+def test_infinite_value_in_dropped_row_is_harmless(tmp_path):
+    frame = catalogue()
+    frame.loc[3, "u"] = np.inf  # row 3 is UNKNOWN: dropped before the check
+    write_csv(tmp_path, frame)
+    assert np.isfinite(load_dataset(project(tmp_path)).X).all()
+
+
+def test_missing_feature_values_become_nan(tmp_path):
+    frame = catalogue()
+    frame.loc[[0, 1], "g"] = np.nan
+    write_csv(tmp_path, frame)
+    ds = load_dataset(project(tmp_path))
+    assert ds.missing_by_feature() == {"g": 2}
+
+
+def test_derived_features_in_order_written(tmp_path):
+    frame = catalogue()
+    write_csv(tmp_path, frame)
+    extra = '  derived: {u_g: "u - g", twice: "u_g * 2", g_r: "g - r"}\n'
+    loaded = project(tmp_path, extra_data=extra)
+    ds = load_dataset(loaded)
+    assert ds.feature_names == ["u", "g", "u_g", "twice", "g_r"]
+    kept = frame[frame["class"] != "UNKNOWN"]
+    np.testing.assert_allclose(ds.X[:, 2], kept["u"] - kept["g"])
+    np.testing.assert_allclose(ds.X[:, 3], 2 * (kept["u"] - kept["g"]))
+    np.testing.assert_allclose(ds.X[:, 4], kept["g"] - kept["r"])
+    again = load_dataset(loaded)
+    assert again.feature_names == ds.feature_names
+    np.testing.assert_array_equal(again.X, ds.X)
+
+
+def test_derived_feature_listed_among_features_not_duplicated(tmp_path):
+    write_csv(tmp_path, catalogue())
+    ds = load_dataset(project(tmp_path, features="[u_g, u]", extra_data='  derived: {u_g: "u - g"}\n'))
+    assert ds.feature_names == ["u_g", "u"]
+
+
+def test_derived_feature_with_existing_column_name(tmp_path):
+    write_csv(tmp_path, catalogue())
+    with pytest.raises(ConfigError, match="name of an existing column"):
+        load_dataset(project(tmp_path, extra_data='  derived: {g: "u - r"}\n'))
+
+
+def test_features_exclude(tmp_path):
+    write_csv(tmp_path, catalogue())
+    ds = load_dataset(project(tmp_path, features="{exclude: [g]}"))
+    assert ds.feature_names == ["u", "r"]  # the label is excluded automatically
+
+
+def test_features_exclude_unknown_column(tmp_path):
+    write_csv(tmp_path, catalogue())
+    with pytest.raises(DataError, match="excluded column 'gg'"):
+        load_dataset(project(tmp_path, features="{exclude: [gg]}"))
+
+
+def test_default_features_are_numeric_columns_except_label(tmp_path):
+    write_csv(tmp_path, catalogue())
+    assert load_dataset(project(tmp_path, features=None)).feature_names == ["u", "g", "r"]
+
+
+def test_label_listed_as_feature(tmp_path):
+    write_csv(tmp_path, catalogue())
+    with pytest.raises(ConfigError) as info:
+        load_dataset(project(tmp_path, features="[u, class]"))
+    assert "label column 'class' is listed as a feature" in info.value.render()
+
+
+def test_feature_used_in_class_definition_warns(tmp_path):
+    write_csv(tmp_path, catalogue())
+    classes = {"galaxy": "class == 'GALAXY' and u > 0", "other": "class in ['STAR', 'QSO']"}
+    ds = load_dataset(project(tmp_path, classes=classes))
+    assert len(ds.warnings) == 1 and "u" in ds.warnings[0] and "class definitions" in ds.warnings[0]
+
+
+# --------------------------------------------------------------------------- file formats
+
+def test_parquet(tmp_path):
+    frame = catalogue()
+    frame.to_parquet(tmp_path / "cat.parquet")
+    write_csv(tmp_path, frame)
+    from_parquet = load_dataset(project(tmp_path, path="cat.parquet"))
+    from_csv = load_dataset(project(tmp_path))
+    np.testing.assert_array_equal(from_parquet.X, from_csv.X)
+    np.testing.assert_array_equal(from_parquet.y, from_csv.y)
+
+
+def test_tsv(tmp_path):
+    catalogue().to_csv(tmp_path / "cat.tsv", sep="\t", index=False)
+    assert load_dataset(project(tmp_path, path="cat.tsv")).n_rows == 30
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset(project(tmp_path, path="nope.csv"))
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "cat.csv").write_bytes(b"")
+    with pytest.raises(DataError, match="is empty"):
+        load_dataset(project(tmp_path))
+
+
+def test_header_only_file(tmp_path):
+    (tmp_path / "cat.csv").write_text("u,g,r,class\n")
+    with pytest.raises(DataError, match="header but no rows"):
+        load_dataset(project(tmp_path))
+
+
+def test_unsupported_extension(tmp_path):
+    (tmp_path / "cat.json").write_text("{}")
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path, path="cat.json"))
+    text = info.value.render()
+    assert "unsupported file type '.json'" in text and ".parquet" in text and "(data.path)" in text
+
+
+def test_non_utf8_bytes(tmp_path):
+    text = catalogue().to_csv(index=False).replace("GALAXY", "GAL\xc9XY", 1)
+    (tmp_path / "cat.csv").write_bytes(text.encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        load_dataset(project(tmp_path))
+
+
+def test_ragged_csv_long_line(tmp_path):
+    lines = catalogue().to_csv(index=False).splitlines()
+    lines[3] += ",1.0,extra"
+    (tmp_path / "cat.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path))
+    assert "same number of fields" in info.value.render()
+
+
+def test_ragged_csv_short_line(tmp_path):
+    lines = catalogue().to_csv(index=False).splitlines()
+    lines[1] = lines[1].rsplit(",", 1)[0]  # the first GALAXY row loses its class field
+    (tmp_path / "cat.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError):
+        load_dataset(project(tmp_path))
+
+
+def test_duplicate_column_names(tmp_path):
+    (tmp_path / "cat.csv").write_text("u,u,g,class\n" + "1,2,3,GALAXY\n" * 3)
+    with pytest.raises(DataError, match="duplicate column names: u"):
+        load_dataset(project(tmp_path))
+
+
+# --------------------------------------------------------------------------- regression
+
+def test_regression_target_nan_rows_dropped(tmp_path):
+    frame = catalogue().drop(columns="class")
+    rng = np.random.default_rng(1)
+    frame["z"] = rng.uniform(0, 2, N)
+    frame.loc[[2, 5, 7], "z"] = np.nan
+    write_csv(tmp_path, frame)
+    ds = load_dataset(project(tmp_path, task="regression", label="z", features="[u, g, r]"))
+    assert ds.classes is None and ds.positive is None
+    assert ds.dropped == {"missing or infinite target": 3}
+    assert ds.n_rows == N - 3 and ds.n_rows_read == N
+    np.testing.assert_allclose(ds.y, frame["z"].dropna().to_numpy())
+    assert ds.class_counts() == {}
+
+
+def test_regression_non_numeric_target(tmp_path):
+    write_csv(tmp_path, catalogue())
+    with pytest.raises(DataError, match="regression target 'class' is not numeric"):
+        load_dataset(project(tmp_path, task="regression", features="[u, g]"))
+
+
+def test_regression_too_few_rows(tmp_path):
+    frame = catalogue(n=5).drop(columns="class").assign(z=[0.1, 0.2, 0.3, 0.4, 0.5])
+    write_csv(tmp_path, frame)
+    with pytest.raises(DataError, match="too few"):
+        load_dataset(project(tmp_path, task="regression", label="z", features="[u]",
+                             validation="{folds: 5, repeats: 1}"))
+
+
+# --------------------------------------------------------------------------- hashing
+
+def test_file_hash_is_sha256_of_bytes(tmp_path):
+    path = write_csv(tmp_path, catalogue())
+    assert file_hash(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    big = tmp_path / "big.bin"
+    payload = bytes(range(256)) * 9000  # > one read chunk
+    big.write_bytes(payload)
+    assert file_hash(big) == hashlib.sha256(payload).hexdigest()
+    assert load_dataset(project(tmp_path)).file_hash == hashlib.sha256(path.read_bytes()).hexdigest()

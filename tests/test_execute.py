@@ -1,0 +1,231 @@
+"""Tests of mlproj.execute: the content-addressed cache and running tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlproj.config import parse_project
+from mlproj.execute import Cache, TaskOutput, fit_and_predict, run_tasks
+from mlproj.models import ModelSpec
+from mlproj.plan import compile_plan
+
+KEY = "ab" + "0" * 62
+
+
+def dataset(n: int = 60, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = (np.arange(n) % 3 == 0).astype(np.int64)
+    X = np.column_stack([y + rng.normal(0, 0.7, n), rng.normal(size=n)])
+    return np.ascontiguousarray(X), y
+
+
+MODELS = [
+    ModelSpec("dummy", "UninformativeClassifier", role="baseline", simplicity=0),
+    ModelSpec("logistic", "LogisticRegression", {"max_iter": 200}, scale=True, role="baseline", simplicity=1),
+    ModelSpec("tree", "DecisionTreeClassifier", {"max_depth": 3}, simplicity=2),
+]
+
+
+def make_plan(y, models=MODELS):
+    text = ("name: p\nobjective: {statement: s, task: classification}\ndata: {path: x.csv, label: c}\n"
+            "classes: {a: \"c == 'A'\", b: \"c == 'B'\"}\npositive: b\nmetric: {primary: roc_auc}\n"
+            "finish_line: {threshold: 0.5}\nvalidation: {folds: 3, repeats: 2, test_size: 0.25}\n")
+    project = parse_project(text, Path("mlproj.yaml")).project
+    return compile_plan(project, models, y, ["x0", "x1"], "fingerprint", library_version="test")
+
+
+# --------------------------------------------------------------------------- cache
+
+def test_cache_round_trip(tmp_path):
+    cache = Cache(tmp_path)
+    predictions = np.random.default_rng(0).random((7, 3))
+    cache.put(TaskOutput(KEY, predictions, 1.25))
+    assert cache.path(KEY) == tmp_path / "ab" / f"{KEY}.npz"
+    hit = cache.get(KEY, 7)
+    assert hit is not None and hit.cached and hit.error is None and hit.key == KEY
+    np.testing.assert_array_equal(hit.predictions, predictions)
+    assert hit.fit_seconds == pytest.approx(1.25)
+    assert [p.name for p in (tmp_path / "ab").iterdir()] == [f"{KEY}.npz"]  # no temporary files left
+
+
+def test_cache_regression_vector_round_trip(tmp_path):
+    cache = Cache(tmp_path)
+    cache.put(TaskOutput(KEY, np.array([0.5, 1.5, -2.0]), 0.1))
+    np.testing.assert_array_equal(cache.get(KEY, 3).predictions, [0.5, 1.5, -2.0])
+
+
+def test_cache_miss(tmp_path):
+    assert Cache(tmp_path).get(KEY, 3) is None
+
+
+def test_corrupted_entry_is_deleted_and_missed(tmp_path):
+    cache = Cache(tmp_path)
+    path = cache.path(KEY)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x00garbage, not an npz file\xff" * 10)
+    assert cache.get(KEY, 3) is None
+    assert not path.exists()
+
+
+def test_truncated_entry_is_deleted_and_missed(tmp_path):
+    cache = Cache(tmp_path)
+    cache.put(TaskOutput(KEY, np.ones((50, 2)), 0.1))
+    path = cache.path(KEY)
+    path.write_bytes(path.read_bytes()[:40])
+    assert cache.get(KEY, 50) is None
+    assert not path.exists()
+
+
+def test_entry_with_wrong_row_count_is_missed(tmp_path):
+    cache = Cache(tmp_path)
+    cache.put(TaskOutput(KEY, np.ones((5, 2)), 0.1))
+    assert cache.get(KEY, 6) is None
+    assert not cache.path(KEY).exists()
+
+
+def test_entry_with_missing_field_is_missed(tmp_path):
+    cache = Cache(tmp_path)
+    path = cache.path(KEY)
+    path.parent.mkdir(parents=True)
+    with open(path, "wb") as handle:
+        np.savez(handle, something_else=np.ones(3))
+    assert cache.get(KEY, 3) is None
+
+
+def test_failed_outputs_are_not_cached(tmp_path):
+    cache = Cache(tmp_path)
+    cache.put(TaskOutput(KEY, None, 0.1, error="ValueError: boom"))
+    cache.put(TaskOutput(KEY, np.ones((3, 2)), 0.1, error="ValueError: boom"))
+    assert not cache.path(KEY).exists()
+    assert cache.get(KEY, 3) is None
+
+
+# --------------------------------------------------------------------------- one task
+
+def test_fit_and_predict_probabilities():
+    X, y = dataset()
+    train, valid = np.arange(0, 45), np.arange(45, 60)
+    out = fit_and_predict(MODELS[1], "classification", X, y, train, valid, seed=0, key=KEY)
+    assert out.error is None and not out.cached and out.key == KEY
+    assert out.predictions.shape == (15, 2)
+    np.testing.assert_allclose(out.predictions.sum(axis=1), 1.0)
+    assert out.fit_seconds >= 0
+
+
+def test_fit_and_predict_class_absent_from_training_gets_zero_column():
+    X, y = dataset()
+    y3 = y.copy()
+    y3[-3:] = 2  # class 2 only in the validation rows
+    train, valid = np.arange(0, 45), np.arange(45, 60)
+    out = fit_and_predict(MODELS[2], "classification", X, y3, train, valid, seed=0, key=KEY)
+    assert out.error is None and out.predictions.shape == (15, 3)
+    np.testing.assert_array_equal(out.predictions[:, 2], 0.0)
+
+
+def test_fit_and_predict_regression():
+    X, y = dataset()
+    target = X[:, 0] * 2.0
+    spec = ModelSpec("linear", "LinearRegression")
+    out = fit_and_predict(spec, "regression", X, target, np.arange(40), np.arange(40, 60), 0, KEY)
+    assert out.error is None and out.predictions.shape == (20,)
+    np.testing.assert_allclose(out.predictions, target[40:], atol=1e-9)
+
+
+def test_fit_and_predict_captures_estimator_failure(tmp_path):
+    X, y = dataset()
+    bad = ModelSpec("bad", "HistGradientBoostingClassifier", {"max_iter": -5})
+    out = fit_and_predict(bad, "classification", X, y, np.arange(40), np.arange(40, 60), 0, KEY,
+                          cache_root=str(tmp_path))
+    assert out.predictions is None
+    assert out.error and "max_iter" in out.error
+    assert not Cache(tmp_path).path(KEY).exists()
+
+
+def test_fit_and_predict_writes_cache(tmp_path):
+    X, y = dataset()
+    out = fit_and_predict(MODELS[0], "classification", X, y, np.arange(40), np.arange(40, 60), 3, KEY,
+                          cache_root=str(tmp_path))
+    hit = Cache(tmp_path).get(KEY, 20)
+    np.testing.assert_array_equal(hit.predictions, out.predictions)
+
+
+# --------------------------------------------------------------------------- run_tasks
+
+def _predictions(outputs):
+    return {key: out.predictions for key, out in outputs.items()}
+
+
+def test_run_tasks_sequential_and_parallel_agree_and_cache(tmp_path):
+    X, y = dataset()
+    plan = make_plan(y)
+    seen: list[TaskOutput] = []
+    serial = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path / "a"), n_jobs=1, on_done=seen.append)
+    parallel = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path / "b"), n_jobs=2)
+    assert len(seen) == len(plan.tasks) == 18
+    assert set(serial) == set(parallel) == {t.key for t in plan.tasks}
+    for key in serial:
+        assert serial[key].error is None and parallel[key].error is None
+        np.testing.assert_array_equal(serial[key].predictions, parallel[key].predictions)
+        assert not serial[key].cached and not parallel[key].cached
+    for task in plan.tasks:
+        _, valid = plan.rows_for(task)
+        assert serial[task.key].predictions.shape == (len(valid), 2)
+
+    again = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path / "a"), n_jobs=1)
+    assert all(out.cached for out in again.values()) and len(again) == 18
+    for key in serial:
+        np.testing.assert_array_equal(again[key].predictions, serial[key].predictions)
+
+
+def test_run_tasks_only_fits_what_is_missing(tmp_path):
+    X, y = dataset()
+    cache = Cache(tmp_path)
+    first = make_plan(y, MODELS[:2])
+    run_tasks(first, first.tasks, X, y, cache)
+    second = make_plan(y, MODELS)
+    out = run_tasks(second, second.tasks, X, y, cache)
+    assert {second.model(t.model).name for t in second.tasks if not out[t.key].cached} == {"tree"}
+    assert sum(o.cached for o in out.values()) == 12
+
+
+def test_run_tasks_refits_failed_and_corrupt(tmp_path):
+    X, y = dataset()
+    plan = make_plan(y, MODELS[:1])
+    cache = Cache(tmp_path)
+    run_tasks(plan, plan.tasks, X, y, cache)
+    broken = plan.tasks[0].key
+    cache.path(broken).write_bytes(b"garbage")
+    out = run_tasks(plan, plan.tasks, X, y, cache)
+    assert not out[broken].cached and out[broken].error is None
+    assert sum(o.cached for o in out.values()) == len(plan.tasks) - 1
+
+
+def test_run_tasks_identical_models_share_fits(tmp_path):
+    X, y = dataset()
+    twin = ModelSpec("twin", "DecisionTreeClassifier", {"max_depth": 3}, simplicity=2)
+    plan = make_plan(y, [MODELS[2], twin])
+    calls: list[TaskOutput] = []
+    out = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path), on_done=calls.append)
+    assert len(out) == 6 and len(calls) == 6  # 12 tasks, 6 distinct keys
+
+
+def test_run_tasks_final_task(tmp_path):
+    X, y = dataset()
+    plan = make_plan(y)
+    final = plan.final_tasks["logistic"]
+    out = run_tasks(plan, [final], X, y, Cache(tmp_path))
+    assert out[final.key].predictions.shape == (len(plan.test), 2)
+
+
+def test_run_tasks_captures_failures(tmp_path):
+    X, y = dataset()
+    bad = ModelSpec("bad", "HistGradientBoostingClassifier", {"max_iter": -5})
+    plan = make_plan(y, [MODELS[0], bad])
+    out = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path))
+    failed = [t for t in plan.tasks if out[t.key].error]
+    assert {t.model for t in failed} == {"bad"} and len(failed) == 6
+    again = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path))
+    assert sum(o.cached for o in again.values()) == 6  # failures are retried, successes cached
