@@ -75,8 +75,21 @@ class Cache:
             raise
 
 
+def inner_threads(n_workers: int) -> int:
+    """Threads each fit may use so that workers × threads does not exceed the cores.
+
+    OpenMP estimators (histogram gradient boosting) spin-wait for their threads; oversubscribed,
+    a one-second fit can take minutes. OMP_NUM_THREADS, when set, is an upper bound.
+    """
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // max(1, n_workers))
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return min(threads, int(limit)) if limit.isdigit() and int(limit) > 0 else threads
+
+
 def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarray, train: np.ndarray,
-                    valid: np.ndarray, seed: int, key: str, cache_root: str | None = None) -> TaskOutput:
+                    valid: np.ndarray, seed: int, key: str, cache_root: str | None = None,
+                    threads: int = 1) -> TaskOutput:
     """Fit one model on the training rows and predict the validation rows.
 
     Failures are captured per task (as scikit-learn's error_score does) so one bad fit does not
@@ -84,11 +97,13 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
     """
     import warnings
 
+    from threadpoolctl import threadpool_limits
+
     start = time.perf_counter()
     try:
         estimator = build_estimator(spec, task_kind, seed)
         start = time.perf_counter()  # fit time is a tie-breaker: exclude one-off imports
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), threadpool_limits(limits=threads):
             warnings.simplefilter("ignore")  # convergence chatter would drown the progress bar
             estimator.fit(X[train], y[train])
             if task_kind == "classification":
@@ -138,15 +153,22 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
 
     # Unique keys only: two models with identical settings share their fits.
     unique = list({t.key: t for t in pending}.values())
+    workers = min(_workers(n_jobs), len(unique))
+    threads = inner_threads(workers)
     calls = (
-        (plan.model(t.model), plan.task_kind, X, y, *plan.rows_for(t), t.seed, t.key, str(cache.root))
+        (plan.model(t.model), plan.task_kind, X, y, *plan.rows_for(t), t.seed, t.key, str(cache.root), threads)
         for t in unique
     )
-    for output in _execute(calls, n_jobs):
+    for output in _execute(calls, workers):
         outputs[output.key] = output
         if on_done:
             on_done(output)
     return outputs
+
+
+def _workers(n_jobs: int) -> int:
+    cores = os.cpu_count() or 1
+    return max(1, cores + 1 + n_jobs if n_jobs < 0 else n_jobs)  # joblib's convention: -1 = all cores
 
 
 def _execute(calls: Iterable[tuple], n_jobs: int):

@@ -83,7 +83,7 @@ def star_galaxy_catalogue(n: int = 3000, seed: int = 0) -> pd.DataFrame:
 
     frame = _frame(mags, errors)
     frame["psf_minus_model"] = np.round(psf_minus_model, 4)
-    frame["class"] = pd.array(labels.astype(str), dtype="str")
+    frame["class"] = labels.astype(str)
     return frame
 
 

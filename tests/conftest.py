@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Tests run in parallel (pytest -n 2) on 2 cores: one OpenMP thread per fit avoids the spin-wait
+# slowdown of oversubscribed histogram gradient boosting. Subprocesses inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 SHARED_DATA = Path(os.environ.get("MLPROJ_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 

@@ -114,8 +114,9 @@ def test_mlz_photoz_regression(tmp_path, shared_data):
     summary = latest(tmp_path, "summary.json")
     assert summary["task"] == "regression"
     assert summary["primary"]["greater_is_better"] is False
-    # σ_NMAD of a real photo-z model on SDSS MGS is a few per cent; the median-predicting dummy is far worse.
+    # σ_NMAD of a photo-z random forest on SDSS MGS is below 0.025; predicting the median is far worse.
     by_name = {m["name"]: m["metrics"][summary["primary"]["label"]]["mean"] for m in summary["models"]}
-    assert by_name["random_forest"] < 0.05 < by_name["dummy"]
+    assert by_name["random_forest"] < 0.025
+    assert by_name["dummy"] > 2 * by_name["random_forest"]
     assert verdict["selected_model"] != "dummy"
     assert cli("verdict", cwd=tmp_path).exit_code == verdict["exit_code"]
