@@ -206,6 +206,11 @@ def _uninformative_classifier() -> type:
         def __init__(self, random_state=None):
             self.random_state = random_state
 
+        def __sklearn_tags__(self):
+            tags = super().__sklearn_tags__()
+            tags.input_tags.allow_nan = True  # it never looks at the features
+            return tags
+
         def fit(self, X, y):
             self.classes_, counts = np.unique(y, return_counts=True)
             self.prior_ = counts / counts.sum()

@@ -85,6 +85,9 @@ CASES = [
     ("ragged-csv", GOOD, lambda p: p.write_text("u,g,r,class\n1,2,3,STAR\n1,2,3,4,5,GALAXY\n"), ["cannot read catalogue"]),
     ("non-utf8", GOOD, lambda p: p.write_bytes(b"u,g,r,class\n1,2,3,\xff\xfe\n"), ["not UTF-8"]),
     ("infinite-feature", GOOD, lambda p: catalogue().assign(u=np.inf).to_csv(p, index=False), ["infinite"]),
+    ("missing-values-for-logistic", with_changes(baselines=["dummy", "standard"]),
+     lambda p: catalogue().assign(u=lambda f: f.u.where(f.index % 7 != 0)).to_csv(p, index=False),
+     ["missing values", "u (", "logistic"]),
     ("unsupported-format", with_changes(data__path="cat.xlsx"), None, ["unsupported file type"]),
     ("positive-not-a-class", with_changes(positive="galaxies"), None, ["'galaxies'", "did you mean 'galaxy'"]),
     ("empty-project-file", "", None, ["empty"]),
@@ -110,6 +113,15 @@ def test_bad_input_exits_2_with_a_message(tmp_path: Path, case_id, project, writ
     for word in words:
         assert word.lower() in message.lower(), f"{word!r} not in: {message}"
     assert not (tmp_path / "CANARY").exists()
+
+
+def test_missing_values_are_fine_for_estimators_that_handle_them(tmp_path: Path):
+    project = with_changes(candidates=[{"name": "hgb", "estimator": "HistGradientBoostingClassifier",
+                                         "params": {"max_iter": 20}}])
+    (tmp_path / "mlproj.yaml").write_text(_project_text(project))
+    catalogue().assign(u=lambda f: f.u.where(f.index % 7 != 0)).to_csv(tmp_path / "cat.csv", index=False)
+    result = cli("run", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
 
 
 def test_good_project_is_accepted(tmp_path: Path):
