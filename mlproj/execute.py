@@ -9,7 +9,6 @@ so an interrupted run keeps every completed fit.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from mlproj.files import atomic_write
 from mlproj.models import ModelSpec, build_estimator
 from mlproj.plan import Plan, Task
 
@@ -63,16 +63,8 @@ class Cache:
             return  # failures are retried on the next run, not remembered
         path = self.path(output.key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, predictions=output.predictions, fit_seconds=output.fit_seconds)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path, "wb") as stream:
+            np.savez(stream, predictions=output.predictions, fit_seconds=output.fit_seconds)
 
 
 def inner_threads(n_workers: int) -> int:

@@ -14,12 +14,12 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
 from mlproj.errors import RunError
+from mlproj.files import write_text_atomic
 
 RUNS = "runs"
 LATEST = "latest"
@@ -28,16 +28,7 @@ PACKAGES = ("mlproj", "scikit-learn", "numpy", "scipy", "pandas", "pydantic", "j
 
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
 
 
 def write_json(path: Path, data) -> None:

@@ -9,8 +9,6 @@ target folder and moved into place, so an interrupted `init` never leaves a half
 from __future__ import annotations
 
 import difflib
-import os
-import secrets
 import string
 from dataclasses import dataclass
 from importlib import resources
@@ -18,6 +16,7 @@ from pathlib import Path
 
 from mlproj.config import DEFAULT_CONFIG
 from mlproj.errors import ConfigError
+from mlproj.files import write_text_atomic
 
 TEMPLATES = ("classification", "regression")
 CATALOGUE = "catalogue.csv"
@@ -170,23 +169,8 @@ def _simulate(function: str, rows: int) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it into place.
-
-    The temporary file is created with mode 0o666 so the umask applies, as for any new file
-    (tempfile would make it private to the owner).
-    """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_text_atomic(path, text)
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}",
                           hint="check that the folder is writable and the disk is not full") from None

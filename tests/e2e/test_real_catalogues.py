@@ -7,7 +7,6 @@ number mlproj reports must be the number anyone would get by hand.
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
