@@ -1,8 +1,13 @@
-"""From task outputs to the results table and the summary of every model.
+"""From task outputs to the results table and the summary of every model and science case.
 
-Results: one row per task with every metric (recomputed from cached predictions, so adding a
-secondary metric needs no refit). Summary: per model and metric, the mean with the
-Nadeau–Bengio corrected uncertainty, plus the paired primary scores the verdict compares.
+A *case* is one selection the project judges: the main one (top-level positive, metric and
+finish line) and any listed under `selections:`. All cases are scored on the same fits: a case
+only decides which classes count as positive. Metrics are recomputed from cached predictions,
+so adding a secondary metric or a selection needs no refit.
+
+Operating-point rates (TPR at fixed FPR, FPR at fixed FNR) take their threshold from the other
+folds of the same repeat and apply it to the fold being scored, never tuning on the objects
+that are scored (the test set takes its threshold from the development predictions).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlproj import metrics, stats
-from mlproj.config import MetricSpec, Project
+from mlproj.config import MetricSection, Project
 from mlproj.execute import TaskOutput
 from mlproj.plan import Plan, Task
 
@@ -22,69 +27,209 @@ from mlproj.plan import Plan, Task
 class ResolvedMetric:
     name: str
     params: dict
-    label: str  # column name in results.csv, e.g. "tpr_at_fpr(fpr=0.01)"
+    label: str  # e.g. "tpr_at_fpr(fpr=0.01)"
     greater_is_better: bool
+    binary: bool
 
 
-def resolve_metrics(project: Project) -> list[ResolvedMetric]:
+@dataclass(frozen=True)
+class Case:
+    """One science case: which classes are positive, what is measured, where the finish line is."""
+
+    name: str
+    positives: tuple[int, ...]  # class indices; empty for regression
+    metrics: tuple[ResolvedMetric, ...]
+    threshold: float
+    margin: float
+    required: bool = True
+    prefix: str = ""  # column prefix in results.csv when a project has several cases
+
+    @property
+    def primary(self) -> ResolvedMetric:
+        return self.metrics[0]
+
+    def column(self, metric: ResolvedMetric) -> str:
+        return self.prefix + metric.label
+
+    @property
+    def primary_column(self) -> str:
+        return self.column(self.primary)
+
+
+def resolve_metrics(section: MetricSection, task: str) -> tuple[ResolvedMetric, ...]:
     """Primary first, then secondaries, with defaults filled in (duplicates dropped)."""
-    task = project.objective.task
     resolved: list[ResolvedMetric] = []
-    for spec in [project.metric.primary, *project.metric.secondary]:
-        item = _resolve(spec, task)
-        if item.label not in [r.label for r in resolved]:
-            resolved.append(item)
-    return resolved
+    for spec in [section.primary, *section.secondary]:
+        info = metrics.metric_info(spec.name, task)
+        params = metrics.validate_params(spec.name, spec.params, task)
+        label = spec.name + ("(" + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                            for k, v in params.items()) + ")" if params else "")
+        if label not in [r.label for r in resolved]:
+            resolved.append(ResolvedMetric(spec.name, params, label, info.greater_is_better, info.binary))
+    return tuple(resolved)
 
 
-def _resolve(spec: MetricSpec, task: str) -> ResolvedMetric:
-    info = metrics.metric_info(spec.name, task)
-    params = metrics.validate_params(spec.name, spec.params, task)
-    label = spec.name + ("(" + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                                        for k, v in params.items()) + ")" if params else "")
-    return ResolvedMetric(spec.name, params, label, info.greater_is_better)
+def resolve_cases(project: Project) -> list[Case]:
+    task = project.objective.task
+    classes = list(project.classes or {})
+
+    def indices(positive) -> tuple[int, ...]:
+        if positive is None:
+            return ()
+        names = [positive] if isinstance(positive, str) else positive
+        return tuple(sorted(classes.index(n) for n in names))
+
+    def case_name(positive) -> str:
+        if positive is None:
+            return project.data.label
+        return positive if isinstance(positive, str) else "+".join(positive)
+
+    cases = [Case(case_name(project.positive), indices(project.positive), resolve_metrics(project.metric, task),
+                  project.finish_line.threshold, project.finish_line.margin)]
+    for selection in project.selections:
+        cases.append(Case(selection.name, indices(selection.positive), resolve_metrics(selection.metric, task),
+                          selection.finish_line.threshold, selection.finish_line.margin, selection.required))
+    if len(cases) > 1:
+        cases = [Case(c.name, c.positives, c.metrics, c.threshold, c.margin, c.required, f"{c.name}:") for c in cases]
+    return cases
 
 
-def score_task(task_kind: str, metric_list: list[ResolvedMetric], y_true: np.ndarray,
-               predictions: np.ndarray | None, positive: int | None) -> dict[str, float]:
-    if predictions is None:
-        return {m.label: math.nan for m in metric_list}
-    return {
-        m.label: float(metrics.compute(m.name, m.params, y_true, predictions, positive=positive))
-        for m in metric_list
-    }
+# ------------------------------------------------------------------------------------------ scoring
 
 
-def results_rows(plan: Plan, outputs: dict[str, TaskOutput], y: np.ndarray,
-                 metric_list: list[ResolvedMetric], positive: int | None) -> list[dict]:
-    """One row per cross-validation task, in plan order."""
+def _score_metric(task_kind: str, case: Case, metric: ResolvedMetric, y: np.ndarray, predictions: np.ndarray,
+                  is_main: bool) -> float:
+    if task_kind == "regression":
+        return float(metrics.compute(metric.name, metric.params, y, predictions))
+    if predictions.ndim == 1:  # a historical score ranks objects of the main case, nothing else
+        if not (is_main and metric.binary):
+            return math.nan
+        is_positive = np.isin(y, case.positives)
+        return float(metrics.compute(metric.name, metric.params, is_positive.astype(int),
+                                     np.c_[1 - predictions, predictions], positive=1))
+    if metric.binary:
+        is_positive, score = np.isin(y, case.positives), predictions[:, list(case.positives)].sum(axis=1)
+        return float(metrics.compute(metric.name, metric.params, is_positive.astype(int), np.c_[1 - score, score],
+                                     positive=1))
+    return float(metrics.compute(metric.name, metric.params, y, predictions))
+
+
+def _positive_score(case: Case, predictions: np.ndarray, is_main: bool) -> np.ndarray | None:
+    if predictions.ndim == 1:
+        return predictions if is_main else None
+    return predictions[:, list(case.positives)].sum(axis=1)
+
+
+def score_repeat(plan: Plan, cases: list[Case], y: np.ndarray, repeat: int,
+                 fold_outputs: dict[int, TaskOutput | None]) -> tuple[dict[int, dict[str, float]], dict[str, dict]]:
+    """Metrics of every fold of one model × repeat, and the pooled operating-point counts.
+
+    Returns ({fold: {column: value}}, {column: counts}) where counts pool the folds (every
+    development object once) for rate metrics: the numbers behind a Wilson interval.
+    """
+    repeat_splits = {fold: plan.split(repeat, fold) for fold in fold_outputs}
+    values: dict[int, dict[str, float]] = {fold: {} for fold in fold_outputs}
+    pooled: dict[str, dict] = {}
+    usable = {f: o.predictions for f, o in fold_outputs.items() if o is not None and o.predictions is not None}
+    for index, case in enumerate(cases):
+        is_main = index == 0
+        for metric in case.metrics:
+            column = case.column(metric)
+            counts = {"true_positives": 0, "false_positives": 0, "n_positive": 0, "n_negative": 0}
+            for fold in fold_outputs:
+                valid = repeat_splits[fold].valid
+                if fold not in usable:
+                    values[fold][column] = math.nan
+                    continue
+                if plan.task_kind == "classification" and metric.name in metrics.OPERATING_POINT_METRICS:
+                    point = _transfer(case, metric, y, usable, repeat_splits, fold, is_main)
+                    values[fold][column] = point.value if point else math.nan
+                    if point:
+                        for key in counts:
+                            counts[key] += getattr(point, key)
+                else:
+                    values[fold][column] = _score_metric(plan.task_kind, case, metric, y[valid], usable[fold], is_main)
+                    if plan.task_kind == "classification" and metric.name in ("completeness", "purity"):
+                        score = _positive_score(case, usable[fold], is_main)
+                        if score is not None:
+                            selected = score >= metric.params["threshold"]
+                            positive = np.isin(y[valid], case.positives)
+                            counts["true_positives"] += int((selected & positive).sum())
+                            counts["false_positives"] += int((selected & ~positive).sum())
+                            counts["n_positive"] += int(positive.sum())
+                            counts["n_negative"] += int((~positive).sum())
+            if counts["n_positive"] or counts["n_negative"]:
+                pooled[column] = rate_record(metric.name, counts)
+    return values, pooled
+
+
+def _transfer(case: Case, metric: ResolvedMetric, y: np.ndarray, usable: dict, splits: dict, fold: int,
+              is_main: bool) -> metrics.OperatingPoint | None:
+    score = _positive_score(case, usable[fold], is_main)
+    others = [f for f in usable if f != fold]
+    if score is None or not others:
+        return None
+    reference_rows = np.concatenate([splits[f].valid for f in others])
+    reference_score = np.concatenate([_positive_score(case, usable[f], is_main) for f in others])
+    valid = splits[fold].valid
+    return metrics.transferred_point(metric.name, metric.params, np.isin(y[reference_rows], case.positives),
+                                     reference_score, np.isin(y[valid], case.positives), score)
+
+
+def rate_record(name: str, counts: dict, confidence: float = 0.95) -> dict:
+    """A rate with the counts it comes from and its Wilson interval (paper §2.3: rates need N)."""
+    tp, fp = counts["true_positives"], counts["false_positives"]
+    n_pos, n_neg = counts["n_positive"], counts["n_negative"]
+    if name == "purity":
+        k, n = tp, tp + fp
+    elif name == "fpr_at_fnr":
+        k, n = fp, n_neg
+    else:  # tpr_at_fpr, completeness
+        k, n = tp, n_pos
+    low, high = metrics.wilson_interval(k, n, confidence) if n else (math.nan, math.nan)
+    return {**counts, "value": _json_float(k / n if n else math.nan),
+            "achieved_fpr": _json_float(fp / n_neg if n_neg else math.nan),
+            "achieved_tpr": _json_float(tp / n_pos if n_pos else math.nan),
+            "wilson": [_json_float(low), _json_float(high)], "confidence": confidence}
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+
+def results_rows(plan: Plan, outputs: dict[str, TaskOutput], y: np.ndarray, cases: list[Case]
+                 ) -> tuple[list[dict], dict[str, dict[str, dict]]]:
+    """One row per cross-validation task (plan order), and per model the pooled rate counts of repeat 0."""
+    by_model_repeat: dict[tuple[str, int], dict[int, Task]] = {}
+    for task in plan.tasks:
+        by_model_repeat.setdefault((task.model, task.repeat), {})[task.fold] = task
+    fold_values: dict[str, dict[str, float]] = {}
+    rates: dict[str, dict[str, dict]] = {}
+    for (model, repeat), tasks in by_model_repeat.items():
+        fold_outputs = {fold: outputs.get(t.key) for fold, t in tasks.items()}
+        values, pooled = score_repeat(plan, cases, y, repeat, fold_outputs)
+        for fold, task in tasks.items():
+            fold_values[task.key] = values[fold]
+        if repeat == 0:
+            rates[model] = pooled
     rows = []
     for task in plan.tasks:
         output = outputs.get(task.key)
         _, valid = plan.rows_for(task)
         row = {"model": task.model, "role": plan.model(task.model).role, "repeat": task.repeat,
                "fold": task.fold, "seed": task.seed, "n_valid": int(len(valid))}
-        predictions = output.predictions if output else None
-        row.update(score_task(plan.task_kind, metric_list, y[valid], predictions, positive))
+        row.update(fold_values[task.key])
         row["fit_seconds"] = round(output.fit_seconds, 4) if output else math.nan
         row["cached"] = bool(output.cached) if output else False
         row["error"] = (output.error or "") if output else "not run"
         rows.append(row)
-    return rows
+    return rows, rates
 
 
-def summarize_models(plan: Plan, rows: list[dict], metric_list: list[ResolvedMetric],
-                     confidence: float) -> list[dict]:
-    """Per model: summaries of every metric and the paired primary scores (repeat-major)."""
-    primary = metric_list[0].label
+def summarize_models(plan: Plan, rows: list[dict]) -> list[dict]:
+    """Per model: fit information, shared by every case."""
     models = []
     for spec in plan.models:
         mine = [r for r in rows if r["model"] == spec.name]
-        mine.sort(key=lambda r: (r["repeat"], r["fold"]))
-        summaries = {
-            m.label: stats.summarize([r[m.label] for r in mine], plan.folds, plan.repeats, confidence).to_dict()
-            for m in metric_list
-        }
         errors = sorted({r["error"] for r in mine if r["error"]})
         fit = [r["fit_seconds"] for r in mine if not math.isnan(r["fit_seconds"])]
         models.append({
@@ -92,39 +237,81 @@ def summarize_models(plan: Plan, rows: list[dict], metric_list: list[ResolvedMet
             "scale": spec.scale, "simplicity": spec.simplicity,
             "fit_seconds": float(np.mean(fit)) if fit else None,
             "failed_tasks": sum(1 for r in mine if r["error"]),
+            "n_tasks": len(mine),
             "errors": errors,
-            "metrics": summaries,
-            "scores": [_json_float(r[primary]) for r in mine],
         })
     return models
 
 
-def score_final(task: Task, output: TaskOutput, plan: Plan, y: np.ndarray, metric_list: list[ResolvedMetric],
-                positive: int | None) -> dict:
-    """The held-out test result of the selected model, with counts behind rate metrics."""
+def summarize_cases(plan: Plan, rows: list[dict], cases: list[Case], rates: dict[str, dict[str, dict]],
+                    confidence: float) -> list[dict]:
+    """Per case and model: every metric's summary, the paired primary scores and pooled rates."""
+    out = []
+    for case in cases:
+        per_model = {}
+        for spec in plan.models:
+            mine = sorted((r for r in rows if r["model"] == spec.name), key=lambda r: (r["repeat"], r["fold"]))
+            per_model[spec.name] = {
+                "metrics": {
+                    m.label: stats.summarize([r[case.column(m)] for r in mine], plan.folds, plan.repeats,
+                                             confidence).to_dict()
+                    for m in case.metrics
+                },
+                "scores": [_json_float(r[case.primary_column]) for r in mine],
+                "rates": {m.label: rates.get(spec.name, {}).get(case.column(m)) for m in case.metrics
+                          if rates.get(spec.name, {}).get(case.column(m))},
+            }
+        out.append({
+            "name": case.name,
+            "positive": list(case.positives),
+            "required": case.required,
+            "primary": {"name": case.primary.name, "params": case.primary.params, "label": case.primary.label,
+                        "greater_is_better": case.primary.greater_is_better},
+            "metrics": [m.label for m in case.metrics],
+            "threshold": case.threshold,
+            "margin": case.margin,
+            "models": per_model,
+        })
+    return out
+
+
+def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, cases: list[Case],
+               development_predictions: dict[int, np.ndarray] | None) -> dict:
+    """The held-out test result of one model for every case, with counts behind rate metrics.
+
+    `development_predictions` (fold → out-of-fold predictions of repeat 0) supply the operating
+    point thresholds: chosen on the development set, applied to the test set.
+    """
     test_rows = plan.test
-    values = score_task(plan.task_kind, metric_list, y[test_rows], output.predictions, positive)
-    result = {"model": task.model, "n_test": int(len(test_rows)), "metrics": {k: _json_float(v) for k, v in values.items()},
-              "error": output.error}
-    primary = metric_list[0]
-    if output.predictions is not None and primary.name in ("tpr_at_fpr", "fpr_at_fnr"):
-        is_positive = y[test_rows] == positive
-        score = output.predictions[:, positive]
-        if primary.name == "tpr_at_fpr":
-            point = metrics.tpr_at_fpr(is_positive, score, primary.params["fpr"])
-            k, n = point.true_positives, point.n_positive
-        else:
-            point = metrics.fpr_at_fnr(is_positive, score, primary.params["fnr"])
-            k, n = point.false_positives, point.n_negative
-        low, high = metrics.wilson_interval(k, n, 0.95)
-        result["operating_point"] = {
-            "n_positive": point.n_positive, "n_negative": point.n_negative,
-            "true_positives": point.true_positives, "false_positives": point.false_positives,
-            "achieved_fpr": _json_float(point.achieved_fpr), "achieved_fnr": _json_float(point.achieved_fnr),
-            "wilson_95": [_json_float(low), _json_float(high)],
-        }
+    result = {"model": model, "n_test": int(len(test_rows)), "cases": {}}
+    for index, case in enumerate(cases):
+        is_main = index == 0
+        values, points = {}, {}
+        for metric in case.metrics:
+            if plan.task_kind == "classification" and metric.name in metrics.OPERATING_POINT_METRICS:
+                point = None
+                if development_predictions:
+                    folds = sorted(development_predictions)
+                    ref_rows = np.concatenate([plan.split(0, f).valid for f in folds])
+                    ref_scores = [_positive_score(case, development_predictions[f], is_main) for f in folds]
+                    score = _positive_score(case, predictions, is_main)
+                    if score is not None and all(s is not None for s in ref_scores):
+                        point = metrics.transferred_point(
+                            metric.name, metric.params, np.isin(y[ref_rows], case.positives),
+                            np.concatenate(ref_scores), np.isin(y[test_rows], case.positives), score)
+                values[metric.label] = _json_float(point.value if point else math.nan)
+                if point:
+                    record = rate_record(metric.name, {"true_positives": point.true_positives,
+                                                       "false_positives": point.false_positives,
+                                                       "n_positive": point.n_positive, "n_negative": point.n_negative})
+                    record["threshold"] = _json_float(point.threshold)
+                    points[metric.label] = record
+            else:
+                values[metric.label] = _json_float(_score_metric(plan.task_kind, case, metric, y[test_rows],
+                                                                 predictions, is_main))
+        result["cases"][case.name] = {"metrics": values, "rates": points}
     return result
 
 
-def _json_float(value: float) -> float | None:
+def _json_float(value) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None

@@ -227,64 +227,124 @@ def _print_plan(prepared) -> None:
     out.print(table)
     cached = runner.cached_count(prepared)
     out.print(f"Total: {len(plan.tasks)} cross-validation fits ({cached} cached) + 1 final fit of the selected model "
-              f"on the development set, scored once on the test set. Primary metric: {prepared.rules.primary}.")
+              f"on the development set, scored once on the test set. Primary metric: "
+              + ", ".join(f"{c.primary.label} ({c.name})" if len(prepared.cases) > 1 else c.primary.label
+                          for c in prepared.cases) + ".")
 
 
 def _print_verdict(verdict: dict, summary: dict) -> None:
+    several = len(summary["cases"]) > 1
+    judged = {case["selection"]: case for case in verdict.get("selections", [])}
+    for case in summary["cases"]:
+        _print_case(case, judged.get(case["name"], {}), summary, verdict, several)
+    _print_criteria(verdict)
+    power = verdict.get("power")
+    if power and power.get("power") is not None:
+        best = power.get("best_operating_point") or {}
+        out.print(f"Power analysis ({power['model']}): {power['detail']}"
+                  + (f" The most powerful operating point on the ROC (TPR {best['tpr']:.3f}, FPR {best['fpr']:.4f}) "
+                     f"gives power {best['power']:.2f}." if best else ""))
+    for warning in verdict.get("warnings", []):
+        out.print(f"[yellow]warning:[/] {warning}", markup=True)
+    status = verdict["status"]
+    colour = _COLOURS[status]
+    reason = verdict.get("reason") or ""
+    out.print(f"[bold {colour}]VERDICT: {status.upper()}[/] — selected {verdict.get('selected_model')}: {reason}.",
+              markup=True)
+
+
+_COLOURS = {"pass": "green", "fail": "red", "undetermined": "yellow"}
+
+
+def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several: bool) -> None:
     from rich.table import Table
 
     from mlproj.stats import significant, significant_interval
 
-    primary = summary["primary"]["label"]
-    out.print(f"\n[bold]Cross-validated {primary}[/] over {summary['repeats']} × {summary['folds']} folds: "
+    primary = case["primary"]["label"]
+    title = f"Selection [bold]{case['name']}[/]: " if several else ""
+    out.print(f"\n{title}[bold]cross-validated {primary}[/] over {summary['repeats']} × {summary['folds']} folds: "
               f"mean ± corrected SE, {summary['confidence'] * 100:g}% interval", markup=True)
     table = Table()
-    for column in ("model", "role", primary, "interval", "fit s"):
+    for column in ("model", "role", primary, "interval", "out-of-fold counts [95% Wilson]", "fit s"):
         table.add_column(column)
-    for model in summary["models"]:
+    roles = {m["name"]: m for m in summary["models"]}
+    selected = judged.get("selected_model")
+    for name, model in case["models"].items():
         s = model["metrics"][primary]
         mean, se = _nan(s["mean"]), _nan(s["se"])
         interval = significant_interval(_nan(s["interval"][0]), _nan(s["interval"][1]), se)
-        name = model["name"] + (" ◀ selected" if model["name"] == verdict.get("selected_model") else "")
-        fit = "—" if model["fit_seconds"] is None else f"{model['fit_seconds']:.2f}"
-        table.add_row(name, model["role"], significant(mean, se), interval, fit)
+        fit = roles[name]["fit_seconds"]
+        table.add_row(name + (" ◀ selected" if name == selected else ""), roles[name]["role"], significant(mean, se),
+                      interval, _counts(model.get("rates", {}).get(primary), case["primary"]["name"]),
+                      "—" if fit is None else f"{fit:.2f}")
     out.print(table)
-    if verdict.get("comparisons"):
-        out.print(f"[bold]Paired comparisons[/] of the best candidate with each baseline (margin "
-                  f"±{verdict['comparisons'][0]['margin']:g})", markup=True)
+    comparisons = [c for c in verdict.get("comparisons", []) if c.get("selection", case["name"]) == case["name"]]
+    if comparisons:
+        out.print(f"Paired comparisons of the best candidate with each baseline (margin ±{case['margin']:g}):")
         comp = Table()
-        for column in ("b vs a", "difference", "P(better)", "P(equiv.)", "P(worse)", "decision"):
+        for column in ("b vs a", "difference", "90% interval", "P(better)", "P(equiv.)", "P(worse)", "decision"):
             comp.add_column(column)
-        for c in verdict["comparisons"]:
-            comp.add_row(f"{c['b']} vs {c['a']}", _fmt(c["difference"]), _fmt(c["p_better"], 3),
+        for c in comparisons:
+            low, high = (_nan(v) for v in c["interval"])
+            spread = (high - low) / 3.29 if c["interval"][0] is not None else float("nan")
+            comp.add_row(f"{c['b']} vs {c['a']}", significant(_nan(c["difference"]), spread).split(" ±")[0],
+                         significant_interval(low, high, spread), _fmt(c["p_better"], 3),
                          _fmt(c["p_equivalent"], 3), _fmt(c["p_worse"], 3), c["decision"])
         out.print(comp)
-    out.print("[bold]Criteria[/]", markup=True)
+    if selected:
+        out.print(f"Selected [bold]{selected}[/]: {judged.get('reason', '')}.", markup=True)
+    test = ((summary.get("test") or {}).get("models") or {}).get(selected)
+    if test:
+        result = test["cases"].get(case["name"], {})
+        value = result.get("metrics", {}).get(primary)
+        rate = result.get("rates", {}).get(primary)
+        out.print(f"Held-out test ({test['n_test']} objects, used once): {selected} {primary} = {_fmt(value, 3)}"
+                  + (f"; {_counts(rate, case['primary']['name'])}" if rate else ""))
+        note = _resolution(rate, case["primary"])
+        if note:
+            out.print(f"[yellow]note:[/] {note}", markup=True)
+
+
+def _counts(rate: dict | None, metric: str) -> str:
+    if not rate:
+        return ""
+    low, high = rate["wilson"]
+    wilson = f" [{_fmt(low, 3)}, {_fmt(high, 3)}]" if low is not None else ""
+    tp, fp, n_pos, n_neg = rate["true_positives"], rate["false_positives"], rate["n_positive"], rate["n_negative"]
+    if metric == "fpr_at_fnr":
+        return f"FP {fp}/{n_neg}{wilson} · TP {tp}/{n_pos}"
+    if metric == "purity":
+        return f"TP {tp}/{tp + fp} selected{wilson}"
+    return f"TP {tp}/{n_pos}{wilson} · FP {fp}/{n_neg}"
+
+
+def _resolution(rate: dict | None, primary: dict) -> str | None:
+    """Whether the test set is large enough to measure the constraint of the operating point."""
+    if not rate or primary["name"] not in ("tpr_at_fpr", "fpr_at_fnr"):
+        return None
+    from mlproj import power
+
+    if primary["name"] == "tpr_at_fpr":
+        target = primary["params"]["fpr"]
+        return power.resolution_note(rate["false_positives"], rate["n_negative"], target, target / 2, "FPR")
+    target = primary["params"]["fnr"]
+    return power.resolution_note(rate["n_positive"] - rate["true_positives"], rate["n_positive"], target,
+                                 target / 2, "FNR")
+
+
+def _print_criteria(verdict: dict) -> None:
+    from rich.table import Table
+
+    out.print("\n[bold]Criteria[/]", markup=True)
     crit = Table()
     crit.add_column("criterion")
     crit.add_column("status")
     crit.add_column("detail", overflow="fold")
-    colours = {"pass": "green", "fail": "red", "undetermined": "yellow"}
     for c in verdict["criteria"]:
-        crit.add_row(c["name"], f"[{colours[c['status']]}]{c['status']}[/]", c["detail"])
+        status = f"[{_COLOURS[c['status']]}]{c['status']}[/]" + ("" if c.get("required", True) else " (optional)")
+        crit.add_row(c["name"], status, c["detail"])
     out.print(crit)
-    test = verdict.get("test")
-    if test and test.get("metrics"):
-        value = test["metrics"].get(primary)
-        line = f"Held-out test ({test['n_test']} objects, used once): {test['model']} {primary} = {_fmt(value)}"
-        point = test.get("operating_point")
-        if point:
-            low, high = point["wilson_95"]
-            line += (f" (N+ = {point['n_positive']}, N− = {point['n_negative']}, TP = {point['true_positives']}, "
-                     f"FP = {point['false_positives']}; 95% Wilson [{_fmt(low)}, {_fmt(high)}])")
-        out.print(line)
-    for warning in verdict.get("warnings", []):
-        out.print(f"[yellow]warning:[/] {warning}", markup=True)
-    status = verdict["status"]
-    colour = colours[status]
-    reason = verdict.get("reason") or ""
-    out.print(f"[bold {colour}]VERDICT: {status.upper()}[/] — selected {verdict.get('selected_model')}: {reason}.",
-              markup=True)
 
 
 def _nan(value):

@@ -34,6 +34,24 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Hypotheses(Section):
+    sample_size: int = Field(gt=0, description="Number of objects the selection will be applied to (N).")
+    fractions: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
+        min_length=2,
+        description="Hypothesised fractions of the positive class, e.g. [0.01, 0.0001]: can the "
+        "selected count tell them apart? (paper §2.2, power analysis)",
+    )
+    alpha: float = Field(default=0.05, gt=0, lt=0.5, description="False-alarm probability of the test.")
+    power: float = Field(default=0.8, gt=0, lt=1, description="Required probability of telling them apart.")
+
+    @field_validator("fractions")
+    @classmethod
+    def _distinct(cls, value):
+        if len(set(value)) != len(value):
+            raise ValueError("the hypothesised fractions must differ")
+        return value
+
+
 class Objective(Section):
     statement: str = Field(
         description="The SMART objective in words: what the selection is for, and what "
@@ -41,6 +59,10 @@ class Objective(Section):
     )
     task: Literal["classification", "regression"] = Field(
         description="classification (operational classes) or regression (a numeric target)."
+    )
+    hypotheses: Hypotheses | None = Field(
+        default=None,
+        description="Optional scientific hypotheses the selection must distinguish (classification).",
     )
 
 
@@ -61,6 +83,15 @@ class DataSection(Section):
         default=None,
         description="Feature columns (list), or {exclude: [...]}; default: every numeric column "
         "except the label.",
+    )
+    groups: str | None = Field(
+        default=None,
+        description="Column of group ids (sky field, plate, star cluster) kept together across "
+        "splits, so that near-duplicates cannot leak between training and testing.",
+    )
+    order: str | None = Field(
+        default=None,
+        description="Column giving time order (e.g. mjd) for validation.strategy: time.",
     )
     derived: dict[str, str] = Field(
         default_factory=dict,
@@ -134,6 +165,12 @@ class Validation(Section):
     repeats: int = Field(
         default=3, ge=1, le=100, description="Repeats of K-fold; repeat i uses seed + i."
     )
+    strategy: Literal["stratified", "group", "time"] = Field(
+        default="stratified",
+        description="stratified: shuffled (stratified for classes) K-fold; group: whole groups "
+        "(data.groups) per fold and in the test set; time: the test set is the latest observations "
+        "(data.order) and folds predict forward in time.",
+    )
     seed: int = Field(default=0, ge=0, description="Base random seed.")
     confidence: float = Field(
         default=0.90,
@@ -165,7 +202,30 @@ class Execution(Section):
         return value
 
 
-BaselineName = Literal["dummy", "standard"]
+BaselineName = Literal["dummy", "standard", "historical"]
+
+
+class Historical(Section):
+    column: str = Field(description="Catalogue column with the classical method's output.")
+    kind: Literal["score", "label", "value"] = Field(
+        description="score: a number ranking objects as positive; label: the class it assigned "
+        "(raw values, read with the class definitions); value: its regression estimate.",
+    )
+    direction: Literal["higher", "lower"] = Field(
+        default="higher",
+        description="For kind: score, whether higher or lower values mean 'positive' "
+        "(e.g. lower for a stellarity index when selecting galaxies).",
+    )
+
+
+class SelectionSpec(Section):
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", description="Name of this science case.")
+    positive: str | list[str] = Field(
+        description="Class (or list of classes, merged) this selection wants, e.g. qso or [star, qso]."
+    )
+    metric: MetricSection = Field(description="Performance measure of this selection.")
+    finish_line: FinishLine = Field(description="Finish line of this selection.")
+    required: bool = Field(default=True, description="Whether the overall verdict needs this selection to pass.")
 
 
 class Project(Section):
@@ -178,8 +238,10 @@ class Project(Section):
         "e.g. {galaxy: \"class == 'GALAXY'\", other: \"class in ['STAR', 'QSO']\"}. Rows matching "
         "no class are dropped and counted; rows matching two are an error.",
     )
-    positive: str | None = Field(
-        default=None, description="The class that rate metrics (completeness, purity, TPR) refer to."
+    positive: str | list[str] | None = Field(
+        default=None,
+        description="The class (or list of classes, merged) that rate metrics (completeness, purity, "
+        "TPR) refer to.",
     )
     metric: MetricSection = Field(description="The performance measure derived from the objective (primary) and further reported ones.")
     finish_line: FinishLine = Field(description="The primary-metric value that closes the project, and the margin of negligible differences.")
@@ -191,6 +253,17 @@ class Project(Section):
         default_factory=lambda: ["dummy", "standard"],
         description="dummy: uninformative predictions; standard: logistic/linear regression "
         "(scaled) and a default random forest.",
+    )
+    historical: Historical | None = Field(
+        default=None,
+        description="The classical method's output in the catalogue, scored on the same folds as "
+        "every model (add 'historical' to baselines).",
+    )
+    selections: list[SelectionSpec] = Field(
+        default_factory=list,
+        description="Further science cases judged on the same fits, each with its own positive "
+        "class, metric and finish line (paper §2.3.1: pure galaxies for one group, complete "
+        "quasars for another).",
     )
     candidates: list[CandidateSpec] = Field(default_factory=list, description="Models to try.")
     execution: Execution = Field(default_factory=Execution, description="How fits are run (parallel workers).")
@@ -278,14 +351,12 @@ def _check_consistency(loaded: LoadedProject) -> None:
                 where=str(loaded.path),
                 hint=f"add `positive:` with the class that rates (completeness, purity, TPR) refer to: one of {', '.join(project.classes)}",
             )
-        if project.positive not in project.classes:
-            raise ConfigError(
-                f"positive class '{project.positive}' is not one of the classes "
-                f"({', '.join(project.classes)}){_did_you_mean(project.positive, project.classes)}",
-                where=loaded.where("positive"),
-            )
-    elif project.classes is not None or project.positive is not None:
-        key = "classes" if project.classes is not None else "positive"
+        _check_positive(project.positive, project.classes, loaded, ("positive",))
+        for i, selection in enumerate(project.selections):
+            _check_positive(selection.positive, project.classes, loaded, ("selections", i, "positive"))
+    elif project.classes is not None or project.positive is not None or project.selections or project.objective.hypotheses:
+        key = ("classes" if project.classes is not None else "positive" if project.positive is not None
+               else "selections" if project.selections else "objective.hypotheses")
         raise ConfigError(
             f"'{key}' applies to classification projects only; this one is a {task}",
             where=loaded.where(key),
@@ -293,7 +364,7 @@ def _check_consistency(loaded: LoadedProject) -> None:
         )
     names = [c.name for c in project.candidates]
     for i, name in enumerate(names):
-        if name in names[:i] or name in ("dummy", "logistic", "linear", "random_forest"):
+        if name in names[:i] or name in ("dummy", "logistic", "linear", "random_forest", "historical"):
             raise ConfigError(
                 f"candidate name '{name}' is already used" + (" by a baseline" if name not in names[:i] else ""),
                 where=loaded.where("candidates", i, "name"),
@@ -301,9 +372,34 @@ def _check_consistency(loaded: LoadedProject) -> None:
             )
     if not project.candidates and not project.baselines:
         raise ConfigError("there is nothing to run: list at least one baseline or candidate", where=loaded.where("baselines"))
-    for loc, spec in [(("metric", "primary"), project.metric.primary)] + [
-        (("metric", "secondary", i), s) for i, s in enumerate(project.metric.secondary)
-    ]:
+    names = [s.name for s in project.selections]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(f"selection name '{name}' is used twice", where=loaded.where("selections", i, "name"))
+    wants_historical = "historical" in project.baselines
+    if wants_historical != (project.historical is not None):
+        raise ConfigError(
+            "the historical baseline needs both 'historical' in baselines and a `historical:` section",
+            where=loaded.where("historical" if project.historical is not None else "baselines"),
+            hint="e.g. historical: {column: class_star, kind: score, direction: lower} and baselines: [dummy, standard, historical]",
+        )
+    if project.historical is not None:
+        allowed = {"regression": {"value"}, "classification": {"score", "label"}}[task]
+        if project.historical.kind not in allowed:
+            raise ConfigError(f"historical kind '{project.historical.kind}' does not fit a {task} project",
+                              where=loaded.where("historical", "kind"), hint=f"use {' or '.join(sorted(allowed))}")
+    strategy = project.validation.strategy
+    needed = {"group": "groups", "time": "order"}.get(strategy)
+    if needed and getattr(project.data, needed) is None:
+        raise ConfigError(f"validation.strategy '{strategy}' needs data.{needed}",
+                          where=loaded.where("validation", "strategy"),
+                          hint=f"name the column with data.{needed}: ...")
+    metric_sections = [(("metric",), project.metric)] + [
+        (("selections", i, "metric"), s.metric) for i, s in enumerate(project.selections)
+    ]
+    specs = [(loc + ("primary",), section.primary) for loc, section in metric_sections]
+    specs += [(loc + ("secondary", i), m) for loc, section in metric_sections for i, m in enumerate(section.secondary)]
+    for loc, spec in specs:
         try:
             metrics.metric_info(spec.name, task)
             metrics.validate_params(spec.name, spec.params, task)
@@ -393,6 +489,22 @@ def _tag_error(node, path: Path) -> ConfigError:
         where=f"{path}:{node.start_mark.line + 1}",
         hint="project files hold plain values: text, numbers, lists and mappings",
     )
+
+
+def _check_positive(positive, classes: dict, loaded: LoadedProject, loc: tuple) -> None:
+    wanted = [positive] if isinstance(positive, str) else list(positive)
+    if not wanted:
+        raise ConfigError("the positive class list is empty", where=loaded.where(*loc))
+    for name in wanted:
+        if name not in classes:
+            raise ConfigError(
+                f"positive class '{name}' is not one of the classes "
+                f"({', '.join(classes)}){_did_you_mean(name, classes)}",
+                where=loaded.where(*loc),
+            )
+    if len(set(wanted)) == len(classes):
+        raise ConfigError("every class is positive, so there is nothing to select against",
+                          where=loaded.where(*loc), hint="leave at least one class out")
 
 
 def _where(path: Path, lines: dict[tuple, int], loc: tuple) -> str:

@@ -38,6 +38,11 @@ class Dataset:
     n_rows_read: int
     dropped: dict[str, int] = field(default_factory=dict)  # reason → rows dropped
     warnings: list[str] = field(default_factory=list)
+    # The classical method's predictions, aligned with the rows: a score (higher = positive),
+    # one-hot class probabilities, or regression values.
+    historical: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    order: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -149,7 +154,15 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
             dropped["missing or infinite target"] = int((~keep).sum())
         y, classes, positive, used_columns = target, None, None, set()
 
+    historical = _historical(table, loaded, classes if project.objective.task == "classification" else None)
+    groups = _aux_column(table, data.groups, loaded.where("data", "groups"), "group column") if data.groups else None
+    order = (_numeric_column(table, data.order, loaded.where("data", "order"), role="order column")
+             if data.order else None)
     names = _feature_names(table, loaded, derived, used_columns)
+    for role, column in (("group", data.groups), ("order", data.order)):
+        if column in names:
+            names.remove(column)
+            warnings.append(f"the {role} column '{column}' is not used as a feature")
     leaks = sorted(used_columns & set(names))
     if leaks:
         warnings.append(
@@ -162,6 +175,12 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
         X[:, j] = _numeric_column(table, name, where, role="feature")
     X = np.ascontiguousarray(X[keep])
     y = y[keep]
+    historical = historical[keep] if historical is not None else None
+    groups = groups[keep] if groups is not None else None
+    order = order[keep] if order is not None else None
+    if order is not None and np.isnan(order).any():
+        raise DataError(f"the order column '{data.order}' has {int(np.isnan(order).sum())} missing values",
+                        where=loaded.where("data", "order"), hint="every object needs a time to be ordered")
     if len(y) == 0:
         raise DataError("no rows are left after applying the class definitions", where=loaded.where("classes"),
                         hint="check the expressions against the values in the label column")
@@ -171,9 +190,46 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
                         where=loaded.where("data", "features"),
                         hint="replace them with a finite value or mark them missing (empty cell) in the catalogue")
     dataset = Dataset(X=X, y=y, feature_names=names, classes=classes, positive=positive, source=path,
-                      file_hash=file_hash(path), n_rows_read=n_read, dropped=dropped, warnings=warnings)
+                      file_hash=file_hash(path), n_rows_read=n_read, dropped=dropped, warnings=warnings,
+                      historical=historical, groups=groups, order=order)
     _check_sizes(dataset, loaded, min_per_class)
     return dataset
+
+
+def _aux_column(table, name: str, where: str, role: str) -> np.ndarray:
+    _require_columns(table.columns, [name], where, role)
+    column = table[name]
+    if column.isna().any():
+        raise DataError(f"the {role} '{name}' has {int(column.isna().sum())} missing values", where=where,
+                        hint="give every object a group id")
+    return column.astype(str).to_numpy()
+
+
+def _historical(table, loaded: LoadedProject, classes: list[str] | None) -> np.ndarray | None:
+    """Predictions of the classical method, read from the catalogue (paper §4: the historical baseline)."""
+    spec = loaded.project.historical
+    if spec is None:
+        return None
+    where = loaded.where("historical", "column")
+    _require_columns(table.columns, [spec.column], where, "historical column")
+    if spec.kind == "label":
+        # The classical labels use the raw vocabulary of the label column, so the operational
+        # class definitions read them exactly as they read the truth.
+        relabelled = table.assign(**{loaded.project.data.label: table[spec.column]})
+        proba = np.zeros((len(table), len(classes)))
+        for j, (name, text) in enumerate(loaded.project.classes.items()):
+            proba[:, j] = parse_expression(text, context=loaded.where("classes", name)).evaluate(relabelled)
+        # An object the classical method left unclassified counts as the prior guess: all classes equal.
+        unassigned = proba.sum(axis=1) == 0
+        proba[unassigned] = 1.0 / len(classes)
+        return proba / proba.sum(axis=1, keepdims=True)
+    values = _numeric_column(table, spec.column, where, role="historical column")
+    if spec.kind == "value":
+        return values
+    score = -values if spec.direction == "lower" else values
+    # Objects without a classical score are never selected by it.
+    floor = np.nanmin(score) - 1.0 if np.isfinite(score).any() else 0.0
+    return np.where(np.isfinite(score), score, floor)
 
 
 def required_per_class(folds: int, test_size: float) -> int:

@@ -210,6 +210,32 @@ def fpr_at_fnr(is_positive: np.ndarray, score: np.ndarray, fnr: float) -> Operat
     return _point(fp[best] / n_neg, best, roc, n_pos, n_neg)
 
 
+OPERATING_POINT_METRICS = {"tpr_at_fpr": "fpr", "fpr_at_fnr": "fnr"}
+
+
+def transferred_point(name: str, params: dict, reference_positive: np.ndarray, reference_score: np.ndarray,
+                      is_positive: np.ndarray, score: np.ndarray) -> OperatingPoint:
+    """A rate at an operating point chosen on *other* data, then applied to this data.
+
+    Choosing the threshold on the objects it is scored on is optimistic; choosing it on the
+    training folds (or, for the test set, on the development predictions) and applying it here is
+    what happens when the selection is used. `value` is the TPR (tpr_at_fpr) or FPR (fpr_at_fnr)
+    achieved here; the achieved constraint rate may differ a little from the target.
+    """
+    finder = {"tpr_at_fpr": tpr_at_fpr, "fpr_at_fnr": fpr_at_fnr}[name]
+    target = params[OPERATING_POINT_METRICS[name]]
+    reference = finder(reference_positive, reference_score, target)
+    is_positive = np.asarray(is_positive, dtype=bool)
+    n_pos, n_neg = int(is_positive.sum()), int((~is_positive).sum())
+    if np.isnan(reference.threshold) or n_pos == 0 or n_neg == 0:
+        return _undefined(n_pos, n_neg)
+    selected = np.asarray(score, dtype=float) >= reference.threshold
+    tp, fp = int((selected & is_positive).sum()), int((selected & ~is_positive).sum())
+    tpr, fpr = tp / n_pos, fp / n_neg
+    value = tpr if name == "tpr_at_fpr" else fpr
+    return OperatingPoint(float(value), float(reference.threshold), n_pos, n_neg, tp, fp, fpr, 1 - tpr)
+
+
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion k/n; (0, 1) when n == 0."""
     if n <= 0:

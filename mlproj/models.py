@@ -19,6 +19,7 @@ from mlproj.errors import ConfigError
 # Paper §4.5: given equal performance prefer the simpler model,
 # linear/logistic < tree ensembles < everything else (the dummy is simplest of all).
 SIMPLICITY = {"dummy": 0, "linear": 1, "trees": 2, "other": 3}
+HISTORICAL = "historical"  # not an estimator: the catalogue's own column, nothing is fitted
 _LINEAR_MODULES = ("sklearn.linear_model", "sklearn.discriminant_analysis", "sklearn.naive_bayes")
 _TREE_MODULES = ("sklearn.ensemble", "sklearn.tree")
 
@@ -57,6 +58,9 @@ def model_specs(project: Project) -> list[ModelSpec]:
         else:
             specs.append(ModelSpec("linear", "LinearRegression", {}, scale=True, role="baseline", simplicity=1))
             specs.append(ModelSpec("random_forest", "RandomForestRegressor", {}, role="baseline", simplicity=2))
+    if "historical" in project.baselines and project.historical is not None:
+        specs.append(ModelSpec("historical", HISTORICAL, project.historical.model_dump(), role="baseline",
+                               simplicity=SIMPLICITY["dummy"]))
     for index, candidate in enumerate(project.candidates):
         specs.append(
             ModelSpec(candidate.name, candidate.estimator, dict(sorted(candidate.params.items())),
@@ -112,6 +116,9 @@ def resolve_specs(loaded: LoadedProject) -> list[ModelSpec]:
     allowed = allowed_estimators(task)
     resolved = []
     for spec in model_specs(project):
+        if spec.estimator == HISTORICAL:
+            resolved.append(spec)
+            continue
         where = loaded.where("candidates", spec.config_index, "estimator") if spec.config_index is not None else loaded.where("baselines")
         cls = allowed.get(spec.estimator)
         if cls is None:
@@ -186,6 +193,9 @@ def build_estimator(spec: ModelSpec, task: str, seed: int):
 
 def supports_missing_values(spec: ModelSpec, task: str) -> bool:
     from sklearn.utils import get_tags
+
+    if spec.estimator == HISTORICAL:
+        return True
 
     estimator = build_estimator(spec, task, seed=0)
     return bool(get_tags(estimator).input_tags.allow_nan)

@@ -15,18 +15,10 @@ import numpy as np
 
 from mlproj.config import Project
 from mlproj.models import ModelSpec
+from mlproj.splits import FoldSplit, make_splits
 
 CACHE_VERSION = 1
 FINAL_FOLD = -1  # the fold number of the one fit on the whole development set
-
-
-@dataclass(frozen=True)
-class FoldSplit:
-    repeat: int
-    fold: int
-    seed: int
-    train: np.ndarray  # row indices into the dataset
-    valid: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -57,6 +49,8 @@ class Plan:
     folds: int = 5
     repeats: int = 1
     data_fingerprint: str = ""
+    strategy: str = "stratified"
+    note: str | None = None  # how the validation design was adapted (e.g. one repeat for time order)
 
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
@@ -74,6 +68,8 @@ class Plan:
         """JSON-ready description (indices are summarised by their counts and hashes)."""
         return {
             "task": self.task_kind,
+            "strategy": self.strategy,
+            "note": self.note,
             "folds": self.folds,
             "repeats": self.repeats,
             "n_development": int(len(self.development)),
@@ -100,26 +96,13 @@ class Plan:
 
 
 def compile_plan(project: Project, models: list[ModelSpec], labels: np.ndarray,
-                 feature_names: list[str], data_fingerprint: str, library_version: str = "") -> Plan:
+                 feature_names: list[str], data_fingerprint: str, library_version: str = "", *,
+                 groups: np.ndarray | None = None, order: np.ndarray | None = None) -> Plan:
     """Splits and tasks for every model; identical splits and seeds for every model (paired)."""
-    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-
     validation = project.validation
-    classification = project.objective.task == "classification"
-    rows = np.arange(len(labels))
-    development, test = train_test_split(
-        rows, test_size=validation.test_size, random_state=validation.seed,
-        stratify=labels if classification else None,
-    )
-    development, test = np.sort(development), np.sort(test)
-    splits = []
-    for repeat in range(validation.repeats):
-        seed = validation.seed + repeat
-        splitter_class = StratifiedKFold if classification else KFold
-        splitter = splitter_class(n_splits=validation.folds, shuffle=True, random_state=seed)
-        for fold, (train, valid) in enumerate(splitter.split(development, labels[development])):
-            splits.append(FoldSplit(repeat, fold, seed, development[train], development[valid]))
-
+    splits = make_splits(strategy=validation.strategy, task=project.objective.task, labels=labels,
+                         n_folds=validation.folds, repeats=validation.repeats, seed=validation.seed,
+                         test_size=validation.test_size, groups=groups, order=order)
     base = {
         "version": CACHE_VERSION,
         "library": library_version,
@@ -133,16 +116,17 @@ def compile_plan(project: Project, models: list[ModelSpec], labels: np.ndarray,
     }
     tasks = []
     for model in models:
-        for split in splits:
+        for split in splits.folds:
             key = task_key(base, model, split.train, split.valid, split.seed)
             tasks.append(Task(key, model.name, split.repeat, split.fold, split.seed))
     final_tasks = {
-        model.name: Task(task_key(base, model, development, test, validation.seed), model.name, 0,
+        model.name: Task(task_key(base, model, splits.development, splits.test, validation.seed), model.name, 0,
                          FINAL_FOLD, validation.seed)
         for model in models
     }
-    return Plan(project.objective.task, models, list(feature_names), test, development, splits, tasks,
-                final_tasks, validation.folds, validation.repeats, data_fingerprint)
+    return Plan(project.objective.task, models, list(feature_names), splits.test, splits.development,
+                splits.folds, tasks, final_tasks, splits.n_folds, splits.n_repeats, data_fingerprint,
+                strategy=splits.strategy, note=splits.note)
 
 
 def task_key(base: dict, model: ModelSpec, train: np.ndarray, valid: np.ndarray, seed: int) -> str:

@@ -10,9 +10,9 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from mlproj import rundir
-from mlproj.config import load_project, parse_project
+from mlproj.config import load_project
 from mlproj.errors import MlprojError, RunError
-from mlproj.verdict import Rules, judge
+from mlproj.verdict import judge
 
 
 @dataclass
@@ -36,15 +36,8 @@ def rejudge(run: str | None, config: Path, *, allow_stale: bool = False) -> Revi
             hint="run `mlproj run` to bring it up to date (unchanged fits come from the cache), "
                  "or pass --allow-stale to judge the old run anyway",
         )
-    try:
-        resolved = parse_project((run_dir / "project.yaml").read_text(encoding="utf-8"), run_dir / "project.yaml")
-    except (OSError, MlprojError):
-        raise RunError(f"the run's project.yaml in {run_dir} is missing or damaged",
-                       hint="run `mlproj run` again") from None
-    project = resolved.project
-    primary = summary["primary"]
-    rules = Rules.from_project(project, primary["label"], primary["greater_is_better"])
-    return Review(run_dir, judge(summary, rules), summary, stale, project.name)
+    project_name = summary.get("project", run_dir.name)
+    return Review(run_dir, judge(summary), summary, stale, project_name)
 
 
 def _current_config_hash(path: Path) -> str | None:

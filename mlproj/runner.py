@@ -7,11 +7,12 @@ interrupted run loses nothing and leaves no half-written run behind.
 
 from __future__ import annotations
 
-import math
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import yaml
 
 from mlproj import analysis, rundir
@@ -19,9 +20,11 @@ from mlproj.config import LoadedProject
 from mlproj.data import Dataset, load_dataset
 from mlproj.errors import DataError
 from mlproj.execute import Cache, TaskOutput, run_tasks
-from mlproj.models import ModelSpec, resolve_specs, supports_missing_values
-from mlproj.plan import Plan, compile_plan
-from mlproj.verdict import Rules, judge
+from mlproj.models import HISTORICAL, ModelSpec, resolve_specs, supports_missing_values
+from mlproj.leakage import check_leakage
+from mlproj.plan import Plan, Task, compile_plan
+from mlproj.splits import check_split_feasible
+from mlproj.verdict import judge
 
 CACHE_DIR = Path(".mlproj") / "cache"
 
@@ -31,8 +34,7 @@ class Prepared:
     loaded: LoadedProject
     dataset: Dataset
     plan: Plan
-    metrics: list[analysis.ResolvedMetric]
-    rules: Rules
+    cases: list[analysis.Case]
 
 
 @dataclass
@@ -50,13 +52,28 @@ def prepare(loaded: LoadedProject) -> Prepared:
     from sklearn import __version__ as sklearn_version
 
     specs = resolve_specs(loaded)
-    metric_list = analysis.resolve_metrics(loaded.project)
+    cases = analysis.resolve_cases(loaded.project)
     dataset = load_dataset(loaded)
     _check_missing_values(dataset, specs, loaded)
+    validation = loaded.project.validation
+    problem = check_split_feasible(validation.strategy, dataset.y, dataset.groups, validation.folds,
+                                   validation.test_size, loaded.project.objective.task, order=dataset.order,
+                                   group_name=loaded.project.data.groups or "groups",
+                                   order_name=loaded.project.data.order or "order", class_names=dataset.classes)
+    if problem:
+        raise DataError(problem, where=loaded.where("validation", "strategy"),
+                        hint="choose fewer folds, a smaller test set or another strategy")
     plan = compile_plan(loaded.project, specs, dataset.y, dataset.feature_names, dataset.file_hash,
-                        library_version=sklearn_version)
-    rules = Rules.from_project(loaded.project, metric_list[0].label, metric_list[0].greater_is_better)
-    return Prepared(loaded, dataset, plan, metric_list, rules)
+                        library_version=sklearn_version, groups=dataset.groups, order=dataset.order)
+    if plan.note:
+        dataset.warnings.append(plan.note)
+    for warning in check_leakage(dataset.X, dataset.y, dataset.feature_names, plan.test, plan.development,
+                                 task=loaded.project.objective.task,
+                                 positive=cases[0].positives[0] if cases[0].positives else None,
+                                 groups=dataset.groups, class_names=dataset.classes,
+                                 group_name=loaded.project.data.groups):
+        dataset.warnings.append(warning.message)
+    return Prepared(loaded, dataset, plan, cases)
 
 
 def _check_missing_values(dataset: Dataset, specs: list[ModelSpec], loaded: LoadedProject) -> None:
@@ -76,22 +93,41 @@ def _check_missing_values(dataset: Dataset, specs: list[ModelSpec], loaded: Load
 
 
 def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutput], None] | None = None) -> RunOutcome:
-    loaded, dataset, plan = prepared.loaded, prepared.dataset, prepared.plan
+    loaded, dataset, plan, cases = prepared.loaded, prepared.dataset, prepared.plan, prepared.cases
     cache = Cache(loaded.root / CACHE_DIR)
-    outputs = run_tasks(plan, plan.tasks, dataset.X, dataset.y, cache, n_jobs=n_jobs, on_done=on_task)
+    fitted_tasks = [t for t in plan.tasks if plan.model(t.model).estimator != HISTORICAL]
+    outputs = run_tasks(plan, fitted_tasks, dataset.X, dataset.y, cache, n_jobs=n_jobs, on_done=on_task)
+    outputs.update(_historical_outputs(plan, [t for t in plan.tasks if t not in fitted_tasks], dataset, on_task))
 
-    rows = analysis.results_rows(plan, outputs, dataset.y, prepared.metrics, dataset.positive)
-    summary = build_summary(prepared, rows)
-    provisional = judge(summary, prepared.rules)
-    selected = provisional["selected_model"]
+    rows, rates = analysis.results_rows(plan, outputs, dataset.y, cases)
+    summary = build_summary(prepared, rows, rates)
+    provisional = judge(summary)
+    selected = sorted({case["selected_model"] for case in provisional["selections"] if case["selected_model"]})
     final_outputs: dict[str, TaskOutput] = {}
-    if selected is not None:
-        # The held-out test set is touched once, by the selected model only (paper §5.6).
-        final = plan.final_tasks[selected]
-        final_outputs = run_tasks(plan, [final], dataset.X, dataset.y, cache, n_jobs=1)
-        summary["test"] = analysis.score_final(final, final_outputs[final.key], plan, dataset.y,
-                                               prepared.metrics, dataset.positive)
-    verdict = judge(summary, prepared.rules)
+    if selected:
+        # The held-out test set is touched once, by the selected models only (paper §5.6).
+        finals = [plan.final_tasks[name] for name in selected]
+        to_fit = [t for t in finals if plan.model(t.model).estimator != HISTORICAL]
+        final_outputs = run_tasks(plan, to_fit, dataset.X, dataset.y, cache, n_jobs=1)
+        final_outputs.update(_historical_outputs(plan, [t for t in finals if t not in to_fit], dataset, None))
+        summary["test"] = {"models": {}, "uses": record_test_use(loaded, selected, dataset.file_hash)}
+        for task in finals:
+            output = final_outputs[task.key]
+            if output.predictions is not None:
+                summary["test"]["models"][task.model] = analysis.score_test(
+                    task.model, output.predictions, plan, dataset.y, cases,
+                    development_predictions(plan, outputs, task.model))
+        if summary["test"]["uses"] > 1:
+            summary["warnings"].append(
+                f"the held-out test set has now been used by {summary['test']['uses']} different configurations "
+                "of this project: choosing between them on it makes it part of the training; its score is no "
+                "longer an independent estimate (paper §5.6)")
+    hypotheses = loaded.project.objective.hypotheses
+    main_selected = provisional["selections"][0]["selected_model"]
+    if hypotheses is not None and main_selected is not None:
+        summary["power"] = hypothesis_power(plan, outputs, dataset.y, cases[0], summary["cases"][0],
+                                            main_selected, hypotheses)
+    verdict = judge(summary)
 
     run_dir = rundir.new_run_dir(loaded.root, loaded.config_hash)
     rundir.write_atomic(run_dir / "project.yaml",
@@ -106,37 +142,111 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     everything = list(outputs.values()) + list(final_outputs.values())
     return RunOutcome(
         run_dir=run_dir, verdict=verdict, summary=summary,
-        fitted=sum(1 for o in everything if not o.cached and o.error is None),
+        fitted=sum(1 for o in everything if not o.cached and o.error is None and o.fit_seconds > 0),
         cached=sum(1 for o in everything if o.cached),
         failed=sum(1 for o in everything if o.error is not None),
     )
 
 
-def build_summary(prepared: Prepared, rows: list[dict]) -> dict:
+def _historical_outputs(plan: Plan, tasks: list[Task], dataset: Dataset, on_task) -> dict[str, TaskOutput]:
+    """The classical method's predictions are read, not fitted: the same rows as every model."""
+    outputs = {}
+    for task in tasks:
+        _, rows = plan.rows_for(task)
+        output = TaskOutput(task.key, dataset.historical[rows], 0.0)
+        outputs[task.key] = output
+        if on_task:
+            on_task(output)
+    return outputs
+
+
+def development_predictions(plan: Plan, outputs: dict[str, TaskOutput], model: str) -> dict[int, np.ndarray]:
+    """Out-of-fold predictions of repeat 0 (every development object once), by fold."""
+    found = {}
+    for task in plan.tasks:
+        if task.model == model and task.repeat == 0:
+            output = outputs.get(task.key)
+            if output is None or output.predictions is None:
+                return {}
+            found[task.fold] = output.predictions
+    return found
+
+
+def hypothesis_power(plan: Plan, outputs: dict[str, TaskOutput], y: np.ndarray, case: analysis.Case,
+                     case_summary: dict, model: str, hypotheses) -> dict:
+    """Can the selected model tell the hypothesised fractions apart (paper §2.2)?
+
+    The operating point is the primary metric's (its pooled out-of-fold counts); for metrics
+    without one, the 0.5 probability threshold. The ROC is also scanned for the most powerful
+    operating point.
+    """
+    from mlproj import power
+
+    folds = development_predictions(plan, outputs, model)
+    if not folds:
+        return {"model": model, "selection": case.name, "power": None, "passed": False,
+                "detail": "no out-of-fold predictions", "target_power": hypotheses.power}
+    rows = np.concatenate([plan.split(0, f).valid for f in sorted(folds)])
+    predictions = np.concatenate([folds[f] for f in sorted(folds)])
+    score = predictions if predictions.ndim == 1 else predictions[:, list(case.positives)].sum(axis=1)
+    is_positive = np.isin(y[rows], case.positives)
+    counts = case_summary["models"][model]["rates"].get(case.primary.label)
+    if counts is None:
+        selected = score >= 0.5
+        counts = {"true_positives": int((selected & is_positive).sum()), "n_positive": int(is_positive.sum()),
+                  "false_positives": int((selected & ~is_positive).sum()), "n_negative": int((~is_positive).sum())}
+    rates = power.Rates(counts["true_positives"], counts["n_positive"], counts["false_positives"], counts["n_negative"])
+    result = power.power_analysis(rates, hypotheses.sample_size, hypotheses.fractions, alpha=hypotheses.alpha,
+                                  target_power=hypotheses.power, seed=plan_seed(plan)).to_dict()
+    best, _ = power.best_operating_point(is_positive, score, hypotheses.sample_size, hypotheses.fractions,
+                                         alpha=hypotheses.alpha, target_power=hypotheses.power, seed=plan_seed(plan))
+    result.update({"model": model, "selection": case.name,
+                   "best_operating_point": {"threshold": best.threshold, "tpr": best.tpr, "fpr": best.fpr,
+                                            "power": best.power, "critical_count": best.critical_count}})
+    return result
+
+
+def plan_seed(plan: Plan) -> int:
+    return plan.splits[0].seed if plan.splits else 0
+
+
+def record_test_use(loaded: LoadedProject, models: list[str], data_hash: str) -> int:
+    """Count the distinct configurations that have looked at this project's test set."""
+    ledger_path = loaded.root / ".mlproj" / "test-uses.json"
+    try:
+        ledger = json.loads(ledger_path.read_text())
+    except (OSError, ValueError):
+        ledger = []
+    entry = {"config": loaded.config_hash, "data": data_hash, "models": models}
+    if entry not in ledger:
+        ledger.append(entry)
+        rundir.write_json(ledger_path, ledger)
+    return len({(e["config"], e["data"]) for e in ledger if e.get("data") == data_hash})
+
+
+def build_summary(prepared: Prepared, rows: list[dict], rates: dict) -> dict:
     dataset, plan, loaded = prepared.dataset, prepared.plan, prepared.loaded
-    primary = prepared.metrics[0]
+    confidence = loaded.project.validation.confidence
     return {
         "project": loaded.project.name,
         "task": plan.task_kind,
-        "primary": {"name": primary.name, "params": primary.params, "label": primary.label,
-                    "greater_is_better": primary.greater_is_better},
-        "metrics": [m.label for m in prepared.metrics],
         "folds": plan.folds,
         "repeats": plan.repeats,
-        "confidence": prepared.rules.confidence,
+        "confidence": confidence,
         "data": {
             "path": str(dataset.source),
             "rows_read": dataset.n_rows_read,
             "rows_used": dataset.n_rows,
             "dropped": dataset.dropped,
             "classes": dataset.class_counts(),
-            "positive": loaded.project.positive,
             "features": dataset.feature_names,
             "n_development": int(len(plan.development)),
             "n_test": int(len(plan.test)),
         },
-        "models": analysis.summarize_models(plan, rows, prepared.metrics, prepared.rules.confidence),
+        "models": analysis.summarize_models(plan, rows),
+        "cases": analysis.summarize_cases(plan, rows, prepared.cases, rates, confidence),
         "test": None,
+        "power": None,
         "warnings": list(dataset.warnings),
     }
 
@@ -156,7 +266,3 @@ def describe_plan(plan: Plan) -> list[dict]:
 def cached_count(prepared: Prepared) -> int:
     cache = Cache(prepared.loaded.root / CACHE_DIR)
     return sum(1 for t in prepared.plan.tasks if cache.path(t.key).exists())
-
-
-def is_finite(value) -> bool:
-    return value is not None and math.isfinite(value)

@@ -1,13 +1,14 @@
-"""Judge a run against the finish line (pure: the summary in, the verdict out).
+"""Judge a run against its finish lines (pure: the summary in, the verdict out).
 
 `mlproj verdict` re-runs this on the stored summary, so a verdict can always be re-derived
-without refitting anything. The states and exit codes are the CLI contract (DESIGN §4).
+without refitting anything. The states and exit codes are the CLI contract (DESIGN §4). A
+project may hold several science cases (selections); each gets its own criteria, and the overall
+verdict passes only if every required criterion passes.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from mlproj import stats
 
@@ -15,154 +16,150 @@ EXIT_CODES = {"pass": 0, "fail": 1, "undetermined": 3}
 _CRITERION_STATUS = {"reached": "pass", "not_reached": "fail", "undetermined": "undetermined"}
 
 
-@dataclass(frozen=True)
-class Rules:
-    """What the verdict needs from the project file."""
-
-    threshold: float
-    margin: float
-    greater_is_better: bool
-    folds: int
-    repeats: int
-    confidence: float
-    primary: str  # metric label
-
-    @classmethod
-    def from_project(cls, project, primary_label: str, greater_is_better: bool) -> "Rules":
-        return cls(project.finish_line.threshold, project.finish_line.margin, greater_is_better,
-                   project.validation.folds, project.validation.repeats, project.validation.confidence,
-                   primary_label)
-
-
-def judge(summary: dict, rules: Rules) -> dict:
+def judge(summary: dict) -> dict:
     """verdict.json: status, selected model, primary score, criteria, comparisons, warnings."""
+    design = {"folds": summary["folds"], "repeats": summary["repeats"], "confidence": summary["confidence"]}
     models = {m["name"]: m for m in summary["models"]}
+    several = len(summary["cases"]) > 1
     warnings = list(summary.get("warnings", []))
-    usable = [m for m in summary["models"] if any(s is not None for s in m["scores"])]
-    if not usable:
-        return _undetermined_without_models(summary, rules, warnings)
-
-    def scores(model: dict) -> list[float]:
-        return [math.nan if s is None else s for s in model["scores"]]
-
-    candidates = [stats.Candidate(m["name"], scores(m), m["simplicity"], m["fit_seconds"] or math.nan)
-                  for m in usable]
-    selection = stats.select_model(candidates, folds=rules.folds, repeats=rules.repeats, margin=rules.margin,
-                                   greater_is_better=rules.greater_is_better, confidence=rules.confidence)
-    selected = models[selection.selected]
-    primary = stats.summarize(scores(selected), rules.folds, rules.repeats, rules.confidence)
-    finish = stats.judge_finish_line(primary, rules.threshold, rules.margin, rules.greater_is_better)
-
-    comparisons = _comparisons(summary["models"], usable, scores, rules)
-    criteria = [{
-        "name": "finish_line",
-        "status": _CRITERION_STATUS[finish.state],
-        "value": _num(primary.mean),
-        "threshold": rules.threshold,
-        "detail": f"{selection.selected}: {rules.primary} {finish.state.replace('_', ' ')} — {finish.detail}",
-    }]
-    dummy = models.get("dummy")
-    if dummy is not None and selection.best != "dummy":
-        versus = stats.compare(scores(dummy), scores(models[selection.best]), names=("dummy", selection.best),
-                               folds=rules.folds, repeats=rules.repeats, margin=rules.margin,
-                               greater_is_better=rules.greater_is_better, confidence=rules.confidence)
-        status = {"improved": "pass", "undetermined": "undetermined"}.get(versus.decision, "fail")
-        criteria.append({
-            "name": "beats_trivial_baseline",
-            "status": status,
-            "value": _num(versus.difference),
-            "threshold": rules.margin,
-            "detail": f"{selection.best} vs dummy: {versus.decision} (P(better) = {versus.p_better:.3f}, "
-                      f"difference {stats.significant(versus.difference, versus.se)})",
-        })
-    elif dummy is not None:
-        criteria.append({"name": "beats_trivial_baseline", "status": "fail", "value": 0.0, "threshold": rules.margin,
-                         "detail": "no model scores better than the uninformative dummy baseline"})
-
     for model in summary["models"]:
         if model["failed_tasks"]:
-            warnings.append(f"{model['name']}: {model['failed_tasks']} of {len(model['scores'])} fits failed "
+            warnings.append(f"{model['name']}: {model['failed_tasks']} of {model['n_tasks']} fits failed "
                             f"({'; '.join(model['errors'][:2])})")
-    test = summary.get("test")
-    if test and test.get("model") == selection.selected:
-        value = test["metrics"].get(rules.primary)
-        low_end = primary.interval[0] if rules.greater_is_better else primary.interval[1]
-        if value is not None and math.isfinite(low_end):
-            worse = value < low_end - rules.margin if rules.greater_is_better else value > low_end + rules.margin
-            if worse:
-                warnings.append(
-                    f"the held-out test score of {selection.selected} ({value:.4g}) is outside the cross-validated "
-                    f"interval beyond the margin: the test set may differ from the training data, or be too small"
-                )
-    elif test:
-        warnings.append(f"the held-out test result belongs to {test.get('model')}, not the selected model")
 
-    statuses = [c["status"] for c in criteria]
-    status = "fail" if "fail" in statuses else "undetermined" if "undetermined" in statuses else "pass"
+    judged = [_judge_case(case, models, design, summary.get("test"), several) for case in summary["cases"]]
+    criteria = [c for case in judged for c in case["criteria"]]
+    comparisons = [c for case in judged for c in case["comparisons"]]
+    for case in judged:
+        warnings.extend(case.pop("warnings"))
+    power = summary.get("power")
+    if power is not None:
+        main = judged[0]
+        criteria.append(_power_criterion(power, main["selected_model"]))
+
+    required = [c["status"] for c in criteria if c.get("required", True)]
+    status = "fail" if "fail" in required else "undetermined" if "undetermined" in required or not required else "pass"
+    main = judged[0]
+    test = summary.get("test") or {}
     return {
         "status": status,
-        "selected_model": selection.selected,
-        "reason": selection.reason,
-        "primary": {
-            "name": rules.primary,
-            "mean": _num(primary.mean),
-            "se": _num(primary.se),
-            "interval": [_num(primary.interval[0]), _num(primary.interval[1])],
-            "confidence": rules.confidence,
-            "n": primary.n,
-            "greater_is_better": rules.greater_is_better,
-        },
-        "finish_line": finish.to_dict(),
+        "selected_model": main["selected_model"],
+        "reason": main["reason"],
+        "primary": main["primary"],
+        "finish_line": main["finish_line"],
         "criteria": criteria,
         "comparisons": comparisons,
-        "test": test,
+        "selections": [{k: v for k, v in case.items() if k not in ("criteria", "comparisons")} for case in judged],
+        "power": power,
+        "test": test.get("models", {}).get(main["selected_model"]) if main["selected_model"] else None,
+        "test_uses": test.get("uses"),
         "warnings": warnings,
         "exit_code": EXIT_CODES[status],
     }
 
 
-def _comparisons(all_models: list[dict], usable: list[dict], scores, rules: Rules) -> list[dict]:
-    """The best candidate against every baseline (or, without candidates, the best baseline vs the dummy)."""
-    def mean(m):
-        values = [s for s in scores(m) if not math.isnan(s)]
-        return sum(values) / len(values)
+def _scores(case: dict, name: str) -> list[float]:
+    return [math.nan if s is None else s for s in case["models"][name]["scores"]]
 
-    sign = 1 if rules.greater_is_better else -1
-    candidates = [m for m in usable if m["role"] == "candidate"]
-    baselines = [m for m in all_models if m["role"] == "baseline"]
-    if candidates:
-        challenger = max(candidates, key=lambda m: sign * mean(m))
-    else:
-        others = [m for m in usable if m["name"] != "dummy"]
-        if not others:
-            return []
-        challenger = max(others, key=lambda m: sign * mean(m))
-    out = []
-    for base in baselines:
-        if base["name"] == challenger["name"]:
+
+def _judge_case(case: dict, models: dict, design: dict, test: dict | None, several: bool) -> dict:
+    folds, repeats, confidence = design["folds"], design["repeats"], design["confidence"]
+    better_high = case["primary"]["greater_is_better"]
+    label = case["primary"]["label"]
+    prefix = f"{case['name']}: " if several else ""
+    base = {"selection": case["name"], "required": case["required"]}
+    usable = [name for name in case["models"] if any(s is not None for s in case["models"][name]["scores"])]
+    if not usable:
+        return {**base, "selected_model": None, "reason": "no model produced scores for this selection",
+                "primary": {"name": label, "mean": None, "se": None, "interval": [None, None], "n": 0,
+                            "confidence": confidence, "greater_is_better": better_high},
+                "finish_line": None, "comparisons": [],
+                "criteria": [{**base, "name": prefix + "finish_line", "status": "undetermined", "value": None,
+                              "threshold": case["threshold"], "detail": "every fit failed: nothing to judge"}],
+                "warnings": []}
+
+    candidates = [stats.Candidate(n, _scores(case, n), models[n]["simplicity"],
+                                  models[n]["fit_seconds"] if models[n]["fit_seconds"] is not None else math.nan)
+                  for n in usable]
+    selection = stats.select_model(candidates, folds=folds, repeats=repeats, margin=case["margin"],
+                                   greater_is_better=better_high, confidence=confidence)
+    primary = stats.summarize(_scores(case, selection.selected), folds, repeats, confidence)
+    finish = stats.judge_finish_line(primary, case["threshold"], case["margin"], better_high)
+    criteria = [{**base, "name": prefix + "finish_line", "status": _CRITERION_STATUS[finish.state],
+                 "value": _num(primary.mean), "threshold": case["threshold"],
+                 "detail": f"{selection.selected}: {label} = {stats.significant(primary.mean, primary.se)}, "
+                           f"{finish.state.replace('_', ' ')}: {finish.detail}"}]
+    if "dummy" in case["models"]:
+        criteria.append({**base, "name": prefix + "beats_trivial_baseline",
+                         **_versus_dummy(case, selection.best, folds, repeats, confidence)})
+
+    comparisons = []
+    challenger = _best_challenger(case, models, usable, better_high)
+    for name, info in models.items():
+        if info["role"] != "baseline" or challenger is None or name == challenger or name not in case["models"]:
             continue
-        comparison = stats.compare(scores(base), scores(challenger), names=(base["name"], challenger["name"]),
-                                   folds=rules.folds, repeats=rules.repeats, margin=rules.margin,
-                                   greater_is_better=rules.greater_is_better, confidence=rules.confidence)
-        record = comparison.to_dict()
-        out.append({"a": record["a"], "b": record["b"], "difference": record["difference"],
-                    "interval": record["interval"], "p_better": record["p_better"],
-                    "p_equivalent": record["p_equivalent"], "p_worse": record["p_worse"],
-                    "decision": record["decision"], "margin": record["margin"]})
-    return out
+        c = stats.compare(_scores(case, name), _scores(case, challenger), names=(name, challenger), folds=folds,
+                          repeats=repeats, margin=case["margin"], greater_is_better=better_high,
+                          confidence=confidence).to_dict()
+        comparisons.append({"selection": case["name"], "a": c["a"], "b": c["b"], "difference": c["difference"],
+                            "interval": c["interval"], "p_better": c["p_better"], "p_equivalent": c["p_equivalent"],
+                            "p_worse": c["p_worse"], "decision": c["decision"], "margin": c["margin"]})
+
+    warnings = []
+    tested = (test or {}).get("models", {}).get(selection.selected)
+    if tested:
+        value = tested["cases"].get(case["name"], {}).get("metrics", {}).get(label)
+        lo, hi = primary.interval
+        edge = lo - case["margin"] if better_high else hi + case["margin"]
+        if value is not None and math.isfinite(edge) and (value < edge if better_high else value > edge):
+            warnings.append(f"{prefix}the held-out test {label} of {selection.selected} ({value:.4g}) lies outside "
+                            "the cross-validated interval by more than the margin: the test set may differ from "
+                            "the development data, or be too small")
+    return {
+        **base,
+        "selected_model": selection.selected,
+        "reason": selection.reason,
+        "primary": {"name": label, "mean": _num(primary.mean), "se": _num(primary.se),
+                    "interval": [_num(primary.interval[0]), _num(primary.interval[1])],
+                    "confidence": confidence, "n": primary.n, "greater_is_better": better_high},
+        "finish_line": finish.to_dict(),
+        "criteria": criteria,
+        "comparisons": comparisons,
+        "warnings": warnings,
+    }
 
 
-def _undetermined_without_models(summary: dict, rules: Rules, warnings: list[str]) -> dict:
-    warnings.append("every fit failed: there is nothing to judge")
-    for model in summary["models"]:
-        if model["errors"]:
-            warnings.append(f"{model['name']}: {model['errors'][0]}")
-    return {"status": "undetermined", "selected_model": None, "reason": "no model produced scores",
-            "primary": {"name": rules.primary, "mean": None, "se": None, "interval": [None, None],
-                        "confidence": rules.confidence, "n": 0, "greater_is_better": rules.greater_is_better},
-            "finish_line": None, "criteria": [], "comparisons": [], "test": None, "warnings": warnings,
-            "exit_code": EXIT_CODES["undetermined"]}
+def _versus_dummy(case: dict, best: str, folds: int, repeats: int, confidence: float) -> dict:
+    if best == "dummy":
+        return {"status": "fail", "value": 0.0, "threshold": case["margin"],
+                "detail": "no model scores better than the uninformative dummy baseline"}
+    versus = stats.compare(_scores(case, "dummy"), _scores(case, best), names=("dummy", best), folds=folds,
+                           repeats=repeats, margin=case["margin"], greater_is_better=case["primary"]["greater_is_better"],
+                           confidence=confidence)
+    return {"status": {"improved": "pass", "undetermined": "undetermined"}.get(versus.decision, "fail"),
+            "value": _num(versus.difference), "threshold": case["margin"],
+            "detail": f"{best} vs dummy: {versus.decision} (P(better) = {versus.p_better:.3f}, "
+                      f"difference {stats.significant(versus.difference, versus.se)})"}
 
 
-def _num(value: float) -> float | None:
+def _best_challenger(case: dict, models: dict, usable: list[str], better_high: bool) -> str | None:
+    """The best candidate (or, without candidates, the best model other than the dummy)."""
+    def mean(name):
+        values = [s for s in _scores(case, name) if not math.isnan(s)]
+        return (1 if better_high else -1) * sum(values) / len(values)
+
+    pool = [n for n in usable if models[n]["role"] == "candidate"] or [n for n in usable if n != "dummy"]
+    return max(pool, key=mean) if pool else None
+
+
+def _power_criterion(power: dict, selected: str | None) -> dict:
+    base = {"selection": power.get("selection"), "required": True, "name": "can_distinguish_hypotheses",
+            "threshold": power.get("target_power")}
+    if power.get("model") != selected or power.get("power") is None:
+        return {**base, "status": "undetermined", "value": None,
+                "detail": "no power analysis for the selected model (no operating-point counts)"}
+    return {**base, "status": "pass" if power["passed"] else "fail", "value": power["power"], "detail": power["detail"]}
+
+
+def _num(value) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None

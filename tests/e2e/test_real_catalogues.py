@@ -28,17 +28,17 @@ def sdss_run(tmp_path_factory, shared_data):
     return folder, result
 
 
-def _tpr_at_fpr_by_hand(is_positive: np.ndarray, score: np.ndarray, alpha: float) -> float:
-    """Independent of mlproj.metrics: scan every threshold, keep the best TPR with FPR ≤ α."""
-    order = np.argsort(-score, kind="mergesort")
-    s, p = score[order], is_positive[order]
-    n_pos, n_neg = p.sum(), (~p).sum()
-    tp = np.cumsum(p)
-    fp = np.cumsum(~p)
-    last_of_tie = np.r_[s[1:] != s[:-1], True]  # thresholds sit between distinct scores
-    tpr, fpr = tp[last_of_tie] / n_pos, fp[last_of_tie] / n_neg
-    allowed = fpr <= alpha + 1e-12
-    return float(tpr[allowed].max()) if allowed.any() else 0.0
+def _threshold_by_hand(is_positive: np.ndarray, score: np.ndarray, alpha: float) -> float:
+    """Independent of mlproj.metrics: the lowest score threshold whose FPR is at most α."""
+    negatives = np.sort(score[~is_positive])[::-1]
+    allowed_fp = int(np.floor(alpha * len(negatives) + 1e-9))
+    candidates = np.unique(score)[::-1]  # select score >= t, t from high to low
+    best = np.inf
+    for t in candidates:
+        if (negatives >= t).sum() > allowed_fp:
+            break
+        best = t
+    return best
 
 
 def test_sdss_logistic_baseline_matches_plain_scikit_learn(sdss_run):
@@ -66,16 +66,25 @@ def test_sdss_logistic_baseline_matches_plain_scikit_learn(sdss_run):
     alpha = project["metric"]["primary"]["fpr"]
     scores = []
     for repeat in range(validation.get("repeats", 3)):
-        folds = StratifiedKFold(validation.get("folds", 5), shuffle=True, random_state=validation.get("seed", 0) + repeat)
-        for train, valid in folds.split(dev, labels[dev]):
-            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=validation.get("seed", 0) + repeat))
+        seed = validation.get("seed", 0) + repeat
+        folds = list(StratifiedKFold(validation.get("folds", 5), shuffle=True, random_state=seed).split(dev, labels[dev]))
+        predicted = []
+        for train, valid in folds:
+            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed))
             model.fit(X[dev[train]], labels[dev[train]])
-            score = model.predict_proba(X[dev[valid]])[:, 0]
-            scores.append(_tpr_at_fpr_by_hand(galaxy[dev[valid]], score, alpha))
+            predicted.append(model.predict_proba(X[dev[valid]])[:, 0])
+        # The threshold for a fold comes from the other folds' predictions, then is applied to it.
+        for j, (_, valid) in enumerate(folds):
+            others = [i for i in range(len(folds)) if i != j]
+            rows = np.concatenate([dev[folds[i][1]] for i in others])
+            threshold = _threshold_by_hand(galaxy[rows], np.concatenate([predicted[i] for i in others]), alpha)
+            selected = predicted[j] >= threshold
+            scores.append(float(selected[galaxy[dev[valid]]].mean()))
 
     summary = latest(folder, "summary.json")
-    logistic = next(m for m in summary["models"] if m["name"] == "logistic")
-    label = summary["primary"]["label"]
+    case = summary["cases"][0]
+    logistic = case["models"]["logistic"]
+    label = case["primary"]["label"]
     assert logistic["scores"] == pytest.approx(scores, abs=1e-12)
     assert logistic["metrics"][label]["mean"] == pytest.approx(np.mean(scores), abs=1e-12)
 
@@ -93,9 +102,8 @@ def test_sdss_run_directory_and_verdict(sdss_run):
     for comparison in verdict["comparisons"]:
         assert {"a", "b", "difference", "interval", "p_better", "p_equivalent", "p_worse", "decision"} <= set(comparison)
     # Every model beats nothing by chance: the dummy's TPR at 1% FPR is about 1%.
-    summary = latest(folder, "summary.json")
-    dummy = next(m for m in summary["models"] if m["name"] == "dummy")
-    assert dummy["metrics"][summary["primary"]["label"]]["mean"] < 0.05
+    case = latest(folder, "summary.json")["cases"][0]
+    assert case["models"]["dummy"]["metrics"][case["primary"]["label"]]["mean"] < 0.05
     with open(run / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
     plan = latest(folder, "plan.json")
@@ -112,9 +120,10 @@ def test_mlz_photoz_regression(tmp_path, shared_data):
     verdict = latest(tmp_path, "verdict.json")
     summary = latest(tmp_path, "summary.json")
     assert summary["task"] == "regression"
-    assert summary["primary"]["greater_is_better"] is False
+    case = summary["cases"][0]
+    assert case["primary"]["greater_is_better"] is False
     # σ_NMAD of a photo-z random forest on SDSS MGS is below 0.025; predicting the median is far worse.
-    by_name = {m["name"]: m["metrics"][summary["primary"]["label"]]["mean"] for m in summary["models"]}
+    by_name = {name: m["metrics"][case["primary"]["label"]]["mean"] for name, m in case["models"].items()}
     assert by_name["random_forest"] < 0.025
     assert by_name["dummy"] > 2 * by_name["random_forest"]
     assert verdict["selected_model"] != "dummy"

@@ -71,7 +71,7 @@ def test_second_run_fits_nothing_and_a_new_candidate_fits_only_itself(tmp_path: 
     assert sum(row["model"] == "knn" for row in rows) == len(first) // (len(first) // sum(r["model"] == "dummy" for r in first))
     # Cached metrics are the same numbers as freshly fitted ones.
     before = {(r["model"], r["repeat"], r["fold"]): r for r in first}
-    label = latest(demo, "summary.json")["primary"]["label"]
+    label = latest(demo, "summary.json")["cases"][0]["primary"]["label"]
     for row in rows:
         if row["model"] != "knn":
             assert row[label] == before[(row["model"], row["repeat"], row["fold"])][label]
