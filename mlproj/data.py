@@ -19,6 +19,7 @@ import numpy as np
 from mlproj.config import LoadedProject
 from mlproj.errors import ConfigError, DataError
 from mlproj.expressions import parse_expression
+from mlproj.splits import required_per_class
 
 READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
 HASH_CHUNK = 1 << 20
@@ -230,11 +231,6 @@ def _historical(table, loaded: LoadedProject, classes: list[str] | None) -> np.n
     # Objects without a classical score are never selected by it.
     floor = np.nanmin(score) - 1.0 if np.isfinite(score).any() else 0.0
     return np.where(np.isfinite(score), score, floor)
-
-
-def required_per_class(folds: int, test_size: float) -> int:
-    """Objects a class needs so every fold of the development set can hold at least one."""
-    return max(2, math.ceil(folds / (1.0 - test_size)) + 1)
 
 
 def _check_sizes(dataset: Dataset, loaded: LoadedProject, min_per_class: int | None) -> None:

@@ -120,7 +120,7 @@ def _duplicate_rows(X, test, development) -> LeakageWarning | None:
         f"{n_dup} {objects} in the test set {has} identical features to objects in the development set "
         f"(duplicates in the catalogue?); their test score is not independent, so remove duplicates "
         f"or keep them together with a group column",
-        {"n_test_duplicates": n_dup, "n_test": int(len(test)), "fraction": n_dup / len(test)},
+        {"n_test_duplicates": n_dup, "n_test": len(test), "fraction": n_dup / len(test)},
     )
 
 
@@ -143,7 +143,7 @@ def _shared_groups(groups, test, development, group_name) -> LeakageWarning | No
         "shared_groups",
         f"{n_shared} {noun}{where} ({n_rows} test objects) {verb} in both the development and the test set; "
         f"objects of one group are not independent, so split by group (validation strategy 'group')",
-        {"n_shared_groups": n_shared, "n_test_rows_in_shared_groups": n_rows, "n_test": int(len(test)),
+        {"n_shared_groups": n_shared, "n_test_rows_in_shared_groups": n_rows, "n_test": len(test),
          "n_test_groups": int(test_groups.nunique())},
     )
 

@@ -56,7 +56,9 @@ def prepare(loaded: LoadedProject) -> Prepared:
     dataset = load_dataset(loaded)
     _check_missing_values(dataset, specs, loaded)
     validation = loaded.project.validation
-    problem = check_split_feasible(validation.strategy, dataset.y, dataset.groups, validation.folds,
+    # Class sizes for the stratified strategy were checked with the data; grouped and ordered
+    # splits have their own constraints.
+    problem = validation.strategy != "stratified" and check_split_feasible(validation.strategy, dataset.y, dataset.groups, validation.folds,
                                    validation.test_size, loaded.project.objective.task, order=dataset.order,
                                    group_name=loaded.project.data.groups or "groups",
                                    order_name=loaded.project.data.order or "order", class_names=dataset.classes)

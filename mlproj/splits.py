@@ -271,7 +271,7 @@ def _time(labels, order, n_folds, repeats, seed, test_size) -> Splits:
 
 def required_per_class(n_folds: int, test_size: float) -> int:
     """Objects (or, for groups, groups) a class needs so that every fold can hold one after the test
-    set is held out. Same rule as `mlproj.data.required_per_class`."""
+    set is held out."""
     return max(2, math.ceil(n_folds / (1.0 - test_size)) + 1)
 
 

@@ -306,7 +306,9 @@ def judge_finish_line(summary: ScoreSummary, threshold: float, margin: float,
         raise ValueError(f"margin must be finite and >= 0, got {margin!r}")
     mean, (lo, hi) = summary.mean, summary.interval
     pct = f"{summary.confidence * 100:g}%"
-    iv = f"[{lo:.4g}, {hi:.4g}]"
+    # Digits the uncertainty supports (0.912, not 0.91234); resolved at call time, defined below.
+    iv = significant_interval(lo, hi, summary.se)
+    shown_mean = significant(mean, summary.se).split(" \u00b1")[0]
 
     def out(state: str, detail: str, factor: float | None = None) -> FinishLine:
         return FinishLine(state, float(threshold), float(margin), mean, (lo, hi), detail, factor)
@@ -319,7 +321,7 @@ def judge_finish_line(summary: ScoreSummary, threshold: float, margin: float,
     side, other = ("above", "below") if greater_is_better else ("below", "above")
     tol = threshold - s * margin
     if m_ >= t_ and lo_ >= t_ - margin:
-        return out("reached", f"the mean {mean:.4g} is {side} the threshold {threshold:g} and the "
+        return out("reached", f"the mean {shown_mean} is {side} the threshold {threshold:g} and the "
                               f"{pct} interval {iv} does not go {other} {tol:g} "
                               f"(threshold {'-' if greater_is_better else '+'} margin {margin:g})")
     if hi_ < t_:

@@ -224,7 +224,7 @@ def test_time_ties_are_stable():
 
 def test_programming_errors_raise_value_error():
     y = class_labels(100, (0.5, 0.5))
-    common = dict(task="classification", labels=y, n_folds=5, repeats=1, seed=0, test_size=0.2)
+    common = {"task": "classification", "labels": y, "n_folds": 5, "repeats": 1, "seed": 0, "test_size": 0.2}
     with pytest.raises(ValueError, match="unknown split strategy"):
         make_splits(strategy="random", **common)
     with pytest.raises(ValueError, match="needs `groups`"):
