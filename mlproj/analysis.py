@@ -305,12 +305,27 @@ def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, c
                                                        "false_positives": point.false_positives,
                                                        "n_positive": point.n_positive, "n_negative": point.n_negative})
                     record["threshold"] = _json_float(point.threshold)
+                    record["resolution"] = resolution_note(metric, record)
                     points[metric.label] = record
             else:
                 values[metric.label] = _json_float(_score_metric(plan.task_kind, case, metric, y[test_rows],
                                                                  predictions, is_main))
         result["cases"][case.name] = {"metrics": values, "rates": points}
     return result
+
+
+def resolution_note(metric: ResolvedMetric, rate: dict) -> str | None:
+    """Whether the sample resolves the operating point's constraint to half its target (paper §2.3)."""
+    from mlproj import power
+
+    if metric.name == "tpr_at_fpr":
+        target = metric.params["fpr"]
+        return power.resolution_note(rate["false_positives"], rate["n_negative"], target, target / 2, "FPR")
+    if metric.name == "fpr_at_fnr":
+        target = metric.params["fnr"]
+        return power.resolution_note(rate["n_positive"] - rate["true_positives"], rate["n_positive"], target,
+                                     target / 2, "FNR")
+    return None
 
 
 def _json_float(value) -> float | None:

@@ -151,7 +151,7 @@ def run(
     else:
         out.print(f"Fitted {outcome.fitted}, reused {outcome.cached} from the cache"
                   + (f", {outcome.failed} failed" if outcome.failed else "") + ".")
-    _print_verdict(outcome.verdict, outcome.summary)
+    _print_verdict(outcome.verdict, outcome.summary, already_shown=set(prepared.dataset.warnings))
     out.print(f"Run written to {_relative(outcome.run_dir)}; `mlproj verdict` shows it again (exit code = verdict).")
 
 
@@ -232,7 +232,7 @@ def _print_plan(prepared) -> None:
                           for c in prepared.cases) + ".")
 
 
-def _print_verdict(verdict: dict, summary: dict) -> None:
+def _print_verdict(verdict: dict, summary: dict, already_shown: set[str] = frozenset()) -> None:
     several = len(summary["cases"]) > 1
     judged = {case["selection"]: case for case in verdict.get("selections", [])}
     for case in summary["cases"]:
@@ -245,7 +245,8 @@ def _print_verdict(verdict: dict, summary: dict) -> None:
                   + (f" The most powerful operating point on the ROC (TPR {best['tpr']:.3f}, FPR {best['fpr']:.4f}) "
                      f"gives power {best['power']:.2f}." if best else ""))
     for warning in verdict.get("warnings", []):
-        out.print(f"[yellow]warning:[/] {warning}", markup=True)
+        if warning not in already_shown:
+            out.print(f"[yellow]warning:[/] {warning}", markup=True)
     status = verdict["status"]
     colour = _COLOURS[status]
     reason = verdict.get("reason") or ""
@@ -301,7 +302,7 @@ def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several:
         rate = result.get("rates", {}).get(primary)
         out.print(f"Held-out test ({test['n_test']} objects, used once): {selected} {primary} = {_fmt(value, 3)}"
                   + (f"; {_counts(rate, case['primary']['name'])}" if rate else ""))
-        note = _resolution(rate, case["primary"])
+        note = (rate or {}).get("resolution")
         if note:
             out.print(f"[yellow]note:[/] {note}", markup=True)
 
@@ -317,20 +318,6 @@ def _counts(rate: dict | None, metric: str) -> str:
     if metric == "purity":
         return f"TP {tp}/{tp + fp} selected{wilson}"
     return f"TP {tp}/{n_pos}{wilson} · FP {fp}/{n_neg}"
-
-
-def _resolution(rate: dict | None, primary: dict) -> str | None:
-    """Whether the test set is large enough to measure the constraint of the operating point."""
-    if not rate or primary["name"] not in ("tpr_at_fpr", "fpr_at_fnr"):
-        return None
-    from mlproj import power
-
-    if primary["name"] == "tpr_at_fpr":
-        target = primary["params"]["fpr"]
-        return power.resolution_note(rate["false_positives"], rate["n_negative"], target, target / 2, "FPR")
-    target = primary["params"]["fnr"]
-    return power.resolution_note(rate["n_positive"] - rate["true_positives"], rate["n_positive"], target,
-                                 target / 2, "FNR")
 
 
 def _print_criteria(verdict: dict) -> None:

@@ -93,6 +93,16 @@ class DataSection(Section):
         default=None,
         description="Column giving time order (e.g. mjd) for validation.strategy: time.",
     )
+    sentinels: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description='Values that mean "no measurement", per column or "*" for every numeric column, '
+        'e.g. {"*": [-99, -9999], Ampl: [-99.99]}; they become missing values before anything else.',
+    )
+    missing: Literal["native", "impute"] = Field(
+        default="native",
+        description="native: missing values go to estimators that accept them (others are an error); "
+        "impute: median imputation plus a missing-value indicator feature, inside every model.",
+    )
     derived: dict[str, str] = Field(
         default_factory=dict,
         description='Derived features, name → safe expression, e.g. {u_g: "u - g"}. Derived '

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +136,7 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
     where_path = loaded.where("data", "path")
     table = read_table(path, where=where_path)
     n_read = len(table)
+    replaced = _apply_sentinels(table, loaded)
     _require_columns(table.columns, [data.label], loaded.where("data", "label"), "label column")
 
     derived = _add_derived(table, loaded)
@@ -190,11 +190,43 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
         raise DataError(f"feature(s) {', '.join(infinite)} contain infinite values",
                         where=loaded.where("data", "features"),
                         hint="replace them with a finite value or mark them missing (empty cell) in the catalogue")
+    if replaced:
+        listed = ", ".join(f"{column} ({count})" for column, count in sorted(replaced.items()))
+        warnings.append(f"sentinel values turned into missing values: {listed}")
     dataset = Dataset(X=X, y=y, feature_names=names, classes=classes, positive=positive, source=path,
                       file_hash=file_hash(path), n_rows_read=n_read, dropped=dropped, warnings=warnings,
                       historical=historical, groups=groups, order=order)
     _check_sizes(dataset, loaded, min_per_class)
     return dataset
+
+
+def _apply_sentinels(table, loaded: LoadedProject) -> dict[str, int]:
+    """Replace "no measurement" codes by NaN before labels, derived features or fits see them.
+
+    A sentinel such as -99.99 is not a measurement; left as a number it would become the most
+    extreme value of its feature (paper §5.1).
+    """
+    import pandas as pd
+
+    sentinels = loaded.project.data.sentinels
+    if not sentinels:
+        return {}
+    if "*" not in sentinels:
+        _require_columns(table.columns, [c for c in sentinels], loaded.where("data", "sentinels"), "sentinel column")
+    replaced = {}
+    for column in table.columns:
+        codes = list(sentinels.get("*", [])) + list(sentinels.get(column, []))
+        if not codes or not pd.api.types.is_numeric_dtype(table[column]) or pd.api.types.is_bool_dtype(table[column]):
+            continue
+        values = table[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        hit = np.isin(values, np.asarray(codes, dtype=np.float64))
+        # Catalogues print sentinels with limited precision (-99.99 may be read as -99.990000001).
+        for code in codes:
+            hit |= np.isclose(values, code, rtol=0, atol=1e-9 * max(1.0, abs(code)))
+        if hit.any():
+            table[column] = np.where(hit, np.nan, values)
+            replaced[column] = int(hit.sum())
+    return replaced
 
 
 def _aux_column(table, name: str, where: str, role: str) -> np.ndarray:

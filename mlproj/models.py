@@ -6,6 +6,7 @@ hashed cheaply; `build_estimator` turns a specification into a fresh scikit-lear
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,13 +33,17 @@ class ModelSpec:
     estimator: str
     params: dict[str, Any] = field(default_factory=dict)
     scale: bool = False
+    impute: bool = False  # median imputation + missing indicator before the estimator
     role: str = "candidate"  # "baseline" | "candidate"
     simplicity: int = SIMPLICITY["other"]
     config_index: int | None = None  # position under `candidates:` for error messages
 
     def identity(self) -> dict:
         """What determines the fitted model (part of every task key)."""
-        return {"estimator": self.estimator, "params": self.params, "scale": self.scale}
+        identity = {"estimator": self.estimator, "params": self.params, "scale": self.scale}
+        if self.impute:  # only when set, so that existing cache keys stay valid
+            identity["impute"] = True
+        return identity
 
 
 def model_specs(project: Project) -> list[ModelSpec]:
@@ -66,6 +71,9 @@ def model_specs(project: Project) -> list[ModelSpec]:
             ModelSpec(candidate.name, candidate.estimator, dict(sorted(candidate.params.items())),
                       scale=candidate.scale, role="candidate", config_index=index)
         )
+    if project.data.missing == "impute":
+        specs = [dataclasses.replace(s, impute=True) if s.estimator != HISTORICAL and s.name != "dummy" else s
+                 for s in specs]
     return specs
 
 
@@ -148,8 +156,7 @@ def resolve_specs(loaded: LoadedProject) -> list[ModelSpec]:
                 "loss: log_loss, SVC with probability: true)",
             )
         if spec.role == "candidate":
-            spec = ModelSpec(spec.name, spec.estimator, spec.params, spec.scale, spec.role,
-                             simplicity_of(cls), spec.config_index)
+            spec = dataclasses.replace(spec, simplicity=simplicity_of(cls))
         resolved.append(spec)
     return resolved
 
@@ -183,11 +190,20 @@ def build_estimator(spec: ModelSpec, task: str, seed: int):
     estimator = cls(**spec.params)
     if "random_state" in estimator.get_params() and "random_state" not in spec.params:
         estimator.set_params(random_state=seed)
+    steps = []
+    if spec.impute:
+        from sklearn.impute import SimpleImputer
+
+        # The indicator keeps "not measured" as information (paper §5.1, case 3).
+        steps.append(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True))
     if spec.scale:
-        from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        estimator = make_pipeline(StandardScaler(), estimator)
+        steps.append(StandardScaler())
+    if steps:
+        from sklearn.pipeline import make_pipeline
+
+        estimator = make_pipeline(*steps, estimator)
     return estimator
 
 

@@ -83,14 +83,15 @@ def _check_missing_values(dataset: Dataset, specs: list[ModelSpec], loaded: Load
     if not missing:
         return
     task = loaded.project.objective.task
-    unable = [s.name for s in specs if not supports_missing_values(s, task)]
+    unable = [s.name for s in specs if not s.impute and not supports_missing_values(s, task)]
     if unable:
         listed = ", ".join(f"{k} ({v})" for k, v in list(missing.items())[:6])
         raise DataError(
             f"features have missing values (NaN or empty cells: {listed}), which {', '.join(unable)} cannot handle",
             where=loaded.where("data", "features"),
-            hint="drop those features, fill the values in the catalogue, or use only estimators that accept missing "
-                 "values (e.g. HistGradientBoostingClassifier/Regressor, RandomForest) and remove `standard` from baselines",
+            hint="set data.missing: impute (median imputation plus a missing-value indicator inside every model), "
+                 "use only estimators that accept missing values (e.g. HistGradientBoosting, RandomForest), or "
+                 "drop those features",
         )
 
 

@@ -57,7 +57,8 @@ def test_config_validates(config):
 def test_config_fits_its_catalogue(config, tmp_path):
     dataset = _dataset(config, tmp_path)
     assert dataset.n_rows > 1000
-    assert not dataset.warnings, dataset.warnings
+    # Sentinel replacements are reported on purpose; anything else would be a surprise.
+    assert not [w for w in dataset.warnings if not w.startswith("sentinel values")], dataset.warnings
 
 
 def test_sdss_config_does_not_use_the_leaking_redshift():
