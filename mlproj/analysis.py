@@ -56,6 +56,10 @@ class Case:
         return self.column(self.primary)
 
 
+# Metrics that only need a ranking of the objects, so a classical score on any scale can be judged.
+RANKING_METRICS = {"roc_auc", "tpr_at_fpr", "fpr_at_fnr"}
+
+
 def resolve_metrics(section: MetricSection, task: str) -> tuple[ResolvedMetric, ...]:
     """Primary first, then secondaries, with defaults filled in (duplicates dropped)."""
     resolved: list[ResolvedMetric] = []
@@ -102,8 +106,8 @@ def _score_metric(task_kind: str, case: Case, metric: ResolvedMetric, y: np.ndar
     if task_kind == "regression":
         return float(metrics.compute(metric.name, metric.params, y, predictions))
     if predictions.ndim == 1:  # a historical score ranks objects of the main case, nothing else
-        if not (is_main and metric.binary):
-            return math.nan
+        if not (is_main and metric.name in RANKING_METRICS):
+            return math.nan  # it is no probability: Brier, log loss or a 0.5 cut would mean nothing
         is_positive = np.isin(y, case.positives)
         return float(metrics.compute(metric.name, metric.params, is_positive.astype(int),
                                      np.c_[1 - predictions, predictions], positive=1))
@@ -143,15 +147,16 @@ def score_repeat(plan: Plan, cases: list[Case], y: np.ndarray, repeat: int,
                     continue
                 if plan.task_kind == "classification" and metric.name in metrics.OPERATING_POINT_METRICS:
                     point = _transfer(case, metric, y, usable, repeat_splits, fold, is_main)
-                    values[fold][column] = point.value if point else math.nan
-                    if point:
+                    defined = point is not None and not math.isnan(point.value)
+                    values[fold][column] = point.value if defined else math.nan
+                    if defined:  # a fold without positives (or negatives) adds nothing to either count
                         for key in counts:
                             counts[key] += getattr(point, key)
                 else:
                     values[fold][column] = _score_metric(plan.task_kind, case, metric, y[valid], usable[fold], is_main)
                     if plan.task_kind == "classification" and metric.name in ("completeness", "purity"):
                         score = _positive_score(case, usable[fold], is_main)
-                        if score is not None:
+                        if score is not None and usable[fold].ndim == 2:
                             selected = score >= metric.params["threshold"]
                             positive = np.isin(y[valid], case.positives)
                             counts["true_positives"] += int((selected & positive).sum())

@@ -93,6 +93,17 @@ class DataSection(Section):
         default=None,
         description="Column giving time order (e.g. mjd) for validation.strategy: time.",
     )
+    errors: dict[str, str] = Field(
+        default_factory=dict,
+        description="Gaussian measurement errors: feature → column of its 1σ error, e.g. {u: u_err}.",
+    )
+    augment: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Training copies drawn per object from its Gaussian errors (0 = off). Copies are "
+        "made from the training rows of each fold only, so they never straddle a split (paper §5.1).",
+    )
     sentinels: dict[str, list[float]] = Field(
         default_factory=dict,
         description='Values that mean "no measurement", per column or "*" for every numeric column, '
@@ -228,6 +239,15 @@ class Historical(Section):
     )
 
 
+class Uncertainty(Section):
+    method: Literal["global", "residual"] = Field(
+        default="global",
+        description="Regression σ(x): global = RMS of out-of-fold residuals (always computed, the "
+        "baseline); residual = a second model of |residual| on out-of-fold residuals, rescaled "
+        "to unit variance on the other folds (paper §5.2).",
+    )
+
+
 class SelectionSpec(Section):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", description="Name of this science case.")
     positive: str | list[str] = Field(
@@ -276,6 +296,11 @@ class Project(Section):
         "quasars for another).",
     )
     candidates: list[CandidateSpec] = Field(default_factory=list, description="Models to try.")
+    uncertainty: Uncertainty = Field(
+        default_factory=Uncertainty,
+        description="How predicted uncertainties are produced (regression; judged by CRPS, NLL, "
+        "coverage and the PIT).",
+    )
     execution: Execution = Field(default_factory=Execution, description="How fits are run (parallel workers).")
 
 
@@ -383,9 +408,14 @@ def _check_consistency(loaded: LoadedProject) -> None:
     if not project.candidates and not project.baselines:
         raise ConfigError("there is nothing to run: list at least one baseline or candidate", where=loaded.where("baselines"))
     names = [s.name for s in project.selections]
+    positive = project.positive
+    main = positive if isinstance(positive, str) else "+".join(positive or []) or project.data.label
     for i, name in enumerate(names):
-        if name in names[:i]:
-            raise ConfigError(f"selection name '{name}' is used twice", where=loaded.where("selections", i, "name"))
+        if name in names[:i] or name == main:
+            raise ConfigError(
+                f"selection name '{name}' is used twice" if name in names[:i] else
+                f"selection name '{name}' is the name of the main selection (positive: {main})",
+                where=loaded.where("selections", i, "name"), hint="give every selection its own name")
     wants_historical = "historical" in project.baselines
     if wants_historical != (project.historical is not None):
         raise ConfigError(
@@ -398,6 +428,13 @@ def _check_consistency(loaded: LoadedProject) -> None:
         if project.historical.kind not in allowed:
             raise ConfigError(f"historical kind '{project.historical.kind}' does not fit a {task} project",
                               where=loaded.where("historical", "kind"), hint=f"use {' or '.join(sorted(allowed))}")
+    if project.data.augment and not project.data.errors:
+        raise ConfigError("data.augment draws copies from measurement errors, but data.errors is empty",
+                          where=loaded.where("data", "augment"), hint="add data.errors: {feature: error_column}")
+    if project.uncertainty.method != "global" and task != "regression":
+        raise ConfigError(f"uncertainty method '{project.uncertainty.method}' applies to regression projects",
+                          where=loaded.where("uncertainty", "method"),
+                          hint="classification probabilities are judged with brier, log_loss and the reliability curve")
     strategy = project.validation.strategy
     needed = {"group": "groups", "time": "order"}.get(strategy)
     if needed and getattr(project.data, needed) is None:

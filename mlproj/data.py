@@ -40,6 +40,7 @@ class Dataset:
     warnings: list[str] = field(default_factory=list)
     # The classical method's predictions, aligned with the rows: a score (higher = positive),
     # one-hot class probabilities, or regression values.
+    errors: np.ndarray | None = None  # 1σ Gaussian errors aligned with X (0 where none is given)
     historical: np.ndarray | None = None
     groups: np.ndarray | None = None
     order: np.ndarray | None = None
@@ -174,7 +175,9 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
     for j, name in enumerate(names):
         where = loaded.where("data", "derived", name) if name in derived else loaded.where("data", "features")
         X[:, j] = _numeric_column(table, name, where, role="feature")
+    errors = _error_matrix(table, loaded, names)
     X = np.ascontiguousarray(X[keep])
+    errors = np.ascontiguousarray(errors[keep]) if errors is not None else None
     y = y[keep]
     historical = historical[keep] if historical is not None else None
     groups = groups[keep] if groups is not None else None
@@ -195,9 +198,30 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
         warnings.append(f"sentinel values turned into missing values: {listed}")
     dataset = Dataset(X=X, y=y, feature_names=names, classes=classes, positive=positive, source=path,
                       file_hash=file_hash(path), n_rows_read=n_read, dropped=dropped, warnings=warnings,
-                      historical=historical, groups=groups, order=order)
+                      historical=historical, groups=groups, order=order, errors=errors)
     _check_sizes(dataset, loaded, min_per_class)
     return dataset
+
+
+def _error_matrix(table, loaded: LoadedProject, names: list[str]) -> np.ndarray | None:
+    """1σ measurement errors per feature (paper §5.1, case 1); missing errors mean no noise."""
+    spec = loaded.project.data.errors
+    if not spec:
+        return None
+    where = loaded.where("data", "errors")
+    unknown = [f for f in spec if f not in names]
+    if unknown:
+        raise ConfigError(f"data.errors names {', '.join(repr(u) for u in unknown)}, which is not a feature",
+                          where=where, hint=f"the features are: {', '.join(names)}")
+    _require_columns(table.columns, list(spec.values()), where, "error column")
+    errors = np.zeros((len(table), len(names)))
+    for feature, column in spec.items():
+        values = _numeric_column(table, column, where, role="error column")
+        if (values < 0).any():
+            raise DataError(f"error column '{column}' has negative values", where=where,
+                            hint="errors are 1σ standard deviations; check the column or its sentinels")
+        errors[:, names.index(feature)] = np.nan_to_num(values, nan=0.0, posinf=0.0)
+    return errors
 
 
 def _apply_sentinels(table, loaded: LoadedProject) -> dict[str, int]:
@@ -395,7 +419,7 @@ def _feature_names(table, loaded: LoadedProject, derived: list[str], used_column
     exclude = set(data.features.exclude) if data.features is not None else set()
     if exclude:
         _require_columns(table.columns, sorted(exclude), where, "excluded column")
-    exclude |= {data.label} | used_columns
+    exclude |= {data.label} | used_columns | set(data.errors.values())
     names = [c for c in table.columns
              if c not in exclude and (c in derived or pd.api.types.is_numeric_dtype(table[c]))]
     if not names:

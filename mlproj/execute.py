@@ -79,9 +79,23 @@ def inner_threads(n_workers: int) -> int:
     return min(threads, int(limit)) if limit.isdigit() and int(limit) > 0 else threads
 
 
+def augmented_training_set(X: np.ndarray, y: np.ndarray, errors: np.ndarray, train: np.ndarray, draws: int,
+                           seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The training rows plus `draws` Gaussian copies of each, and the row each copy came from.
+
+    Copies are drawn from the training rows of one split only, so an object and its copies are
+    always on the same side of the split (paper §5.1: augmentation must not leak).
+    """
+    rng = np.random.default_rng(seed)
+    source = np.concatenate([train, np.repeat(train, draws)])
+    noise = np.zeros((len(source), X.shape[1]))
+    noise[len(train):] = rng.standard_normal((len(train) * draws, X.shape[1])) * errors[source[len(train):]]
+    return X[source] + noise, y[source], source
+
+
 def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarray, train: np.ndarray,
                     valid: np.ndarray, seed: int, key: str, cache_root: str | None = None,
-                    threads: int = 1) -> TaskOutput:
+                    threads: int = 1, errors: np.ndarray | None = None) -> TaskOutput:
     """Fit one model on the training rows and predict the validation rows.
 
     Failures are captured per task (as scikit-learn's error_score does) so one bad fit does not
@@ -97,11 +111,18 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
         start = time.perf_counter()  # fit time is a tie-breaker: exclude one-off imports
         with warnings.catch_warnings(), threadpool_limits(limits=threads):
             warnings.simplefilter("ignore")  # convergence chatter would drown the progress bar
-            estimator.fit(X[train], y[train])
+            if spec.augment and errors is not None:
+                X_train, y_train, _ = augmented_training_set(X, y, errors, train, spec.augment, seed)
+            else:
+                X_train, y_train = X[train], y[train]
+            estimator.fit(X_train, y_train)
             if task_kind == "classification":
                 predictions = _probabilities(estimator, X[valid], n_classes=int(y.max()) + 1)
             else:
                 predictions = np.asarray(estimator.predict(X[valid]), dtype=np.float64)
+                if spec.uncertainty == "residual":
+                    scale = _residual_scale(estimator, X[train], y[train], X[valid], seed)
+                    predictions = np.column_stack([predictions, scale])
         output = TaskOutput(key, predictions, time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - any estimator failure is this task's result
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
@@ -109,6 +130,23 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
     if cache_root is not None:
         Cache(Path(cache_root)).put(output)
     return output
+
+
+def _residual_scale(estimator, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.ndarray, seed: int) -> np.ndarray:
+    """Unscaled σ(x): a second model of |residual|, trained on out-of-fold residuals of the training rows.
+
+    In-sample residuals of a flexible model are too small; inner 3-fold predictions give honest
+    ones. The result is calibrated later on the other folds (analysis), so only its shape matters.
+    """
+    from sklearn.base import clone
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    inner = cross_val_predict(clone(estimator), X_train, y_train, cv=KFold(3, shuffle=True, random_state=seed))
+    spread = HistGradientBoostingRegressor(max_iter=100, random_state=seed)
+    spread.fit(X_train, np.abs(y_train - inner))
+    floor = max(float(np.median(np.abs(y_train - inner))) * 1e-3, 1e-12)
+    return np.maximum(spread.predict(X_valid), floor)
 
 
 def _probabilities(estimator, X: np.ndarray, n_classes: int) -> np.ndarray:
@@ -123,7 +161,8 @@ def _probabilities(estimator, X: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache: Cache, *,
-              n_jobs: int = 1, on_done: Callable[[TaskOutput], None] | None = None) -> dict[str, TaskOutput]:
+              n_jobs: int = 1, on_done: Callable[[TaskOutput], None] | None = None,
+              errors: np.ndarray | None = None) -> dict[str, TaskOutput]:
     """Outputs for the given tasks: from the cache where possible, fitted otherwise.
 
     `on_done` is called once per task as results arrive (progress bars). KeyboardInterrupt
@@ -148,7 +187,8 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
     workers = min(_workers(n_jobs), len(unique))
     threads = inner_threads(workers)
     calls = (
-        (plan.model(t.model), plan.task_kind, X, y, *plan.rows_for(t), t.seed, t.key, str(cache.root), threads)
+        (plan.model(t.model), plan.task_kind, X, y, *plan.rows_for(t), t.seed, t.key, str(cache.root), threads,
+         errors if plan.model(t.model).augment else None)
         for t in unique
     )
     for output in _execute(calls, workers):

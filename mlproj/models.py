@@ -34,6 +34,8 @@ class ModelSpec:
     params: dict[str, Any] = field(default_factory=dict)
     scale: bool = False
     impute: bool = False  # median imputation + missing indicator before the estimator
+    augment: int = 0  # Gaussian copies per training object drawn from the measurement errors
+    uncertainty: str = "global"  # regression σ(x): "global" (from residuals) or "residual" (a second model)
     role: str = "candidate"  # "baseline" | "candidate"
     simplicity: int = SIMPLICITY["other"]
     config_index: int | None = None  # position under `candidates:` for error messages
@@ -41,8 +43,13 @@ class ModelSpec:
     def identity(self) -> dict:
         """What determines the fitted model (part of every task key)."""
         identity = {"estimator": self.estimator, "params": self.params, "scale": self.scale}
-        if self.impute:  # only when set, so that existing cache keys stay valid
+        # Only when set, so that existing cache keys stay valid.
+        if self.impute:
             identity["impute"] = True
+        if self.augment:
+            identity["augment"] = self.augment
+        if self.uncertainty != "global":
+            identity["uncertainty"] = self.uncertainty
         return identity
 
 
@@ -71,10 +78,11 @@ def model_specs(project: Project) -> list[ModelSpec]:
             ModelSpec(candidate.name, candidate.estimator, dict(sorted(candidate.params.items())),
                       scale=candidate.scale, role="candidate", config_index=index)
         )
-    if project.data.missing == "impute":
-        specs = [dataclasses.replace(s, impute=True) if s.estimator != HISTORICAL and s.name != "dummy" else s
-                 for s in specs]
-    return specs
+    fitted = {"impute": project.data.missing == "impute", "augment": project.data.augment}
+    if not classification:
+        fitted["uncertainty"] = project.uncertainty.method
+    return [dataclasses.replace(s, **fitted) if s.estimator != HISTORICAL and s.name != "dummy" else s
+            for s in specs]
 
 
 @lru_cache(maxsize=2)

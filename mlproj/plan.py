@@ -114,6 +114,10 @@ def compile_plan(project: Project, models: list[ModelSpec], labels: np.ndarray,
         "features": feature_names,
         "derived": project.data.derived,
     }
+    # Only when set, so that the keys of projects without them stay valid.
+    for name in ("sentinels", "errors"):
+        if getattr(project.data, name):
+            base[name] = getattr(project.data, name)
     tasks = []
     for model in models:
         for split in splits.folds:
