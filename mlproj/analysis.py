@@ -43,6 +43,7 @@ class Case:
     margin: float
     required: bool = True
     prefix: str = ""  # column prefix in results.csv when a project has several cases
+    uncertainty_methods: tuple[str, ...] = ()  # regression σ(x) methods judged, "global" first
 
     @property
     def primary(self) -> ResolvedMetric:
@@ -88,8 +89,11 @@ def resolve_cases(project: Project) -> list[Case]:
             return project.data.label
         return positive if isinstance(positive, str) else "+".join(positive)
 
+    methods = ()
+    if task == "regression":
+        methods = ("global",) if project.uncertainty.method == "global" else ("global", project.uncertainty.method)
     cases = [Case(case_name(project.positive), indices(project.positive), resolve_metrics(project.metric, task),
-                  project.finish_line.threshold, project.finish_line.margin)]
+                  project.finish_line.threshold, project.finish_line.margin, uncertainty_methods=methods)]
     for selection in project.selections:
         cases.append(Case(selection.name, indices(selection.positive), resolve_metrics(selection.metric, task),
                           selection.finish_line.threshold, selection.finish_line.margin, selection.required))
@@ -104,7 +108,7 @@ def resolve_cases(project: Project) -> list[Case]:
 def _score_metric(task_kind: str, case: Case, metric: ResolvedMetric, y: np.ndarray, predictions: np.ndarray,
                   is_main: bool) -> float:
     if task_kind == "regression":
-        return float(metrics.compute(metric.name, metric.params, y, predictions))
+        return float(metrics.compute(metric.name, metric.params, y, point_prediction(predictions)))
     if predictions.ndim == 1:  # a historical score ranks objects of the main case, nothing else
         if not (is_main and metric.name in RANKING_METRICS):
             return math.nan  # it is no probability: Brier, log loss or a 0.5 cut would mean nothing
@@ -165,7 +169,54 @@ def score_repeat(plan: Plan, cases: list[Case], y: np.ndarray, repeat: int,
                             counts["n_negative"] += int((~positive).sum())
             if counts["n_positive"] or counts["n_negative"]:
                 pooled[column] = rate_record(metric.name, counts)
+        for method in case.uncertainty_methods:
+            for fold in fold_outputs:
+                others = [f for f in usable if f != fold]
+                if fold not in usable or not others:
+                    values[fold].update({uncertainty_column(m, method): math.nan for m in UNCERTAINTY_SCORES})
+                    continue
+                reference_rows = np.concatenate([repeat_splits[f].valid for f in others])
+                reference = np.concatenate([usable[f] if usable[f].ndim == 2 else usable[f][:, None] for f in others])
+                sigma = predicted_sigma(method, y[reference_rows], reference, usable[fold])
+                valid = repeat_splits[fold].valid
+                values[fold].update(score_uncertainty(method, y[valid], point_prediction(usable[fold]), sigma))
     return values, pooled
+
+
+# Scores of predicted Gaussian uncertainties (paper §5.2), each with its direction.
+UNCERTAINTY_SCORES = {"crps": False, "nll": False, "coverage_68": None, "coverage_95": None, "pit_ks": False}
+
+
+def uncertainty_column(score: str, method: str) -> str:
+    return f"{score}[{method}]"
+
+
+def point_prediction(predictions: np.ndarray) -> np.ndarray:
+    """Regression predictions are the mean, or (mean, unscaled σ) when a σ model is fitted."""
+    return predictions[:, 0] if predictions.ndim == 2 else predictions
+
+
+def predicted_sigma(method: str, y_reference: np.ndarray, reference: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """σ for `predictions`, calibrated on out-of-fold predictions of *other* objects.
+
+    global: the RMS residual (one σ for everyone); residual: the second model's |residual|
+    prediction times the factor that gives unit-variance standardised residuals on the reference.
+    """
+    residuals = y_reference - reference[:, 0]
+    n = len(point_prediction(predictions))
+    if method == "global" or predictions.ndim == 1 or reference.shape[1] < 2:
+        return np.full(n, max(float(np.sqrt(np.mean(residuals ** 2))), 1e-12))
+    # Robust scale of the standardised residuals (1.4826·median|z| = 1 for a Gaussian): catastrophic
+    # outliers (paper: photo-z |Δz|/(1+z) > 0.15) must not inflate every σ.
+    factor = 1.4826 * float(np.median(np.abs(residuals / reference[:, 1])))
+    return np.maximum(predictions[:, 1] * factor, 1e-12)
+
+
+def score_uncertainty(method: str, y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> dict[str, float]:
+    from mlproj import uncertainty
+
+    return {uncertainty_column(name, method): float(uncertainty.score_gaussian(name, y, mu, sigma))
+            for name in UNCERTAINTY_SCORES}
 
 
 def _transfer(case: Case, metric: ResolvedMetric, y: np.ndarray, usable: dict, splits: dict, fold: int,
@@ -265,6 +316,16 @@ def summarize_cases(plan: Plan, rows: list[dict], cases: list[Case], rates: dict
                 "scores": [_json_float(r[case.primary_column]) for r in mine],
                 "rates": {m.label: rates.get(spec.name, {}).get(case.column(m)) for m in case.metrics
                           if rates.get(spec.name, {}).get(case.column(m))},
+                "uncertainty": {
+                    uncertainty_column(name, method): stats.summarize(
+                        [r[uncertainty_column(name, method)] for r in mine], plan.folds, plan.repeats,
+                        confidence).to_dict()
+                    for method in case.uncertainty_methods for name in UNCERTAINTY_SCORES
+                },
+                "uncertainty_scores": {
+                    method: [_json_float(r[uncertainty_column("crps", method)]) for r in mine]
+                    for method in case.uncertainty_methods
+                },
             }
         out.append({
             "name": case.name,
@@ -275,6 +336,7 @@ def summarize_cases(plan: Plan, rows: list[dict], cases: list[Case], rates: dict
             "metrics": [m.label for m in case.metrics],
             "threshold": case.threshold,
             "margin": case.margin,
+            "uncertainty_methods": list(case.uncertainty_methods),
             "models": per_model,
         })
     return out
@@ -315,8 +377,30 @@ def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, c
             else:
                 values[metric.label] = _json_float(_score_metric(plan.task_kind, case, metric, y[test_rows],
                                                                  predictions, is_main))
-        result["cases"][case.name] = {"metrics": values, "rates": points}
+        entry = {"metrics": values, "rates": points}
+        if case.uncertainty_methods and development_predictions:
+            folds = sorted(development_predictions)
+            reference_rows = np.concatenate([plan.split(0, f).valid for f in folds])
+            reference = np.concatenate([development_predictions[f] if development_predictions[f].ndim == 2
+                                        else development_predictions[f][:, None] for f in folds])
+            entry["uncertainty"] = {}
+            for method in case.uncertainty_methods:
+                sigma = predicted_sigma(method, y[reference_rows], reference, predictions)
+                entry["uncertainty"].update({k: _json_float(v) for k, v in score_uncertainty(
+                    method, y[test_rows], point_prediction(predictions), sigma).items()})
+            entry["pit"] = _pit(y[test_rows], point_prediction(predictions),
+                                predicted_sigma(case.uncertainty_methods[-1], y[reference_rows], reference, predictions),
+                                case.uncertainty_methods[-1])
+        result["cases"][case.name] = entry
     return result
+
+
+def _pit(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, method: str) -> dict:
+    """PIT histogram and KS check of the test-set predictions (paper §5.2, figure 2)."""
+    from mlproj import uncertainty
+
+    check = uncertainty.pit_check(uncertainty.pit_values(y, mu, sigma))
+    return {"method": method, **check.to_dict()}
 
 
 def resolution_note(metric: ResolvedMetric, rate: dict) -> str | None:

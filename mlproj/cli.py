@@ -295,6 +295,13 @@ def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several:
         out.print(comp)
     if selected:
         out.print(f"Selected [bold]{selected}[/]: {judged.get('reason', '')}.", markup=True)
+        others = [label for label in case["metrics"] if label != primary]
+        if others:
+            chosen = case["models"][selected]["metrics"]
+            shown = [f"{label} = {significant(_nan(chosen[label]['mean']), _nan(chosen[label]['se']))}"
+                     for label in others]
+            out.print(f"Secondary metrics of {selected}: " + "; ".join(shown) + ".")
+    _print_uncertainty(judged.get("uncertainty"), case, summary)
     test = ((summary.get("test") or {}).get("models") or {}).get(selected)
     if test:
         result = test["cases"].get(case["name"], {})
@@ -305,6 +312,33 @@ def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several:
         note = (rate or {}).get("resolution")
         if note:
             out.print(f"[yellow]note:[/] {note}", markup=True)
+
+
+def _print_uncertainty(judged: dict | None, case: dict, summary: dict) -> None:
+    """CRPS, NLL and coverage of each σ(x) method, cross-validated and on the test set."""
+    if not judged:
+        return
+    from rich.table import Table
+
+    model = judged["model"]
+    test = ((summary.get("test") or {}).get("models") or {}).get(model, {}).get("cases", {}).get(case["name"], {})
+    out.print(f"Predicted uncertainties of {model} (Gaussian σ; coverage should match 0.683 and 0.954):")
+    table = Table()
+    for column in ("σ method", "CRPS", "NLL", "68% coverage", "95% coverage", "PIT KS", "test CRPS",
+                   "test 68% / 95%"):
+        table.add_column(column)
+    stored = case["models"][model]["uncertainty"]
+    held = test.get("uncertainty", {})
+    from mlproj.stats import significant
+
+    for method, values in judged["methods"].items():
+        cells = [significant(_nan(values[n]), _nan(stored[f"{n}[{method}]"]["se"]))
+                 for n in ("crps", "nll", "coverage_68", "coverage_95", "pit_ks")]
+        table.add_row(method, *cells, _fmt(held.get(f"crps[{method}]"), 3),
+                      f"{_fmt(held.get(f'coverage_68[{method}]'), 3)} / {_fmt(held.get(f'coverage_95[{method}]'), 3)}")
+    out.print(table)
+    for c in judged["comparisons"]:
+        out.print(f"CRPS of {c['b']} vs {c['a']}: {c['decision']} (P(better) = {_fmt(c['p_better'], 3)}).")
 
 
 def _counts(rate: dict | None, metric: str) -> str:

@@ -145,7 +145,9 @@ def _residual_scale(estimator, X_train: np.ndarray, y_train: np.ndarray, X_valid
     inner = cross_val_predict(clone(estimator), X_train, y_train, cv=KFold(3, shuffle=True, random_state=seed))
     spread = HistGradientBoostingRegressor(max_iter=100, random_state=seed)
     spread.fit(X_train, np.abs(y_train - inner))
-    floor = max(float(np.median(np.abs(y_train - inner))) * 1e-3, 1e-12)
+    # A regression of |residual| can dip to zero or below; a σ of ~0 would make one object's
+    # NLL dominate everything, so keep at least a fifth of the typical residual.
+    floor = max(0.2 * float(np.median(np.abs(y_train - inner))), 1e-12)
     return np.maximum(spread.predict(X_valid), floor)
 
 

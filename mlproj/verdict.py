@@ -115,8 +115,13 @@ def _judge_case(case: dict, models: dict, design: dict, test: dict | None, sever
             warnings.append(f"{prefix}the held-out test {label} of {selection.selected} ({value:.4g}) lies outside "
                             "the cross-validated interval by more than the margin: the test set may differ from "
                             "the development data, or be too small")
+    uncertainty = _uncertainty(case, selection.selected, design)
+    if tested and tested["cases"].get(case["name"], {}).get("pit", {}).get("flagged"):
+        warnings.append(f"{prefix}predicted uncertainties of {selection.selected} on the test set: "
+                        + tested["cases"][case["name"]]["pit"]["detail"])
     return {
         **base,
+        "uncertainty": uncertainty,
         "selected_model": selection.selected,
         "reason": selection.reason,
         "primary": {"name": label, "mean": _num(primary.mean), "se": _num(primary.se),
@@ -127,6 +132,28 @@ def _judge_case(case: dict, models: dict, design: dict, test: dict | None, sever
         "comparisons": comparisons,
         "warnings": warnings,
     }
+
+
+def _uncertainty(case: dict, model: str, design: dict) -> dict | None:
+    """σ(x) methods of the selected model, judged by CRPS with the same paired rule as models."""
+    methods = case.get("uncertainty_methods") or []
+    if not methods:
+        return None
+    entry = case["models"][model]
+    result = {"model": model, "methods": {}, "comparisons": []}
+    for method in methods:
+        result["methods"][method] = {
+            name: entry["uncertainty"][f"{name}[{method}]"]["mean"] for name in ("crps", "nll", "coverage_68",
+                                                                              "coverage_95", "pit_ks")}
+    crps = {m: [math.nan if v is None else v for v in entry["uncertainty_scores"][m]] for m in methods}
+    for method in methods[1:]:
+        # No margin: any CRPS gain of a σ model over the single global σ must be resolved by the folds.
+        c = stats.compare(crps["global"], crps[method], names=("global", method), folds=design["folds"],
+                          repeats=design["repeats"], margin=0.0, greater_is_better=False,
+                          confidence=design["confidence"]).to_dict()
+        result["comparisons"].append({k: c[k] for k in ("a", "b", "difference", "interval", "p_better",
+                                                         "p_worse", "decision")})
+    return result
 
 
 def _versus_dummy(case: dict, best: str, folds: int, repeats: int, confidence: float) -> dict:

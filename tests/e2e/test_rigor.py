@@ -146,3 +146,25 @@ def test_same_estimator_as_a_baseline_is_equivalent_and_a_better_one_is_improved
     decisions = {(c["b"], c["a"]): c["decision"] for c in latest(tmp_path, "verdict.json")["comparisons"]}
     assert decisions[("forest_again", "random_forest")] == "equivalent"
     assert decisions[("forest_again", "logistic")] == "improved"
+
+
+def test_mlz_errors_and_residual_uncertainty(tmp_path, shared_data):
+    config = REPO / "configs" / "mlz-photoz-uncertainty.yaml"
+    copy_config(config, tmp_path, execution__n_jobs=2)
+    result = cli("run", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    for words in ("sigma_nmad", "outlier_fraction", "CRPS", "NLL", "coverage", "global",
+                  "residual"):
+        assert words in text, words
+    verdict = latest(tmp_path, "verdict.json")
+    judged = verdict["selections"][0]["uncertainty"]
+    assert set(judged["methods"]) == {"global", "residual"}
+    for method in ("global", "residual"):
+        values = judged["methods"][method]
+        assert 0.5 < values["coverage_68"] < 0.9 and 0.85 < values["coverage_95"] <= 1
+        assert values["crps"] > 0
+    assert judged["comparisons"][0]["a"] == "global" and judged["comparisons"][0]["b"] == "residual"
+    test = verdict["test"]["cases"]["zs"]
+    assert {"crps[global]", "crps[residual]", "coverage_68[residual]"} <= set(test["uncertainty"])
+    assert "ks_statistic" in test["pit"]

@@ -1,0 +1,79 @@
+"""Measurement errors in (augmentation) and predicted uncertainties out (σ methods), paper §5.1–5.2."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from mlproj.analysis import predicted_sigma, score_uncertainty
+from mlproj.config import parse_project
+from mlproj.execute import augmented_training_set
+from mlproj.models import model_specs
+from mlproj.plan import compile_plan
+
+
+def test_augmented_copies_come_from_training_rows_only():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    errors = np.abs(rng.normal(0.1, 0.02, size=(200, 3)))
+    y = rng.normal(size=200)
+    project = parse_project(yaml.safe_dump({
+        "name": "t", "objective": {"statement": "s", "task": "regression"},
+        "data": {"path": "x.csv", "label": "y", "errors": {"a": "ea"}, "augment": 3},
+        "metric": {"primary": "rmse"}, "finish_line": {"threshold": 1.0},
+        "validation": {"folds": 4, "repeats": 2}}), __import__("pathlib").Path("p.yaml")).project
+    plan = compile_plan(project, model_specs(project), y, ["a", "b", "c"], "fingerprint")
+    for split in plan.splits:
+        X_aug, y_aug, source = augmented_training_set(X, y, errors, split.train, 3, split.seed)
+        assert len(source) == 4 * len(split.train)
+        assert set(source) == set(split.train)
+        assert not set(source) & set(split.valid) and not set(source) & set(plan.test)
+        np.testing.assert_array_equal(y_aug, y[source])
+        # the first block is the original rows; the copies scatter by the given errors
+        np.testing.assert_array_equal(X_aug[: len(split.train)], X[split.train])
+        z = (X_aug[len(split.train):] - X[source[len(split.train):]]) / errors[source[len(split.train):]]
+        assert abs(z.std() - 1) < 0.1 and abs(z.mean()) < 0.1
+    # deterministic for a seed
+    a = augmented_training_set(X, y, errors, plan.splits[0].train, 2, 7)[0]
+    b = augmented_training_set(X, y, errors, plan.splits[0].train, 2, 7)[0]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_augment_needs_errors():
+    from mlproj.errors import ConfigError
+
+    text = yaml.safe_dump({"name": "t", "objective": {"statement": "s", "task": "regression"},
+                           "data": {"path": "x.csv", "label": "y", "augment": 3},
+                           "metric": {"primary": "rmse"}, "finish_line": {"threshold": 1.0}})
+    with pytest.raises(ConfigError, match="data.errors"):
+        parse_project(text, __import__("pathlib").Path("p.yaml"))
+
+
+def test_global_sigma_is_the_rms_of_other_objects_residuals():
+    y_ref = np.array([0.0, 1.0, 2.0, 3.0])
+    reference = np.array([[0.5], [1.5], [1.5], [3.5]])
+    sigma = predicted_sigma("global", y_ref, reference, np.array([10.0, 20.0]))
+    np.testing.assert_allclose(sigma, [0.5, 0.5])
+
+
+def test_residual_sigma_is_rescaled_to_unit_variance_on_the_reference():
+    rng = np.random.default_rng(1)
+    s_hat = rng.uniform(0.5, 2.0, 20000)
+    truth_sigma = 3.0 * s_hat  # the second model is right up to a factor 3
+    y_ref = rng.normal(0, truth_sigma)
+    reference = np.column_stack([np.zeros_like(y_ref), s_hat])
+    sigma = predicted_sigma("residual", y_ref, reference, np.array([[0.0, 1.0], [0.0, 2.0]]))
+    np.testing.assert_allclose(sigma, [3.0, 6.0], rtol=0.03)
+
+
+def test_calibrated_sigma_scores_like_a_calibrated_gaussian():
+    rng = np.random.default_rng(2)
+    mu = rng.normal(size=20000)
+    y = mu + rng.normal(size=20000)
+    scores = score_uncertainty("global", y, mu, np.ones_like(mu))
+    assert scores["coverage_68[global]"] == pytest.approx(0.683, abs=0.01)
+    assert scores["coverage_95[global]"] == pytest.approx(0.954, abs=0.01)
+    assert scores["crps[global]"] == pytest.approx(0.5641896, abs=0.01)  # E[CRPS] of N(0,1) = 1/sqrt(pi)
+    too_narrow = score_uncertainty("global", y, mu, 0.5 * np.ones_like(mu))
+    assert too_narrow["coverage_68[global]"] < 0.45 and too_narrow["pit_ks[global]"] > scores["pit_ks[global]"]
