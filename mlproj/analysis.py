@@ -419,3 +419,39 @@ def resolution_note(metric: ResolvedMetric, rate: dict) -> str | None:
 
 def _json_float(value) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
+
+
+def calibration_record(is_positive: np.ndarray, probability: np.ndarray) -> dict:
+    """Reliability curve (quantile bins) and expected calibration error of out-of-fold probabilities."""
+    from mlproj import uncertainty
+
+    curve = uncertainty.reliability(is_positive, probability)
+    return curve.to_dict()
+
+
+def toward_prior(y: np.ndarray, prediction: np.ndarray, bins: int = 10) -> dict:
+    """Where predictions are pulled toward the bulk of the training sample (paper §5.3, figure 3).
+
+    In quantile bins of the truth: mean truth, mean prediction and the local slope of prediction
+    against truth. A bin is flagged when its mean prediction lies between its mean truth and the
+    sample median, off by more than half the bin's residual scatter: a bias that large is the
+    model's prior showing, not noise.
+    """
+    order = np.argsort(y, kind="mergesort")
+    groups = [g for g in np.array_split(order, bins) if len(g)]
+    median = float(np.median(y))
+    truth = np.array([y[g].mean() for g in groups])
+    predicted = np.array([prediction[g].mean() for g in groups])
+    scatter = np.array([(prediction[g] - y[g]).std() for g in groups])
+    slope = np.gradient(predicted, truth) if len(groups) > 1 else np.array([math.nan])
+    pulled = [bool((t - median) * (p - t) < 0 and abs(p - t) > 0.5 * max(e, 1e-12) and abs(p - median) < abs(t - median))
+              for t, p, e in zip(truth, predicted, scatter)]
+    flagged = [f"[{y[g].min():.3g}, {y[g].max():.3g}]" for g, f in zip(groups, pulled) if f]
+    return {
+        "truth": [_json_float(v) for v in truth], "predicted": [_json_float(v) for v in predicted],
+        "slope": [_json_float(v) for v in slope], "pulled": pulled,
+        "overall_slope": _json_float(float(np.polyfit(y, prediction, 1)[0])) if len(y) > 1 else None,
+        "detail": ("predictions are pulled toward the bulk of the training sample for true values in "
+                   + ", ".join(flagged) + " (paper §5.3): do not trust them at the edges of the sample")
+        if flagged else None,
+    }

@@ -244,6 +244,14 @@ def _print_verdict(verdict: dict, summary: dict, already_shown: set[str] = froze
         out.print(f"Power analysis ({power['model']}): {power['detail']}"
                   + (f" The most powerful operating point on the ROC (TPR {best['tpr']:.3f}, FPR {best['fpr']:.4f}) "
                      f"gives power {best['power']:.2f}." if best else ""))
+    calibration = (verdict.get("diagnostics") or {}).get("calibration")
+    if calibration and calibration.get("ece") is not None:
+        out.print(f"Calibration of {verdict['diagnostics']['model']} (out of fold, {len(calibration['counts'])} "
+                  f"quantile bins): expected calibration error {calibration['ece']:.3f}.")
+    prior = (verdict.get("diagnostics") or {}).get("toward_prior")
+    if prior and prior.get("overall_slope") is not None:
+        out.print(f"Prediction vs truth of {verdict['diagnostics']['model']} (out of fold): slope "
+                  f"{prior['overall_slope']:.3f} (1 = no pull toward the training sample's bulk).")
     for warning in verdict.get("warnings", []):
         if warning not in already_shown:
             out.print(f"[yellow]warning:[/] {warning}", markup=True)

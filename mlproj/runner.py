@@ -126,8 +126,13 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
                 f"the held-out test set has now been used by {summary['test']['uses']} different configurations "
                 "of this project: choosing between them on it makes it part of the training; its score is no "
                 "longer an independent estimate (paper §5.6)")
-    hypotheses = loaded.project.objective.hypotheses
     main_selected = provisional["selections"][0]["selected_model"]
+    if main_selected is not None:
+        summary["diagnostics"] = model_diagnostics(plan, outputs, dataset.y, cases[0], main_selected)
+        detail = (summary["diagnostics"].get("toward_prior") or {}).get("detail")
+        if detail:
+            summary["warnings"].append(f"{main_selected}: {detail}")
+    hypotheses = loaded.project.objective.hypotheses
     if hypotheses is not None and main_selected is not None:
         summary["power"] = hypothesis_power(plan, outputs, dataset.y, cases[0], summary["cases"][0],
                                             main_selected, hypotheses)
@@ -210,6 +215,22 @@ def hypothesis_power(plan: Plan, outputs: dict[str, TaskOutput], y: np.ndarray, 
     return result
 
 
+def model_diagnostics(plan: Plan, outputs: dict[str, TaskOutput], y: np.ndarray, case: analysis.Case,
+                      model: str) -> dict:
+    """Calibration (classification) or the pull toward the training prior (regression), out of fold."""
+    folds = development_predictions(plan, outputs, model)
+    if not folds:
+        return {"model": model}
+    rows = np.concatenate([plan.split(0, f).valid for f in sorted(folds)])
+    predictions = np.concatenate([folds[f] for f in sorted(folds)])
+    if plan.task_kind == "regression":
+        return {"model": model, "toward_prior": analysis.toward_prior(y[rows], analysis.point_prediction(predictions))}
+    if predictions.ndim == 1:  # a historical score is no probability
+        return {"model": model}
+    probability = predictions[:, list(case.positives)].sum(axis=1)
+    return {"model": model, "calibration": analysis.calibration_record(np.isin(y[rows], case.positives), probability)}
+
+
 def plan_seed(plan: Plan) -> int:
     return plan.splits[0].seed if plan.splits else 0
 
@@ -251,6 +272,7 @@ def build_summary(prepared: Prepared, rows: list[dict], rates: dict) -> dict:
         "cases": analysis.summarize_cases(plan, rows, prepared.cases, rates, confidence),
         "test": None,
         "power": None,
+        "diagnostics": None,
         "warnings": list(dataset.warnings),
     }
 

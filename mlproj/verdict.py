@@ -51,6 +51,7 @@ def judge(summary: dict) -> dict:
         "comparisons": comparisons,
         "selections": [{k: v for k, v in case.items() if k not in ("criteria", "comparisons")} for case in judged],
         "power": power,
+        "diagnostics": summary.get("diagnostics"),
         "test": test.get("models", {}).get(main["selected_model"]) if main["selected_model"] else None,
         "test_uses": test.get("uses"),
         "warnings": warnings,

@@ -77,3 +77,29 @@ def test_calibrated_sigma_scores_like_a_calibrated_gaussian():
     assert scores["crps[global]"] == pytest.approx(0.5641896, abs=0.01)  # E[CRPS] of N(0,1) = 1/sqrt(pi)
     too_narrow = score_uncertainty("global", y, mu, 0.5 * np.ones_like(mu))
     assert too_narrow["coverage_68[global]"] < 0.45 and too_narrow["pit_ks[global]"] > scores["pit_ks[global]"]
+
+
+def test_pull_toward_the_training_prior_is_flagged_at_the_edges_only_when_present():
+    from mlproj.analysis import toward_prior
+
+    rng = np.random.default_rng(4)
+    y = rng.gamma(2.0, 0.05, 5000)
+    shrunk = np.median(y) + 0.5 * (y - np.median(y)) + rng.normal(0, 0.005, y.size)
+    report = toward_prior(y, shrunk)
+    assert report["overall_slope"] == pytest.approx(0.5, abs=0.05)
+    assert report["pulled"][0] and report["pulled"][-1]
+    assert "pulled toward the bulk" in report["detail"]
+
+    honest = y + rng.normal(0, 0.005, y.size)
+    report = toward_prior(y, honest)
+    assert not any(report["pulled"]) and report["detail"] is None
+    assert report["overall_slope"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_calibration_record_of_calibrated_probabilities():
+    from mlproj.analysis import calibration_record
+
+    rng = np.random.default_rng(5)
+    p = rng.uniform(size=20000)
+    record = calibration_record(rng.uniform(size=p.size) < p, p)
+    assert record["ece"] < 0.02 and len(record["counts"]) == 10
