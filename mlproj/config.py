@@ -66,6 +66,33 @@ class Objective(Section):
     )
 
 
+class Limit(Section):
+    flag: str | None = Field(default=None, description="Column that is true/1 for a non-detection.")
+    sentinel: float | None = Field(default=None, description="Value of the column that marks a non-detection.")
+    limit: float | str | None = Field(
+        default=None,
+        description="The bound: a number (survey depth) or a column; default: the value in the column itself.",
+    )
+    kind: Literal["magnitude", "flux"] = Field(
+        default="magnitude",
+        description="magnitude: the true value is fainter, i.e. larger than the bound; flux: smaller.",
+    )
+    span: float = Field(
+        default=2.0,
+        gt=0,
+        description="Width of the range drawn for augmented copies: [bound, bound + span] for magnitudes, "
+        "[bound − span, bound] for fluxes (clipped at 0).",
+    )
+
+    @model_validator(mode="after")
+    def _one_marker(self):
+        if (self.flag is None) == (self.sentinel is None):
+            raise ValueError("give exactly one of 'flag' (a column) or 'sentinel' (a value) to mark non-detections")
+        if self.sentinel is not None and self.limit is None:
+            raise ValueError("with a sentinel, the value is no bound: give 'limit' (a number or a column)")
+        return self
+
+
 class FeatureExclusion(Section):
     exclude: list[str] = Field(
         description="Use every numeric column except these (the label and the columns used by "
@@ -108,6 +135,12 @@ class DataSection(Section):
         default_factory=dict,
         description='Values that mean "no measurement", per column or "*" for every numeric column, '
         'e.g. {"*": [-99, -9999], Ampl: [-99.99]}; they become missing values before anything else.',
+    )
+    limits: dict[str, Limit] = Field(
+        default_factory=dict,
+        description="Non-detections as bounds, per feature, e.g. {u: {flag: u_nodet, kind: magnitude}}: "
+        "the value becomes the bound, an indicator feature <column>_nondetection is added, and "
+        "augmented copies are drawn between the bound and a floor (paper §5.1, case 2).",
     )
     missing: Literal["native", "impute"] = Field(
         default="native",
@@ -428,8 +461,9 @@ def _check_consistency(loaded: LoadedProject) -> None:
         if project.historical.kind not in allowed:
             raise ConfigError(f"historical kind '{project.historical.kind}' does not fit a {task} project",
                               where=loaded.where("historical", "kind"), hint=f"use {' or '.join(sorted(allowed))}")
-    if project.data.augment and not project.data.errors:
-        raise ConfigError("data.augment draws copies from measurement errors, but data.errors is empty",
+    if project.data.augment and not (project.data.errors or project.data.limits):
+        raise ConfigError("data.augment draws copies from measurement errors and non-detection ranges, but "
+                          "data.errors and data.limits are empty",
                           where=loaded.where("data", "augment"), hint="add data.errors: {feature: error_column}")
     if project.uncertainty.method != "global" and task != "regression":
         raise ConfigError(f"uncertainty method '{project.uncertainty.method}' applies to regression projects",

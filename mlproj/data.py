@@ -41,6 +41,8 @@ class Dataset:
     # The classical method's predictions, aligned with the rows: a score (higher = positive),
     # one-hot class probabilities, or regression values.
     errors: np.ndarray | None = None  # 1σ Gaussian errors aligned with X (0 where none is given)
+    # (2, rows, features): low and high end of the range a non-detection's true value lies in, NaN elsewhere
+    limit_ranges: np.ndarray | None = None
     historical: np.ndarray | None = None
     groups: np.ndarray | None = None
     order: np.ndarray | None = None
@@ -137,10 +139,8 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
     where_path = loaded.where("data", "path")
     table = read_table(path, where=where_path)
     n_read = len(table)
-    replaced = _apply_sentinels(table, loaded)
     _require_columns(table.columns, [data.label], loaded.where("data", "label"), "label column")
-
-    derived = _add_derived(table, loaded)
+    replaced, bounds, derived = prepare_table(table, loaded)
     dropped: dict[str, int] = {}
     warnings: list[str] = []
 
@@ -171,13 +171,13 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
             f"feature(s) {', '.join(leaks)} also appear in the class definitions: the model can "
             "learn the operational definition itself instead of the astrophysics"
         )
-    X = np.empty((n_read, len(names)), dtype=np.float64)
-    for j, name in enumerate(names):
-        where = loaded.where("data", "derived", name) if name in derived else loaded.where("data", "features")
-        X[:, j] = _numeric_column(table, name, where, role="feature")
+    names += [indicator(c) for c in data.limits if c in names and indicator(c) not in names]
+    X = feature_matrix(table, names, loaded, derived)
     errors = _error_matrix(table, loaded, names)
+    ranges = _limit_ranges(bounds, names, n_read)
     X = np.ascontiguousarray(X[keep])
     errors = np.ascontiguousarray(errors[keep]) if errors is not None else None
+    ranges = np.ascontiguousarray(ranges[:, keep]) if ranges is not None else None
     y = y[keep]
     historical = historical[keep] if historical is not None else None
     groups = groups[keep] if groups is not None else None
@@ -198,9 +198,81 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
         warnings.append(f"sentinel values turned into missing values: {listed}")
     dataset = Dataset(X=X, y=y, feature_names=names, classes=classes, positive=positive, source=path,
                       file_hash=file_hash(path), n_rows_read=n_read, dropped=dropped, warnings=warnings,
-                      historical=historical, groups=groups, order=order, errors=errors)
+                      historical=historical, groups=groups, order=order, errors=errors, limit_ranges=ranges)
     _check_sizes(dataset, loaded, min_per_class)
     return dataset
+
+
+def prepare_table(table, loaded: LoadedProject) -> tuple[dict[str, int], dict[str, tuple], list[str]]:
+    """What training and prediction do alike to a raw catalogue, in this order: sentinels become
+    missing values, non-detections become bounds with an indicator, derived features are added."""
+    replaced = _apply_sentinels(table, loaded)
+    bounds = _apply_limits(table, loaded)
+    derived = _add_derived(table, loaded)
+    return replaced, bounds, derived
+
+
+def feature_matrix(table, names: list[str], loaded: LoadedProject, derived: list[str]) -> np.ndarray:
+    X = np.empty((len(table), len(names)), dtype=np.float64)
+    for j, name in enumerate(names):
+        where = loaded.where("data", "derived", name) if name in derived else loaded.where("data", "features")
+        _require_columns(table.columns, [name], where, "feature")
+        X[:, j] = _numeric_column(table, name, where, role="feature")
+    return X
+
+
+def indicator(column: str) -> str:
+    return f"{column}_nondetection"
+
+
+def _apply_limits(table, loaded: LoadedProject) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Non-detections (paper §5.1, case 2): the value becomes the bound, and an indicator says so.
+
+    A non-detection is information, not a missing value: the true magnitude is fainter than the
+    limit (a flux is below it). Returns, per column, (mask, low, high) of the allowed range.
+    """
+    bounds = {}
+    for column, spec in loaded.project.data.limits.items():
+        where = loaded.where("data", "limits", column)
+        _require_columns(table.columns, [column], where, "limited column")
+        values = _numeric_column(table, column, where, role="limited column")
+        if spec.flag is not None:
+            _require_columns(table.columns, [spec.flag], where, "non-detection flag column")
+            flag = table[spec.flag]
+            mask = flag.fillna(False).astype(bool).to_numpy() if flag.dtype == bool or flag.dtype == object \
+                else np.nan_to_num(flag.to_numpy(dtype=np.float64, na_value=np.nan)) != 0
+        else:
+            mask = np.isclose(values, spec.sentinel)
+        if isinstance(spec.limit, str):
+            limit = _numeric_column(table, spec.limit, where, role="limit column")
+        elif spec.limit is not None:
+            limit = np.full(len(table), float(spec.limit))
+        else:
+            limit = values
+        bound = np.where(mask, limit, values)
+        if np.isnan(bound[mask]).any():
+            raise DataError(f"{int(np.isnan(bound[mask]).sum())} non-detections in '{column}' have no limit value",
+                            where=where, hint="give limit: (the survey depth, or a column with it)")
+        if spec.kind == "magnitude":
+            low, high = bound, bound + spec.span
+        else:
+            low, high = np.maximum(bound - spec.span, 0.0), bound
+        table[column] = bound
+        table[indicator(column)] = mask.astype(np.float64)
+        bounds[column] = (mask, low, high)
+    return bounds
+
+
+def _limit_ranges(bounds: dict, names: list[str], n: int) -> np.ndarray | None:
+    if not bounds:
+        return None
+    ranges = np.full((2, n, len(names)), np.nan)
+    for column, (mask, low, high) in bounds.items():
+        if column in names:
+            j = names.index(column)
+            ranges[0, mask, j] = low[mask]
+            ranges[1, mask, j] = high[mask]
+    return ranges
 
 
 def _error_matrix(table, loaded: LoadedProject, names: list[str]) -> np.ndarray | None:
@@ -419,7 +491,8 @@ def _feature_names(table, loaded: LoadedProject, derived: list[str], used_column
     exclude = set(data.features.exclude) if data.features is not None else set()
     if exclude:
         _require_columns(table.columns, sorted(exclude), where, "excluded column")
-    exclude |= {data.label} | used_columns | set(data.errors.values())
+    exclude |= {data.label} | used_columns | set(data.errors.values()) | {
+        spec.flag for spec in data.limits.values() if spec.flag}
     names = [c for c in table.columns
              if c not in exclude and (c in derived or pd.api.types.is_numeric_dtype(table[c]))]
     if not names:

@@ -79,23 +79,32 @@ def inner_threads(n_workers: int) -> int:
     return min(threads, int(limit)) if limit.isdigit() and int(limit) > 0 else threads
 
 
-def augmented_training_set(X: np.ndarray, y: np.ndarray, errors: np.ndarray, train: np.ndarray, draws: int,
-                           seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The training rows plus `draws` Gaussian copies of each, and the row each copy came from.
+def augmented_training_set(X: np.ndarray, y: np.ndarray, errors: np.ndarray | None, train: np.ndarray, draws: int,
+                           seed: int, ranges: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The training rows plus `draws` copies of each, and the row each copy came from.
 
-    Copies are drawn from the training rows of one split only, so an object and its copies are
-    always on the same side of the split (paper §5.1: augmentation must not leak).
+    A copy scatters every measured value by its Gaussian error and draws every non-detection
+    uniformly within its allowed range (paper §5.1). Copies are made from the training rows of
+    one split only, so an object and its copies are always on the same side of the split.
     """
     rng = np.random.default_rng(seed)
     source = np.concatenate([train, np.repeat(train, draws)])
-    noise = np.zeros((len(source), X.shape[1]))
-    noise[len(train):] = rng.standard_normal((len(train) * draws, X.shape[1])) * errors[source[len(train):]]
-    return X[source] + noise, y[source], source
+    copies = source[len(train):]
+    X_aug = X[source].copy()
+    if errors is not None:
+        X_aug[len(train):] += rng.standard_normal((len(copies), X.shape[1])) * errors[copies]
+    if ranges is not None:
+        low, high = ranges[0][copies], ranges[1][copies]
+        limited = ~np.isnan(low)
+        uniform = low + rng.random(low.shape) * (high - low)
+        X_aug[len(train):][limited] = uniform[limited]
+    return X_aug, y[source], source
 
 
 def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarray, train: np.ndarray,
                     valid: np.ndarray, seed: int, key: str, cache_root: str | None = None,
-                    threads: int = 1, errors: np.ndarray | None = None) -> TaskOutput:
+                    threads: int = 1, errors: np.ndarray | None = None,
+                    ranges: np.ndarray | None = None) -> TaskOutput:
     """Fit one model on the training rows and predict the validation rows.
 
     Failures are captured per task (as scikit-learn's error_score does) so one bad fit does not
@@ -111,8 +120,8 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
         start = time.perf_counter()  # fit time is a tie-breaker: exclude one-off imports
         with warnings.catch_warnings(), threadpool_limits(limits=threads):
             warnings.simplefilter("ignore")  # convergence chatter would drown the progress bar
-            if spec.augment and errors is not None:
-                X_train, y_train, _ = augmented_training_set(X, y, errors, train, spec.augment, seed)
+            if spec.augment and (errors is not None or ranges is not None):
+                X_train, y_train, _ = augmented_training_set(X, y, errors, train, spec.augment, seed, ranges)
             else:
                 X_train, y_train = X[train], y[train]
             estimator.fit(X_train, y_train)
@@ -164,7 +173,7 @@ def _probabilities(estimator, X: np.ndarray, n_classes: int) -> np.ndarray:
 
 def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache: Cache, *,
               n_jobs: int = 1, on_done: Callable[[TaskOutput], None] | None = None,
-              errors: np.ndarray | None = None) -> dict[str, TaskOutput]:
+              errors: np.ndarray | None = None, ranges: np.ndarray | None = None) -> dict[str, TaskOutput]:
     """Outputs for the given tasks: from the cache where possible, fitted otherwise.
 
     `on_done` is called once per task as results arrive (progress bars). KeyboardInterrupt
@@ -190,7 +199,7 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
     threads = inner_threads(workers)
     calls = (
         (plan.model(t.model), plan.task_kind, X, y, *plan.rows_for(t), t.seed, t.key, str(cache.root), threads,
-         errors if plan.model(t.model).augment else None)
+         errors if plan.model(t.model).augment else None, ranges if plan.model(t.model).augment else None)
         for t in unique
     )
     for output in _execute(calls, workers):

@@ -115,9 +115,9 @@ def compile_plan(project: Project, models: list[ModelSpec], labels: np.ndarray,
         "derived": project.data.derived,
     }
     # Only when set, so that the keys of projects without them stay valid.
-    for name in ("sentinels", "errors"):
+    for name in ("sentinels", "errors", "limits"):
         if getattr(project.data, name):
-            base[name] = getattr(project.data, name)
+            base[name] = project.data.model_dump(mode="json")[name]
     tasks = []
     for model in models:
         for split in splits.folds:

@@ -100,7 +100,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     cache = Cache(loaded.root / CACHE_DIR)
     fitted_tasks = [t for t in plan.tasks if plan.model(t.model).estimator != HISTORICAL]
     outputs = run_tasks(plan, fitted_tasks, dataset.X, dataset.y, cache, n_jobs=n_jobs, on_done=on_task,
-                        errors=dataset.errors)
+                        errors=dataset.errors, ranges=dataset.limit_ranges)
     outputs.update(_historical_outputs(plan, [t for t in plan.tasks if t not in fitted_tasks], dataset, on_task))
 
     rows, rates = analysis.results_rows(plan, outputs, dataset.y, cases)
@@ -112,7 +112,8 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
         # The held-out test set is touched once, by the selected models only (paper §5.6).
         finals = [plan.final_tasks[name] for name in selected]
         to_fit = [t for t in finals if plan.model(t.model).estimator != HISTORICAL]
-        final_outputs = run_tasks(plan, to_fit, dataset.X, dataset.y, cache, n_jobs=1, errors=dataset.errors)
+        final_outputs = run_tasks(plan, to_fit, dataset.X, dataset.y, cache, n_jobs=1, errors=dataset.errors,
+                                  ranges=dataset.limit_ranges)
         final_outputs.update(_historical_outputs(plan, [t for t in finals if t not in to_fit], dataset, None))
         summary["test"] = {"models": {}, "uses": record_test_use(loaded, selected, dataset.file_hash)}
         for task in finals:
