@@ -44,6 +44,7 @@ class Case:
     required: bool = True
     prefix: str = ""  # column prefix in results.csv when a project has several cases
     uncertainty_methods: tuple[str, ...] = ()  # regression σ(x) methods judged, "global" first
+    uncertainty_criteria: tuple[tuple[str, object], ...] = ()  # ("coverage_68", (lo, hi)), ("crps", max)
 
     @property
     def primary(self) -> ResolvedMetric:
@@ -92,8 +93,11 @@ def resolve_cases(project: Project) -> list[Case]:
     methods = ()
     if task == "regression":
         methods = ("global",) if project.uncertainty.method == "global" else ("global", project.uncertainty.method)
+    criteria = tuple((name, getattr(project.uncertainty, name)) for name in ("coverage_68", "crps")
+                     if getattr(project.uncertainty, name) is not None)
     cases = [Case(case_name(project.positive), indices(project.positive), resolve_metrics(project.metric, task),
-                  project.finish_line.threshold, project.finish_line.margin, uncertainty_methods=methods)]
+                  project.finish_line.threshold, project.finish_line.margin, uncertainty_methods=methods,
+                  uncertainty_criteria=criteria)]
     for selection in project.selections:
         cases.append(Case(selection.name, indices(selection.positive), resolve_metrics(selection.metric, task),
                           selection.finish_line.threshold, selection.finish_line.margin, selection.required))
@@ -337,6 +341,7 @@ def summarize_cases(plan: Plan, rows: list[dict], cases: list[Case], rates: dict
             "threshold": case.threshold,
             "margin": case.margin,
             "uncertainty_methods": list(case.uncertainty_methods),
+            "uncertainty_criteria": {name: value for name, value in case.uncertainty_criteria},
             "models": per_model,
         })
     return out

@@ -273,12 +273,22 @@ class Historical(Section):
 
 
 class Uncertainty(Section):
-    method: Literal["global", "residual"] = Field(
+    method: Literal["global", "residual", "quantile", "ensemble", "calibrated"] = Field(
         default="global",
         description="Regression σ(x): global = RMS of out-of-fold residuals (always computed, the "
-        "baseline); residual = a second model of |residual| on out-of-fold residuals, rescaled "
-        "to unit variance on the other folds (paper §5.2).",
+        "baseline); residual = a second model of |residual| on out-of-fold residuals; quantile = "
+        "gradient-boosted 15.9%/84.1% quantiles; ensemble = spread of 5 models fitted on parts of "
+        "the training fold. Non-global σ are rescaled on the other folds (paper §5.2). "
+        "Classification: calibrated = probabilities calibrated with CalibratedClassifierCV.",
     )
+    calibration: Literal["isotonic", "sigmoid"] = Field(
+        default="isotonic", description="Calibration map for method: calibrated (classification)."
+    )
+    coverage_68: tuple[float, float] | None = Field(
+        default=None,
+        description="Optional criterion: the 68% intervals' coverage must lie in this band, e.g. [0.63, 0.73].",
+    )
+    crps: float | None = Field(default=None, gt=0, description="Optional criterion: CRPS must be below this value.")
 
 
 class SelectionSpec(Section):
@@ -465,10 +475,20 @@ def _check_consistency(loaded: LoadedProject) -> None:
         raise ConfigError("data.augment draws copies from measurement errors and non-detection ranges, but "
                           "data.errors and data.limits are empty",
                           where=loaded.where("data", "augment"), hint="add data.errors: {feature: error_column}")
-    if project.uncertainty.method != "global" and task != "regression":
-        raise ConfigError(f"uncertainty method '{project.uncertainty.method}' applies to regression projects",
-                          where=loaded.where("uncertainty", "method"),
-                          hint="classification probabilities are judged with brier, log_loss and the reliability curve")
+    method = project.uncertainty.method
+    if (method == "calibrated") != (task == "classification") and method != "global":
+        raise ConfigError(
+            f"uncertainty method '{method}' applies to {'classification' if method == 'calibrated' else 'regression'} "
+            "projects",
+            where=loaded.where("uncertainty", "method"),
+            hint="classification: global (uncalibrated) or calibrated; regression: global, residual, quantile, ensemble")
+    if task == "classification" and (project.uncertainty.coverage_68 or project.uncertainty.crps):
+        raise ConfigError("coverage and CRPS criteria judge regression uncertainties",
+                          where=loaded.where("uncertainty"), hint="use brier or log_loss as a metric instead")
+    band = project.uncertainty.coverage_68
+    if band and not 0 < band[0] < band[1] < 1:
+        raise ConfigError(f"uncertainty.coverage_68 must be a band [low, high] inside (0, 1), got {list(band)}",
+                          where=loaded.where("uncertainty", "coverage_68"))
     strategy = project.validation.strategy
     needed = {"group": "groups", "time": "order"}.get(strategy)
     if needed and getattr(project.data, needed) is None:

@@ -129,8 +129,9 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
                 predictions = _probabilities(estimator, X[valid], n_classes=int(y.max()) + 1)
             else:
                 predictions = np.asarray(estimator.predict(X[valid]), dtype=np.float64)
-                if spec.uncertainty == "residual":
-                    scale = _residual_scale(estimator, X[train], y[train], X[valid], seed)
+                if spec.uncertainty != "global":
+                    # From the original training rows: augmented copies would share inner folds.
+                    scale = _spread(spec.uncertainty, estimator, X[train], y[train], X[valid], seed)
                     predictions = np.column_stack([predictions, scale])
         output = TaskOutput(key, predictions, time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - any estimator failure is this task's result
@@ -141,23 +142,38 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
     return output
 
 
-def _residual_scale(estimator, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.ndarray, seed: int) -> np.ndarray:
-    """Unscaled σ(x): a second model of |residual|, trained on out-of-fold residuals of the training rows.
+def _spread(method: str, estimator, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.ndarray,
+            seed: int) -> np.ndarray:
+    """Unscaled σ(x) of a regression method, learnt from the training rows only.
 
-    In-sample residuals of a flexible model are too small; inner 3-fold predictions give honest
-    ones. The result is calibrated later on the other folds (analysis), so only its shape matters.
+    It is calibrated later on the other folds (analysis), so only its shape across objects
+    matters here. residual: a model of |residual| on inner out-of-fold residuals (in-sample
+    residuals of a flexible model are too small); quantile: half the distance between the
+    gradient-boosted 15.9% and 84.1% quantiles; ensemble: the spread of five models each fitted
+    on four fifths of the training rows.
     """
     from sklearn.base import clone
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.model_selection import KFold, cross_val_predict
 
-    inner = cross_val_predict(clone(estimator), X_train, y_train, cv=KFold(3, shuffle=True, random_state=seed))
-    spread = HistGradientBoostingRegressor(max_iter=100, random_state=seed)
-    spread.fit(X_train, np.abs(y_train - inner))
-    # A regression of |residual| can dip to zero or below; a σ of ~0 would make one object's
-    # NLL dominate everything, so keep at least a fifth of the typical residual.
-    floor = max(0.2 * float(np.median(np.abs(y_train - inner))), 1e-12)
-    return np.maximum(spread.predict(X_valid), floor)
+    if method == "quantile":
+        low, high = (HistGradientBoostingRegressor(loss="quantile", quantile=q, max_iter=100, random_state=seed)
+                     .fit(X_train, y_train).predict(X_valid) for q in (0.159, 0.841))
+        spread = (high - low) / 2
+        typical = float(np.median(np.abs(spread)))
+    elif method == "ensemble":
+        members = [clone(estimator).fit(X_train[part], y_train[part])
+                   for part, _ in KFold(5, shuffle=True, random_state=seed).split(X_train)]
+        spread = np.std([m.predict(X_valid) for m in members], axis=0)
+        typical = float(np.median(spread))
+    else:
+        inner = cross_val_predict(clone(estimator), X_train, y_train, cv=KFold(3, shuffle=True, random_state=seed))
+        model = HistGradientBoostingRegressor(max_iter=100, random_state=seed).fit(X_train, np.abs(y_train - inner))
+        spread = model.predict(X_valid)
+        typical = float(np.median(np.abs(y_train - inner)))
+    # A fitted spread can dip to zero or below; a σ of ~0 would let one object's NLL dominate
+    # everything, so keep at least a fifth of the typical value.
+    return np.maximum(spread, max(0.2 * typical, 1e-12))
 
 
 def _probabilities(estimator, X: np.ndarray, n_classes: int) -> np.ndarray:

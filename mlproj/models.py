@@ -35,7 +35,8 @@ class ModelSpec:
     scale: bool = False
     impute: bool = False  # median imputation + missing indicator before the estimator
     augment: int = 0  # Gaussian copies per training object drawn from the measurement errors
-    uncertainty: str = "global"  # regression σ(x): "global" (from residuals) or "residual" (a second model)
+    uncertainty: str = "global"  # regression σ(x) method: global, residual, quantile or ensemble
+    calibration: str | None = None  # classification: "isotonic" or "sigmoid" CalibratedClassifierCV
     role: str = "candidate"  # "baseline" | "candidate"
     simplicity: int = SIMPLICITY["other"]
     config_index: int | None = None  # position under `candidates:` for error messages
@@ -50,6 +51,8 @@ class ModelSpec:
             identity["augment"] = self.augment
         if self.uncertainty != "global":
             identity["uncertainty"] = self.uncertainty
+        if self.calibration:
+            identity["calibration"] = self.calibration
         return identity
 
 
@@ -81,6 +84,8 @@ def model_specs(project: Project) -> list[ModelSpec]:
     fitted = {"impute": project.data.missing == "impute", "augment": project.data.augment}
     if not classification:
         fitted["uncertainty"] = project.uncertainty.method
+    elif project.uncertainty.method == "calibrated":
+        fitted["calibration"] = project.uncertainty.calibration
     return [dataclasses.replace(s, **fitted) if s.estimator != HISTORICAL and s.name != "dummy" else s
             for s in specs]
 
@@ -198,6 +203,11 @@ def build_estimator(spec: ModelSpec, task: str, seed: int):
     estimator = cls(**spec.params)
     if "random_state" in estimator.get_params() and "random_state" not in spec.params:
         estimator.set_params(random_state=seed)
+    if spec.calibration:
+        from sklearn.calibration import CalibratedClassifierCV
+
+        # Calibrated on internal folds of the training rows only (never on the scored objects).
+        estimator = CalibratedClassifierCV(estimator, method=spec.calibration, cv=3)
     steps = []
     if spec.impute:
         from sklearn.impute import SimpleImputer

@@ -117,6 +117,7 @@ def _judge_case(case: dict, models: dict, design: dict, test: dict | None, sever
                             "the cross-validated interval by more than the margin: the test set may differ from "
                             "the development data, or be too small")
     uncertainty = _uncertainty(case, selection.selected, design)
+    criteria.extend({**base, **c} for c in _uncertainty_criteria(case, selection.selected, prefix))
     if tested and tested["cases"].get(case["name"], {}).get("pit", {}).get("flagged"):
         warnings.append(f"{prefix}predicted uncertainties of {selection.selected} on the test set: "
                         + tested["cases"][case["name"]]["pit"]["detail"])
@@ -155,6 +156,50 @@ def _uncertainty(case: dict, model: str, design: dict) -> dict | None:
         result["comparisons"].append({k: c[k] for k in ("a", "b", "difference", "interval", "p_better",
                                                          "p_worse", "decision")})
     return result
+
+
+def _uncertainty_criteria(case: dict, model: str, prefix: str) -> list[dict]:
+    """Optional criteria on the predicted σ of the configured method (paper §5.2: error bars that
+    really cover 68%): judged by the corrected interval like the finish line."""
+    wanted = case.get("uncertainty_criteria") or {}
+    if not wanted:
+        return []
+    method = case["uncertainty_methods"][-1]
+    stored = case["models"][model]["uncertainty"]
+    out = []
+    if "coverage_68" in wanted:
+        low, high = wanted["coverage_68"]
+        s = stored[f"coverage_68[{method}]"]
+        mean, (lo, hi) = s["mean"], s["interval"]
+        if mean is None or lo is None:
+            status = "undetermined"
+        elif low <= lo and hi <= high:
+            status = "pass"
+        elif hi < low or lo > high:
+            status = "fail"
+        else:
+            status = "undetermined"
+        out.append({"name": prefix + "coverage_68", "status": status, "value": mean, "threshold": [low, high],
+                    "detail": f"{model} ({method} σ): 68% coverage {stats.significant(_nan(mean), _nan(s['se']))}, "
+                              f"interval [{_fmt(lo)}, {_fmt(hi)}], required within [{low:g}, {high:g}]"})
+    if "crps" in wanted:
+        limit = wanted["crps"]
+        s = stored[f"crps[{method}]"]
+        mean, (lo, hi) = s["mean"], s["interval"]
+        status = ("undetermined" if mean is None or hi is None else "pass" if hi <= limit
+                  else "fail" if lo > limit else "undetermined")
+        out.append({"name": prefix + "crps", "status": status, "value": mean, "threshold": limit,
+                    "detail": f"{model} ({method} σ): CRPS {stats.significant(_nan(mean), _nan(s['se']))}, "
+                              f"interval [{_fmt(lo)}, {_fmt(hi)}], required below {limit:g}"})
+    return out
+
+
+def _nan(value) -> float:
+    return math.nan if value is None else value
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:.4g}"
 
 
 def _versus_dummy(case: dict, best: str, folds: int, repeats: int, confidence: float) -> dict:

@@ -137,3 +137,31 @@ def test_plan_and_schema(tmp_path: Path):
     assert "Total" in table.stdout
     schema = json.loads(cli("schema").stdout)
     assert "finish_line" in schema["properties"]
+
+
+def test_regression_uncertainty_criteria_and_quantile_sigma(tmp_path: Path):
+    demo = _init(tmp_path, "regression")
+    project = yaml.safe_load((demo / "mlproj.yaml").read_text())
+    project["uncertainty"] = {"method": "quantile", "coverage_68": [0.55, 0.8], "crps": 1.0}
+    project["validation"].update({"repeats": 1})
+    (demo / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    result = cli("run", cwd=demo)
+    assert result.exit_code == 0, result.output
+    verdict = latest(demo, "verdict.json")
+    criteria = {c["name"]: c for c in verdict["criteria"]}
+    assert criteria["crps"]["status"] == "pass"
+    assert criteria["coverage_68"]["status"] in {"pass", "undetermined"}
+    assert set(verdict["selections"][0]["uncertainty"]["methods"]) == {"global", "quantile"}
+
+
+def test_calibrated_classification(tmp_path: Path):
+    demo = _init(tmp_path)
+    project = yaml.safe_load((demo / "mlproj.yaml").read_text())
+    project["uncertainty"] = {"method": "calibrated", "calibration": "sigmoid"}
+    project["validation"].update({"repeats": 1})
+    (demo / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    result = cli("run", cwd=demo)
+    assert result.exit_code == 0, result.output
+    diagnostics = latest(demo, "verdict.json")["diagnostics"]
+    assert diagnostics["calibration"]["ece"] < 0.05
+    assert "Calibration of" in result.stdout
