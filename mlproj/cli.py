@@ -182,6 +182,25 @@ def verdict(
 
 @app.command()
 @_guard
+def predict(
+    run_dir: Optional[str] = typer.Argument(None, metavar="[RUN]", help="Run folder (default: the latest run)."),
+    data: Path = typer.Option(..., "--data", help="Catalogue to predict (.csv, .parquet)."),
+    out_file: Path = typer.Option(..., "--out", help="Where to write the predictions (.csv, .parquet)."),
+    model: Optional[str] = typer.Option(None, "--model", help="A saved model other than the selected one."),
+    config: Path = ConfigOption,
+    allow_stale: bool = typer.Option(False, "--allow-stale", help="Predict even if config or data changed."),
+) -> None:
+    """Apply the run's selected model to a new catalogue; keeps every input column."""
+    from mlproj import review
+    from mlproj.predict import predict as apply_model
+
+    result = review.rejudge(run_dir, config, allow_stale=allow_stale)
+    done = apply_model(result.run_dir, data, out_file, model=model)
+    out.print(f"Wrote {done.rows} predictions of {done.model} to {out_file} (new columns: {', '.join(done.columns)}).")
+
+
+@app.command()
+@_guard
 def schema() -> None:
     """Print the JSON Schema of the project file (for editors and validation)."""
     from mlproj.config import json_schema

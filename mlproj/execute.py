@@ -43,6 +43,10 @@ class Cache:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.npz"
 
+    def model_path(self, key: str) -> Path:
+        """Fitted final models are kept (skops format) so that `mlproj predict` needs no refit."""
+        return self.root / key[:2] / f"{key}.skops"
+
     def get(self, key: str, n_rows: int) -> TaskOutput | None:
         path = self.path(key)
         if not path.exists():
@@ -104,7 +108,7 @@ def augmented_training_set(X: np.ndarray, y: np.ndarray, errors: np.ndarray | No
 def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarray, train: np.ndarray,
                     valid: np.ndarray, seed: int, key: str, cache_root: str | None = None,
                     threads: int = 1, errors: np.ndarray | None = None,
-                    ranges: np.ndarray | None = None) -> TaskOutput:
+                    ranges: np.ndarray | None = None, model_path: str | None = None) -> TaskOutput:
     """Fit one model on the training rows and predict the validation rows.
 
     Failures are captured per task (as scikit-learn's error_score does) so one bad fit does not
@@ -134,6 +138,11 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
                     scale = _spread(spec.uncertainty, estimator, X[train], y[train], X[valid], seed)
                     predictions = np.column_stack([predictions, scale])
         output = TaskOutput(key, predictions, time.perf_counter() - start)
+        if model_path is not None:
+            from mlproj.persist import save_model
+
+            Path(model_path).parent.mkdir(parents=True, exist_ok=True)
+            save_model(estimator, Path(model_path))
     except Exception as exc:  # noqa: BLE001 - any estimator failure is this task's result
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         output = TaskOutput(key, None, time.perf_counter() - start, error=last)
@@ -189,7 +198,8 @@ def _probabilities(estimator, X: np.ndarray, n_classes: int) -> np.ndarray:
 
 def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache: Cache, *,
               n_jobs: int = 1, on_done: Callable[[TaskOutput], None] | None = None,
-              errors: np.ndarray | None = None, ranges: np.ndarray | None = None) -> dict[str, TaskOutput]:
+              errors: np.ndarray | None = None, ranges: np.ndarray | None = None,
+              keep_models: bool = False) -> dict[str, TaskOutput]:
     """Outputs for the given tasks: from the cache where possible, fitted otherwise.
 
     `on_done` is called once per task as results arrive (progress bars). KeyboardInterrupt
@@ -200,6 +210,8 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
     for task in tasks:
         _, valid = plan.rows_for(task)
         hit = cache.get(task.key, len(valid))
+        if hit is not None and keep_models and not cache.model_path(task.key).exists():
+            hit = None  # the predictions are cached but the model file is not: fit again
         if hit is not None:
             outputs[task.key] = hit
             if on_done:
@@ -215,7 +227,8 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
     threads = inner_threads(workers)
     calls = (
         (plan.model(t.model), plan.task_kind, X, y, *plan.rows_for(t), t.seed, t.key, str(cache.root), threads,
-         errors if plan.model(t.model).augment else None, ranges if plan.model(t.model).augment else None)
+         errors if plan.model(t.model).augment else None, ranges if plan.model(t.model).augment else None,
+         str(cache.model_path(t.key)) if keep_models else None)
         for t in unique
     )
     for output in _execute(calls, workers):

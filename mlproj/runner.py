@@ -113,7 +113,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
         finals = [plan.final_tasks[name] for name in selected]
         to_fit = [t for t in finals if plan.model(t.model).estimator != HISTORICAL]
         final_outputs = run_tasks(plan, to_fit, dataset.X, dataset.y, cache, n_jobs=1, errors=dataset.errors,
-                                  ranges=dataset.limit_ranges)
+                                  ranges=dataset.limit_ranges, keep_models=True)
         final_outputs.update(_historical_outputs(plan, [t for t in finals if t not in to_fit], dataset, None))
         summary["test"] = {"models": {}, "uses": record_test_use(loaded, selected, dataset.file_hash)}
         for task in finals:
@@ -147,6 +147,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     rundir.write_json(run_dir / "summary.json", summary)
     rundir.write_json(run_dir / "environment.json",
                       rundir.environment(loaded.path, loaded.config_hash, dataset.source, dataset.file_hash))
+    _store_models(run_dir, cache, plan, selected, outputs, prepared)
     rundir.write_json(run_dir / "verdict.json", verdict)
     rundir.mark_latest(run_dir)
     everything = list(outputs.values()) + list(final_outputs.values())
@@ -156,6 +157,31 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
         cached=sum(1 for o in everything if o.cached),
         failed=sum(1 for o in everything if o.error is not None),
     )
+
+
+def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], outputs: dict[str, TaskOutput],
+                  prepared: Prepared) -> None:
+    """models/<name>.skops and models/<name>.json: what `mlproj predict` needs to apply a model."""
+    import shutil
+
+    dataset, cases = prepared.dataset, prepared.cases
+    for name in selected:
+        task = plan.final_tasks[name]
+        source = cache.model_path(task.key)
+        if plan.model(name).estimator == HISTORICAL or not source.exists():
+            continue
+        target = run_dir / "models" / f"{name}.skops"
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(source, target)
+        info = {"model": name, "task": plan.task_kind, "features": plan.feature_names, "classes": dataset.classes,
+                "cases": [{"name": c.name, "positives": list(c.positives)} for c in cases]}
+        oof = development_predictions(plan, outputs, name) if plan.task_kind == "regression" else {}
+        if oof:
+            # The global σ (paper §5.2, first level): the out-of-fold RMS residual of the development set.
+            rows = np.concatenate([plan.split(0, f).valid for f in sorted(oof)])
+            mu = np.concatenate([analysis.point_prediction(oof[f]) for f in sorted(oof)])
+            info["sigma_global"] = float(np.sqrt(np.mean((dataset.y[rows] - mu) ** 2)))
+        rundir.write_json(target.with_suffix(".json"), info)
 
 
 def _historical_outputs(plan: Plan, tasks: list[Task], dataset: Dataset, on_task) -> dict[str, TaskOutput]:

@@ -1,0 +1,88 @@
+"""Apply a run's selected model to a new catalogue, with uncertainties (`mlproj predict`).
+
+The new catalogue goes through exactly what the training catalogue went through (sentinels,
+non-detection bounds, derived features); the output keeps every input column (identifiers,
+positions) and adds the predictions: class probabilities for classification (calibrated if the
+project asked for it), and for regression the mean with the global 1σ of the out-of-fold
+residuals and its 68% interval.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mlproj import rundir
+from mlproj.config import load_project
+from mlproj.data import feature_matrix, prepare_table, read_table
+from mlproj.errors import DataError, RunError
+from mlproj.files import atomic_write
+
+WRITERS = {".csv", ".parquet"}
+
+
+@dataclass
+class Prediction:
+    model: str
+    rows: int
+    columns: list[str]
+    out: Path
+
+
+def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None) -> Prediction:
+    if out.suffix.lower() not in WRITERS:
+        raise DataError(f"cannot write predictions to '{out.name}'", hint="use a .csv or .parquet file name")
+    info_path = _model_info(run_dir, model)
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    from mlproj.persist import load_model
+
+    estimator = load_model(info_path.with_suffix(".skops"))
+    env = rundir.read_json(run_dir / "environment.json")
+    loaded = load_project(Path(env["config"]["path"]))
+    table = read_table(data, where=str(data))
+    original = list(table.columns)
+    prepared = table.copy()
+    _, _, derived = prepare_table(prepared, loaded)
+    X = feature_matrix(prepared, info["features"], loaded, derived)
+    result = table.copy()
+    if info["task"] == "classification":
+        proba = estimator.predict_proba(X)
+        for j, name in enumerate(info["classes"]):
+            result[f"p_{name}"] = proba[:, j]
+        for case in info["cases"]:
+            if len(case["positives"]) > 1:
+                result[f"p_{case['name']}"] = proba[:, case["positives"]].sum(axis=1)
+        result["predicted_class"] = np.asarray(info["classes"])[np.argmax(proba, axis=1)]
+    else:
+        mu = estimator.predict(X)
+        sigma = info.get("sigma_global", np.nan)
+        result["prediction"] = mu
+        result["sigma"] = sigma
+        result["low_68"] = mu - sigma
+        result["high_68"] = mu + sigma
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out, "wb") as handle:
+        if out.suffix.lower() == ".parquet":
+            result.to_parquet(handle, index=False)
+        else:
+            handle.write(result.to_csv(index=False).encode("utf-8"))
+    return Prediction(info["model"], len(result), [c for c in result.columns if c not in original], out)
+
+
+def _model_info(run_dir: Path, model: str | None) -> Path:
+    folder = run_dir / "models"
+    available = sorted(p for p in folder.glob("*.json")) if folder.is_dir() else []
+    if not available:
+        raise RunError(f"run {run_dir.name} has no saved model", hint="run `mlproj run` again (mlproj 0.1 saves "
+                       "the selected model of every run)")
+    if model is None:
+        verdict = rundir.read_json(run_dir / "verdict.json")
+        model = verdict.get("selected_model")
+    path = folder / f"{model}.json"
+    if not path.exists():
+        names = ", ".join(p.stem for p in available)
+        raise RunError(f"run {run_dir.name} has no saved model '{model}'", hint=f"saved models: {names}")
+    return path

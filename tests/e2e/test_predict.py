@@ -1,0 +1,62 @@
+"""`mlproj predict`: the selected model applied to a new catalogue, with uncertainties."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tests.e2e.helpers import cli
+
+
+def _run(tmp_path: Path, template: str) -> Path:
+    assert cli("init", str(tmp_path / "demo"), "--template", template).exit_code == 0
+    demo = tmp_path / "demo"
+    assert cli("run", cwd=demo).exit_code == 0
+    return demo
+
+
+def test_classification_predictions_keep_the_input_columns(tmp_path: Path):
+    demo = _run(tmp_path, "classification")
+    new = pd.read_csv(demo / "catalogue.csv").drop(columns=["class"]).head(200)
+    new.insert(0, "objid", np.arange(200))
+    new.loc[3, "u"] = np.nan  # a missing measurement in the new data
+    new.to_csv(tmp_path / "new.csv", index=False)
+    result = cli("predict", "--data", str(tmp_path / "new.csv"), "--out", str(tmp_path / "out.csv"), cwd=demo)
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert list(out.columns[: len(new.columns)]) == list(new.columns)
+    assert (out["objid"] == np.arange(200)).all()
+    probabilities = out[[c for c in out.columns if c.startswith("p_")]]
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
+    assert set(out["predicted_class"]) <= {"galaxy", "other"}
+
+
+def test_regression_predictions_have_sigma_and_interval(tmp_path: Path):
+    demo = _run(tmp_path, "regression")
+    result = cli("predict", "--data", str(demo / "catalogue.csv"), "--out", str(tmp_path / "out.parquet"), cwd=demo)
+    assert result.exit_code == 0, result.output
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert {"prediction", "sigma", "low_68", "high_68"} <= set(out.columns)
+    assert (out["sigma"] > 0).all()
+    np.testing.assert_allclose(out["high_68"] - out["low_68"], 2 * out["sigma"])
+
+
+def test_a_model_file_that_is_not_ours_is_refused(tmp_path: Path):
+    demo = _run(tmp_path, "classification")
+    models = sorted((demo / "runs" / "latest" / "models").glob("*.skops"))
+    assert models
+    models[0].write_bytes(b"PK\x03\x04 not a model" * 10)
+    result = cli("predict", "--data", str(demo / "catalogue.csv"), "--out", str(tmp_path / "o.csv"), cwd=demo)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_predict_on_a_catalogue_without_the_features(tmp_path: Path):
+    demo = _run(tmp_path, "classification")
+    pd.DataFrame({"objid": [1, 2]}).to_csv(tmp_path / "bad.csv", index=False)
+    result = cli("predict", "--data", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "o.csv"), cwd=demo)
+    assert result.exit_code == 2
+    assert "not in the catalogue" in result.stderr
