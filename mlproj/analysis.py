@@ -206,14 +206,20 @@ def predicted_sigma(method: str, y_reference: np.ndarray, reference: np.ndarray,
     global: the RMS residual (one σ for everyone); residual: the second model's |residual|
     prediction times the factor that gives unit-variance standardised residuals on the reference.
     """
-    residuals = y_reference - reference[:, 0]
     n = len(point_prediction(predictions))
     if method == "global" or predictions.ndim == 1 or reference.shape[1] < 2:
-        return np.full(n, max(float(np.sqrt(np.mean(residuals ** 2))), 1e-12))
-    # Robust scale of the standardised residuals (1.4826·median|z| = 1 for a Gaussian): catastrophic
-    # outliers (paper: photo-z |Δz|/(1+z) > 0.15) must not inflate every σ.
-    factor = 1.4826 * float(np.median(np.abs(residuals / reference[:, 1])))
-    return np.maximum(predictions[:, 1] * factor, 1e-12)
+        return np.full(n, global_sigma(y_reference, reference[:, 0]))
+    return np.maximum(predictions[:, 1] * sigma_factor(y_reference, reference), 1e-12)
+
+
+def global_sigma(y: np.ndarray, mu: np.ndarray) -> float:
+    return max(float(np.sqrt(np.mean((y - mu) ** 2))), 1e-12)
+
+
+def sigma_factor(y_reference: np.ndarray, reference: np.ndarray) -> float:
+    """Scale that turns unscaled spreads into σ: the robust scale of the standardised residuals
+    (1.4826·median|z| = 1 for a Gaussian), so catastrophic outliers do not inflate every σ."""
+    return 1.4826 * float(np.median(np.abs((y_reference - reference[:, 0]) / reference[:, 1])))
 
 
 def score_uncertainty(method: str, y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> dict[str, float]:

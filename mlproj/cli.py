@@ -187,6 +187,8 @@ def predict(
     data: Path = typer.Option(..., "--data", help="Catalogue to predict (.csv, .parquet)."),
     out_file: Path = typer.Option(..., "--out", help="Where to write the predictions (.csv, .parquet)."),
     model: Optional[str] = typer.Option(None, "--model", help="A saved model other than the selected one."),
+    draws: int = typer.Option(0, "--draws", min=0, max=1000,
+                              help="Average over this many draws of the inputs from their errors (data.errors)."),
     config: Path = ConfigOption,
     allow_stale: bool = typer.Option(False, "--allow-stale", help="Predict even if config or data changed."),
 ) -> None:
@@ -195,7 +197,7 @@ def predict(
     from mlproj.predict import predict as apply_model
 
     result = review.rejudge(run_dir, config, allow_stale=allow_stale)
-    done = apply_model(result.run_dir, data, out_file, model=model)
+    done = apply_model(result.run_dir, data, out_file, model=model, draws=draws)
     out.print(f"Wrote {done.rows} predictions of {done.model} to {out_file} (new columns: {', '.join(done.columns)}).")
 
 

@@ -173,7 +173,7 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
         )
     names += [indicator(c) for c in data.limits if c in names and indicator(c) not in names]
     X = feature_matrix(table, names, loaded, derived)
-    errors = _error_matrix(table, loaded, names)
+    errors = error_matrix(table, loaded, names)
     ranges = _limit_ranges(bounds, names, n_read)
     X = np.ascontiguousarray(X[keep])
     errors = np.ascontiguousarray(errors[keep]) if errors is not None else None
@@ -275,7 +275,7 @@ def _limit_ranges(bounds: dict, names: list[str], n: int) -> np.ndarray | None:
     return ranges
 
 
-def _error_matrix(table, loaded: LoadedProject, names: list[str]) -> np.ndarray | None:
+def error_matrix(table, loaded: LoadedProject, names: list[str]) -> np.ndarray | None:
     """1σ measurement errors per feature (paper §5.1, case 1); missing errors mean no noise."""
     spec = loaded.project.data.errors
     if not spec:

@@ -135,7 +135,7 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
                 predictions = np.asarray(estimator.predict(X[valid]), dtype=np.float64)
                 if spec.uncertainty != "global":
                     # From the original training rows: augmented copies would share inner folds.
-                    scale = _spread(spec.uncertainty, estimator, X[train], y[train], X[valid], seed)
+                    scale, spread_models = _spread(spec.uncertainty, estimator, X[train], y[train], X[valid], seed)
                     predictions = np.column_stack([predictions, scale])
         output = TaskOutput(key, predictions, time.perf_counter() - start)
         if model_path is not None:
@@ -143,6 +143,8 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
 
             Path(model_path).parent.mkdir(parents=True, exist_ok=True)
             save_model(estimator, Path(model_path))
+            if task_kind == "regression" and spec.uncertainty != "global":
+                save_model(spread_models, spread_path(Path(model_path)))
     except Exception as exc:  # noqa: BLE001 - any estimator failure is this task's result
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         output = TaskOutput(key, None, time.perf_counter() - start, error=last)
@@ -152,8 +154,8 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
 
 
 def _spread(method: str, estimator, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.ndarray,
-            seed: int) -> np.ndarray:
-    """Unscaled σ(x) of a regression method, learnt from the training rows only.
+            seed: int) -> tuple[np.ndarray, dict]:
+    """Unscaled σ(x) of a regression method, learnt from the training rows only, and its models.
 
     It is calibrated later on the other folds (analysis), so only its shape across objects
     matters here. residual: a model of |residual| on inner out-of-fold residuals (in-sample
@@ -166,23 +168,35 @@ def _spread(method: str, estimator, X_train: np.ndarray, y_train: np.ndarray, X_
     from sklearn.model_selection import KFold, cross_val_predict
 
     if method == "quantile":
-        low, high = (HistGradientBoostingRegressor(loss="quantile", quantile=q, max_iter=100, random_state=seed)
-                     .fit(X_train, y_train).predict(X_valid) for q in (0.159, 0.841))
-        spread = (high - low) / 2
-        typical = float(np.median(np.abs(spread)))
+        models = [HistGradientBoostingRegressor(loss="quantile", quantile=q, max_iter=100, random_state=seed)
+                  .fit(X_train, y_train) for q in (0.159, 0.841)]
     elif method == "ensemble":
-        members = [clone(estimator).fit(X_train[part], y_train[part])
-                   for part, _ in KFold(5, shuffle=True, random_state=seed).split(X_train)]
-        spread = np.std([m.predict(X_valid) for m in members], axis=0)
-        typical = float(np.median(spread))
+        models = [clone(estimator).fit(X_train[part], y_train[part])
+                  for part, _ in KFold(5, shuffle=True, random_state=seed).split(X_train)]
     else:
         inner = cross_val_predict(clone(estimator), X_train, y_train, cv=KFold(3, shuffle=True, random_state=seed))
-        model = HistGradientBoostingRegressor(max_iter=100, random_state=seed).fit(X_train, np.abs(y_train - inner))
-        spread = model.predict(X_valid)
-        typical = float(np.median(np.abs(y_train - inner)))
+        models = [HistGradientBoostingRegressor(max_iter=100, random_state=seed).fit(X_train, np.abs(y_train - inner))]
+    fitted = {"method": method, "models": models}
     # A fitted spread can dip to zero or below; a σ of ~0 would let one object's NLL dominate
-    # everything, so keep at least a fifth of the typical value.
-    return np.maximum(spread, max(0.2 * typical, 1e-12))
+    # everything, so keep at least a fifth of the typical value on the training rows.
+    fitted["floor"] = max(0.2 * float(np.median(np.abs(spread_of(fitted, X_train, floor=False)))), 1e-12)
+    return spread_of(fitted, X_valid), fitted
+
+
+def spread_of(fitted: dict, X: np.ndarray, floor: bool = True) -> np.ndarray:
+    """The unscaled σ(x) of models returned by `_spread` (shared by runs and `mlproj predict`)."""
+    predictions = [m.predict(X) for m in fitted["models"]]
+    if fitted["method"] == "quantile":
+        spread = (predictions[1] - predictions[0]) / 2
+    elif fitted["method"] == "ensemble":
+        spread = np.std(predictions, axis=0)
+    else:
+        spread = predictions[0]
+    return np.maximum(spread, fitted["floor"]) if floor else spread
+
+
+def spread_path(model_path: Path) -> Path:
+    return model_path.with_name(model_path.stem + ".spread.skops")
 
 
 def _probabilities(estimator, X: np.ndarray, n_classes: int) -> np.ndarray:

@@ -19,6 +19,7 @@ from mlproj import rundir
 from mlproj.config import load_project
 from mlproj.data import feature_matrix, prepare_table, read_table
 from mlproj.errors import DataError, RunError
+from mlproj.execute import spread_of, spread_path
 from mlproj.files import atomic_write
 
 WRITERS = {".csv", ".parquet"}
@@ -32,7 +33,8 @@ class Prediction:
     out: Path
 
 
-def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None) -> Prediction:
+def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, draws: int = 0,
+            seed: int = 0) -> Prediction:
     if out.suffix.lower() not in WRITERS:
         raise DataError(f"cannot write predictions to '{out.name}'", hint="use a .csv or .parquet file name")
     info_path = _model_info(run_dir, model)
@@ -47,9 +49,11 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None) -
     prepared = table.copy()
     _, _, derived = prepare_table(prepared, loaded)
     X = feature_matrix(prepared, info["features"], loaded, derived)
+    inputs = _input_draws(X, prepared, loaded, info["features"], draws, seed)
     result = table.copy()
     if info["task"] == "classification":
-        proba = estimator.predict_proba(X)
+        # Averaging over draws of the inputs carries the measurement errors into the probabilities.
+        proba = np.mean([estimator.predict_proba(x) for x in inputs], axis=0)
         for j, name in enumerate(info["classes"]):
             result[f"p_{name}"] = proba[:, j]
         for case in info["cases"]:
@@ -57,8 +61,16 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None) -
                 result[f"p_{case['name']}"] = proba[:, case["positives"]].sum(axis=1)
         result["predicted_class"] = np.asarray(info["classes"])[np.argmax(proba, axis=1)]
     else:
-        mu = estimator.predict(X)
-        sigma = info.get("sigma_global", np.nan)
+        per_draw = np.array([estimator.predict(x) for x in inputs])
+        mu = per_draw.mean(axis=0)
+        sigma = np.full(len(mu), info.get("sigma_global", np.nan))
+        spread_file = spread_path(info_path.with_suffix(".skops"))
+        if "sigma_factor" in info and spread_file.exists():
+            sigma = spread_of(load_model(spread_file), X) * info["sigma_factor"]
+        if len(inputs) > 1:
+            # Input errors add to the model's σ in quadrature (paper §5.1: propagate uncertainties).
+            result["sigma_inputs"] = per_draw.std(axis=0)
+            sigma = np.sqrt(sigma ** 2 + per_draw.var(axis=0))
         result["prediction"] = mu
         result["sigma"] = sigma
         result["low_68"] = mu - sigma
@@ -70,6 +82,20 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None) -
         else:
             handle.write(result.to_csv(index=False).encode("utf-8"))
     return Prediction(info["model"], len(result), [c for c in result.columns if c not in original], out)
+
+
+def _input_draws(X: np.ndarray, table, loaded, names: list[str], draws: int, seed: int) -> list[np.ndarray]:
+    """The inputs, or `draws` copies scattered by their Gaussian measurement errors."""
+    if draws <= 0:
+        return [X]
+    from mlproj.data import error_matrix
+
+    errors = error_matrix(table, loaded, names)
+    if errors is None:
+        raise DataError("--draws needs measurement errors, but the project has no data.errors",
+                        hint="add data.errors: {feature: error_column} to the project, or omit --draws")
+    rng = np.random.default_rng(seed)
+    return [X + rng.standard_normal(X.shape) * errors for _ in range(draws)]
 
 
 def _model_info(run_dir: Path, model: str | None) -> Path:

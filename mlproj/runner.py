@@ -19,7 +19,7 @@ from mlproj import analysis, rundir
 from mlproj.config import LoadedProject
 from mlproj.data import Dataset, load_dataset
 from mlproj.errors import DataError
-from mlproj.execute import Cache, TaskOutput, run_tasks
+from mlproj.execute import Cache, TaskOutput, run_tasks, spread_path
 from mlproj.models import HISTORICAL, ModelSpec, resolve_specs, supports_missing_values
 from mlproj.leakage import check_leakage
 from mlproj.plan import Plan, Task, compile_plan
@@ -177,10 +177,16 @@ def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], 
                 "cases": [{"name": c.name, "positives": list(c.positives)} for c in cases]}
         oof = development_predictions(plan, outputs, name) if plan.task_kind == "regression" else {}
         if oof:
-            # The global σ (paper §5.2, first level): the out-of-fold RMS residual of the development set.
+            # The global σ (paper §5.2, first level): the out-of-fold RMS residual of the development
+            # set; a σ(x) model is scaled by the factor calibrated on the same predictions.
             rows = np.concatenate([plan.split(0, f).valid for f in sorted(oof)])
-            mu = np.concatenate([analysis.point_prediction(oof[f]) for f in sorted(oof)])
-            info["sigma_global"] = float(np.sqrt(np.mean((dataset.y[rows] - mu) ** 2)))
+            stacked = np.concatenate([oof[f] if oof[f].ndim == 2 else oof[f][:, None] for f in sorted(oof)])
+            info["sigma_global"] = analysis.global_sigma(dataset.y[rows], stacked[:, 0])
+            spread = spread_path(source)
+            if stacked.shape[1] == 2 and spread.exists():
+                shutil.copyfile(spread, spread_path(target))
+                info["sigma_method"] = plan.model(name).uncertainty
+                info["sigma_factor"] = analysis.sigma_factor(dataset.y[rows], stacked)
         rundir.write_json(target.with_suffix(".json"), info)
 
 

@@ -109,12 +109,13 @@ def test_calibration_record_of_calibrated_probabilities():
 def test_every_sigma_method_gives_a_positive_spread_per_object(method):
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    from mlproj.execute import _spread
+    from mlproj.execute import _spread, spread_of
 
     rng = np.random.default_rng(6)
     X = rng.uniform(-1, 1, size=(600, 2))
     y = X[:, 0] + rng.normal(0, 0.05 + 0.3 * (X[:, 1] > 0), 600)  # noisier where x1 > 0
-    spread = _spread(method, HistGradientBoostingRegressor(max_iter=50), X[:500], y[:500], X[500:], seed=0)
+    spread, fitted = _spread(method, HistGradientBoostingRegressor(max_iter=50), X[:500], y[:500], X[500:], seed=0)
+    np.testing.assert_allclose(spread_of(fitted, X[500:]), spread)  # what `mlproj predict` recomputes
     assert spread.shape == (100,) and (spread > 0).all()
     if method != "ensemble":  # the noise level, not the model's variance, is what these learn
         assert spread[X[500:, 1] > 0].mean() > 2 * spread[X[500:, 1] <= 0].mean()

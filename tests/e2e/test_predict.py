@@ -60,3 +60,29 @@ def test_predict_on_a_catalogue_without_the_features(tmp_path: Path):
     result = cli("predict", "--data", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "o.csv"), cwd=demo)
     assert result.exit_code == 2
     assert "not in the catalogue" in result.stderr
+
+
+def test_regression_sigma_model_and_input_draws(tmp_path: Path):
+    import yaml
+
+    assert cli("init", str(tmp_path / "demo"), "--template", "regression").exit_code == 0
+    demo = tmp_path / "demo"
+    project = yaml.safe_load((demo / "mlproj.yaml").read_text())
+    features = project["data"]["features"]
+    project["data"]["features"] = [f for f in features if f in "ugriz"]
+    project["data"]["derived"] = {}
+    project["data"]["errors"] = {band: f"{band}_err" for band in project["data"]["features"]}
+    project["uncertainty"] = {"method": "residual"}
+    project["validation"]["repeats"] = 1
+    (demo / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    assert cli("run", cwd=demo).exit_code == 0
+    assert (demo / "runs" / "latest" / "models").glob("*.spread.skops")
+    out = tmp_path / "out.csv"
+    result = cli("predict", "--data", str(demo / "catalogue.csv"), "--out", str(out), "--draws", "8", cwd=demo)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert frame["sigma"].std() > 0  # σ(x) varies from object to object
+    assert (frame["sigma"] >= frame["sigma_inputs"]).all() and frame["sigma_inputs"].max() > 0
+    truth = frame[project["data"]["label"]]
+    inside = (abs(truth - frame["prediction"]) <= frame["sigma"]).mean()
+    assert 0.55 < inside < 0.95  # in-sample objects, so a little optimistic, but no wild miscalibration
