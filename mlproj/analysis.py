@@ -394,11 +394,18 @@ def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, c
             reference_rows = np.concatenate([plan.split(0, f).valid for f in folds])
             reference = np.concatenate([development_predictions[f] if development_predictions[f].ndim == 2
                                         else development_predictions[f][:, None] for f in folds])
-            entry["uncertainty"] = {}
+            from mlproj import uncertainty
+
+            entry["uncertainty"], entry["coverage"] = {}, {}
             for method in case.uncertainty_methods:
                 sigma = predicted_sigma(method, y[reference_rows], reference, predictions)
                 entry["uncertainty"].update({k: _json_float(v) for k, v in score_uncertainty(
                     method, y[test_rows], point_prediction(predictions), sigma).items()})
+                # Counts inside the 68% and 95% intervals, with Wilson intervals on the fractions.
+                entry["coverage"][method] = {
+                    str(nominal): uncertainty.coverage(y[test_rows], point_prediction(predictions), sigma,
+                                                       nominal).to_dict()
+                    for nominal in (0.6827, 0.9545)}
             entry["pit"] = _pit(y[test_rows], point_prediction(predictions),
                                 predicted_sigma(case.uncertainty_methods[-1], y[reference_rows], reference, predictions),
                                 case.uncertainty_methods[-1])

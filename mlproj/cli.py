@@ -368,6 +368,10 @@ def _print_uncertainty(judged: dict | None, case: dict, summary: dict) -> None:
     out.print(table)
     for c in judged["comparisons"]:
         out.print(f"CRPS of {c['b']} vs {c['a']}: {c['decision']} (P(better) = {_fmt(c['p_better'], 3)}).")
+    for method, by_level in (test.get("coverage") or {}).items():
+        parts = [f"{float(level) * 100:.0f}%: {c['inside']}/{c['n']} inside [{_fmt(c['wilson'][0], 3)}, "
+                 f"{_fmt(c['wilson'][1], 3)}]" for level, c in by_level.items()]
+        out.print(f"Test-set coverage ({method} σ, 95% Wilson): " + "; ".join(parts) + ".")
 
 
 def _counts(rate: dict | None, metric: str) -> str:

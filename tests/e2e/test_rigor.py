@@ -168,3 +168,6 @@ def test_mlz_errors_and_residual_uncertainty(tmp_path, shared_data):
     test = verdict["test"]["cases"]["zs"]
     assert {"crps[global]", "crps[residual]", "coverage_68[residual]"} <= set(test["uncertainty"])
     assert "ks_statistic" in test["pit"]
+    coverage = test["coverage"]["residual"]["0.6827"]
+    assert coverage["n"] == verdict["test"]["n_test"] and len(coverage["wilson"]) == 2
+    assert coverage["wilson"][0] <= coverage["observed"] <= coverage["wilson"][1]
