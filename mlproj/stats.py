@@ -64,8 +64,10 @@ def _as_scores(scores: Any) -> np.ndarray:
 
 
 def _t_quantile(confidence: float, df: int) -> float:
-    from scipy import stats
-    return float(stats.t.ppf(0.5 + confidence / 2.0, df))
+    # scipy.special, not scipy.stats: the same Student-t functions without ~0.4 s of imports,
+    # which `mlproj verdict` would otherwise spend before printing anything.
+    from scipy.special import stdtrit
+    return float(stdtrit(df, 0.5 + confidence / 2.0))
 
 
 def _finite_mean(scores: Any) -> float:
@@ -189,9 +191,9 @@ def compare(scores_a, scores_b, *, names: Sequence[str] = ("a", "b"), folds: int
         p_worse, p_better = float(mean < -margin), float(mean > margin)
         interval = (mean, mean)
     else:
-        from scipy import stats
-        p_worse = float(stats.t.cdf(-margin, n - 1, loc=mean, scale=scale))
-        p_better = float(stats.t.sf(margin, n - 1, loc=mean, scale=scale))
+        from scipy.special import stdtr
+        p_worse = float(stdtr(n - 1, (-margin - mean) / scale))
+        p_better = float(stdtr(n - 1, (mean - margin) / scale))  # P(μ > δ) = P(T < (d̄ − δ)/s)
         half = _t_quantile(confidence, n - 1) * scale
         interval = (mean - half, mean + half)
     p_equiv = max(0.0, 1.0 - p_worse - p_better)
