@@ -123,6 +123,8 @@ def plan(
 def run(
     config: Path = ConfigOption,
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Parallel fits (default: execution.n_jobs)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="local or dask (default: execution.backend)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask scheduler address (tcp://HOST:PORT)."),
 ) -> None:
     """Execute the plan (resuming from the cache), then judge it against the finish line."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -135,6 +137,13 @@ def run(
     n_jobs = jobs if jobs is not None else loaded.project.execution.n_jobs
     if n_jobs == 0:
         raise MlprojError("-j must be a positive number of workers, or -1 for all cores")
+    backend = backend or loaded.project.execution.backend
+    if backend not in ("local", "dask"):
+        raise MlprojError(f"unknown backend '{backend}'", hint="use --backend local or --backend dask")
+    address = scheduler or loaded.project.execution.scheduler
+    if backend == "dask" and not address:
+        raise MlprojError("the dask backend needs a scheduler address",
+                          hint="pass --scheduler tcp://HOST:PORT or set execution.scheduler")
     for warning in prepared.dataset.warnings:
         err.print(f"[yellow]warning:[/] {warning}", markup=True)
     total = len(prepared.plan.tasks)
@@ -145,7 +154,8 @@ def run(
                TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
         bar = progress.add_task("fits", total=total)
-        outcome = runner.run_project(prepared, n_jobs=n_jobs, on_task=lambda _: progress.advance(bar))
+        outcome = runner.run_project(prepared, n_jobs=n_jobs, on_task=lambda _: progress.advance(bar),
+                                     scheduler=address if backend == "dask" else None)
     if outcome.fitted == 0 and outcome.failed == 0:
         out.print(f"Nothing to fit: all {outcome.cached} results came from the cache.")
     else:
@@ -199,6 +209,31 @@ def predict(
     result = review.rejudge(run_dir, config, allow_stale=allow_stale)
     done = apply_model(result.run_dir, data, out_file, model=model, draws=draws)
     out.print(f"Wrote {done.rows} predictions of {done.model} to {out_file} (new columns: {', '.join(done.columns)}).")
+
+
+cache_app = typer.Typer(help="Manage the fit cache in .mlproj/cache/.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("prune")
+@_guard
+def cache_prune(
+    config: Path = ConfigOption,
+    everything: bool = typer.Option(False, "--all", help="Delete every cached fit, not only stale ones."),
+) -> None:
+    """Delete cached fits that the current plan no longer uses (or all with --all)."""
+    from mlproj import runner
+    from mlproj.config import load_project
+    from mlproj.execute import Cache
+
+    loaded = load_project(config)
+    keep: set[str] = set()
+    if not everything:
+        plan = runner.prepare(loaded).plan
+        keep = {t.key for t in plan.tasks} | {t.key for t in plan.final_tasks.values()}
+    files, freed = Cache(loaded.root / runner.CACHE_DIR).prune(keep)
+    out.print(f"Removed {files} cache files ({freed / 1e6:.1f} MB); kept the fits of the current plan."
+              if not everything else f"Removed {files} cache files ({freed / 1e6:.1f} MB).")
 
 
 @app.command()

@@ -247,6 +247,14 @@ class Execution(Section):
     n_jobs: int = Field(
         default=-1, description="Parallel tasks: -1 = all cores, 1 = sequential (override with -j)."
     )
+    backend: Literal["local", "dask"] = Field(
+        default="local",
+        description="local: joblib processes on this machine; dask: a dask.distributed cluster "
+        "(pip install 'mlproj[dask]'), e.g. one started by dask-jobqueue on Slurm.",
+    )
+    scheduler: str | None = Field(
+        default=None, description="Address of the dask scheduler, e.g. tcp://10.0.0.5:8786 (backend: dask)."
+    )
 
     @field_validator("n_jobs")
     @classmethod

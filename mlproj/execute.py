@@ -62,6 +62,19 @@ class Cache:
             path.unlink(missing_ok=True)
             return None
 
+    def prune(self, keep: set[str]) -> tuple[int, int]:
+        """Delete entries whose key is not in `keep` (and stray temporary files); (files, bytes) freed."""
+        files = freed = 0
+        if not self.root.is_dir():
+            return 0, 0
+        for path in self.root.glob("*/*"):
+            key = path.name.split(".")[0]
+            if path.name.endswith(".tmp") or key not in keep:
+                freed += path.stat().st_size
+                files += 1
+                path.unlink(missing_ok=True)
+        return files, freed
+
     def put(self, output: TaskOutput) -> None:
         if output.error is not None or output.predictions is None:
             return  # failures are retried on the next run, not remembered
@@ -213,7 +226,7 @@ def _probabilities(estimator, X: np.ndarray, n_classes: int) -> np.ndarray:
 def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache: Cache, *,
               n_jobs: int = 1, on_done: Callable[[TaskOutput], None] | None = None,
               errors: np.ndarray | None = None, ranges: np.ndarray | None = None,
-              keep_models: bool = False) -> dict[str, TaskOutput]:
+              keep_models: bool = False, scheduler: str | None = None) -> dict[str, TaskOutput]:
     """Outputs for the given tasks: from the cache where possible, fitted otherwise.
 
     `on_done` is called once per task as results arrive (progress bars). KeyboardInterrupt
@@ -245,7 +258,11 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
          str(cache.model_path(t.key)) if keep_models else None)
         for t in unique
     )
-    for output in _execute(calls, workers):
+    if scheduler is not None and not keep_models:
+        results = _execute_on_dask(calls, scheduler, cache)
+    else:
+        results = _execute(calls, workers)
+    for output in results:
         outputs[output.key] = output
         if on_done:
             on_done(output)
@@ -255,6 +272,45 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
 def _workers(n_jobs: int) -> int:
     cores = os.cpu_count() or 1
     return max(1, cores + 1 + n_jobs if n_jobs < 0 else n_jobs)  # joblib's convention: -1 = all cores
+
+
+def _execute_on_dask(calls: Iterable[tuple], scheduler: str, cache: Cache):
+    """The same tasks on a dask.distributed cluster (the plan does not know where it runs).
+
+    The data are scattered once to every worker; workers return plain outputs and this process
+    writes the cache, so the cluster needs no shared file system.
+    """
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        from mlproj.errors import MlprojError
+
+        raise MlprojError("the dask backend needs dask.distributed",
+                          hint="pip install 'mlproj[dask]', or use --backend local") from None
+    calls = list(calls)
+    if not calls:
+        return
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        from mlproj.errors import MlprojError
+
+        raise MlprojError(f"cannot reach the dask scheduler at {scheduler} ({exc})",
+                          hint="start the cluster first (dask scheduler / dask-jobqueue) or check the address") from None
+    with client:
+        X, y, errors, ranges = calls[0][2], calls[0][3], calls[0][10], calls[0][11]
+        shared = {name: client.scatter(value, broadcast=True) if value is not None else None
+                  for name, value in (("X", X), ("y", y), ("errors", errors), ("ranges", ranges))}
+        futures = [
+            client.submit(fit_and_predict, spec, kind, shared["X"], shared["y"], train, valid, seed, key, None,
+                          threads, shared["errors"] if err is not None else None,
+                          shared["ranges"] if rng is not None else None, None, key=f"mlproj-{key}", pure=False)
+            for spec, kind, _, _, train, valid, seed, key, _, threads, err, rng, _ in calls
+        ]
+        for future in as_completed(futures):
+            output = future.result()
+            cache.put(output)
+            yield output
 
 
 def _execute(calls: Iterable[tuple], n_jobs: int):

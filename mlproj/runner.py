@@ -95,12 +95,13 @@ def _check_missing_values(dataset: Dataset, specs: list[ModelSpec], loaded: Load
         )
 
 
-def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutput], None] | None = None) -> RunOutcome:
+def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutput], None] | None = None,
+                scheduler: str | None = None) -> RunOutcome:
     loaded, dataset, plan, cases = prepared.loaded, prepared.dataset, prepared.plan, prepared.cases
     cache = Cache(loaded.root / CACHE_DIR)
     fitted_tasks = [t for t in plan.tasks if plan.model(t.model).estimator != HISTORICAL]
     outputs = run_tasks(plan, fitted_tasks, dataset.X, dataset.y, cache, n_jobs=n_jobs, on_done=on_task,
-                        errors=dataset.errors, ranges=dataset.limit_ranges)
+                        errors=dataset.errors, ranges=dataset.limit_ranges, scheduler=scheduler)
     outputs.update(_historical_outputs(plan, [t for t in plan.tasks if t not in fitted_tasks], dataset, on_task))
 
     rows, rates = analysis.results_rows(plan, outputs, dataset.y, cases)

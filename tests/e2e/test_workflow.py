@@ -165,3 +165,21 @@ def test_calibrated_classification(tmp_path: Path):
     diagnostics = latest(demo, "verdict.json")["diagnostics"]
     assert diagnostics["calibration"]["ece"] < 0.05
     assert "Calibration of" in result.stdout
+
+
+def test_cache_prune_keeps_the_current_plan(tmp_path: Path):
+    demo = _init(tmp_path)
+    project = yaml.safe_load((demo / "mlproj.yaml").read_text())
+    project["validation"]["repeats"] = 1
+    (demo / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    assert cli("run", cwd=demo).exit_code == 0
+    project["candidates"] = []  # the candidate's fits become stale
+    (demo / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    pruned = cli("cache", "prune", cwd=demo)
+    assert pruned.exit_code == 0, pruned.output
+    assert "Removed" in pruned.stdout and not pruned.stdout.startswith("Removed 0 ")
+    again = cli("run", cwd=demo)
+    assert again.exit_code == 0
+    assert "Fitted 0," in again.stdout or "Nothing to fit" in again.stdout or "Fitted 1," in again.stdout
+    assert cli("cache", "prune", "--all", cwd=demo).exit_code == 0
+    assert not list((demo / ".mlproj" / "cache").rglob("*.npz"))
