@@ -152,7 +152,10 @@ def run(
               f"{prepared.plan.folds} folds = {total} fits ({cached} cached) on {prepared.dataset.n_rows} objects")
     columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
                TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+    from mlproj.lock import project_lock
+
+    with project_lock(loaded.root), Progress(*columns, console=err, transient=True,
+                                             disable=not err.is_terminal) as progress:
         bar = progress.add_task("fits", total=total)
         outcome = runner.run_project(prepared, n_jobs=n_jobs, on_task=lambda _: progress.advance(bar),
                                      scheduler=address if backend == "dask" else None)

@@ -62,6 +62,13 @@ class Cache:
             path.unlink(missing_ok=True)
             return None
 
+    def sweep_temporary(self) -> int:
+        """Remove half-written entries left by a killed run (only while holding the project lock)."""
+        stray = list(self.root.glob("*/.*.tmp")) if self.root.is_dir() else []
+        for path in stray:
+            path.unlink(missing_ok=True)
+        return len(stray)
+
     def prune(self, keep: set[str]) -> tuple[int, int]:
         """Delete entries whose key is not in `keep` (and stray temporary files); (files, bytes) freed."""
         files = freed = 0

@@ -99,6 +99,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
                 scheduler: str | None = None) -> RunOutcome:
     loaded, dataset, plan, cases = prepared.loaded, prepared.dataset, prepared.plan, prepared.cases
     cache = Cache(loaded.root / CACHE_DIR)
+    cache.sweep_temporary()
     fitted_tasks = [t for t in plan.tasks if plan.model(t.model).estimator != HISTORICAL]
     outputs = run_tasks(plan, fitted_tasks, dataset.X, dataset.y, cache, n_jobs=n_jobs, on_done=on_task,
                         errors=dataset.errors, ranges=dataset.limit_ranges, scheduler=scheduler)

@@ -229,3 +229,13 @@ def test_run_tasks_captures_failures(tmp_path):
     assert {t.model for t in failed} == {"bad"} and len(failed) == 6
     again = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path))
     assert sum(o.cached for o in again.values()) == 6  # failures are retried, successes cached
+
+
+def test_sweep_removes_only_half_written_entries(tmp_path):
+    from mlproj.execute import Cache
+
+    (tmp_path / "ab").mkdir()
+    (tmp_path / "ab" / ".abcd.npz.1234.tmp").write_bytes(b"half")
+    (tmp_path / "ab" / "abcd.npz").write_bytes(b"whole")
+    assert Cache(tmp_path).sweep_temporary() == 1
+    assert [p.name for p in (tmp_path / "ab").iterdir()] == ["abcd.npz"]
