@@ -447,7 +447,15 @@ def _fmt(value, digits: int = 4) -> str:
     return "—" if value is None else f"{value:.{digits}g}"
 
 
+def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature
+    # SIGTERM (a scheduler's time limit, `kill`) ends a run like Ctrl-C: finished fits stay cached.
+    raise KeyboardInterrupt
+
+
 def entry() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     # Rich wraps at 80 columns when output is piped; CI logs read better a little wider.
     for console in (out, err):
         if not console.is_terminal and "COLUMNS" not in os.environ:

@@ -71,9 +71,28 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_table(path: Path, *, where: str):
+def needed_columns(loaded: LoadedProject) -> list[str] | None:
+    """Columns a project reads, so that large Parquet files are read column by column; None = all."""
+    data, project = loaded.project.data, loaded.project
+    if not isinstance(data.features, list):
+        return None
+    texts = list(data.derived.values()) + list((project.classes or {}).values())
+    names = {data.label, *data.features, *data.errors, *data.errors.values(), *data.limits}
+    names |= {n for n in (data.groups, data.order) if n}
+    names |= {spec.flag for spec in data.limits.values() if spec.flag}
+    names |= {spec.limit for spec in data.limits.values() if isinstance(spec.limit, str)}
+    if project.historical is not None:
+        names.add(project.historical.column)
+    for text in texts:
+        try:
+            names |= set(parse_expression(text, context="").names)
+        except ConfigError:
+            return None  # reported properly when the expression is evaluated
+    return sorted(names - set(data.derived))
+
+
+def read_table(path: Path, *, where: str, columns: list[str] | None = None):
     """Read a catalogue into a pandas DataFrame, with readable errors for unreadable files."""
-    import pandas as pd
 
     kind = READERS.get(path.suffix.lower())
     if kind is None:
@@ -93,7 +112,7 @@ def read_table(path: Path, *, where: str):
         if kind == "csv":
             table = _read_csv(path, where)
         else:
-            table = pd.read_parquet(path)
+            table = _read_parquet(path, columns)
     except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = ("check that every line has the same number of fields" if "columns" in first
@@ -108,6 +127,18 @@ def read_table(path: Path, *, where: str):
                         where=where, hint="rename the columns so that each name is unique")
     table.columns = [str(c) for c in table.columns]
     return table
+
+
+def _read_parquet(path: Path, columns: list[str] | None):
+    import pandas as pd
+
+    if columns is not None:
+        import pyarrow.parquet as pq
+
+        present = set(pq.read_schema(path).names)
+        # Missing names are read anyway (none), so that the column check reports them by name.
+        columns = [c for c in columns if c in present]
+    return pd.read_parquet(path, columns=columns)
 
 
 def _read_csv(path: Path, where: str):
@@ -137,7 +168,7 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
     data = project.data
     path = loaded.resolve(data.path)
     where_path = loaded.where("data", "path")
-    table = read_table(path, where=where_path)
+    table = read_table(path, where=where_path, columns=needed_columns(loaded))
     n_read = len(table)
     _require_columns(table.columns, [data.label], loaded.where("data", "label"), "label column")
     replaced, bounds, derived = prepare_table(table, loaded)

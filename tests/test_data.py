@@ -354,3 +354,34 @@ def test_file_hash_is_sha256_of_bytes(tmp_path):
     big.write_bytes(payload)
     assert file_hash(big) == hashlib.sha256(payload).hexdigest()
     assert load_dataset(project(tmp_path)).file_hash == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_parquet_is_read_column_selectively(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from mlproj import data as data_module
+
+    frame = pd.DataFrame({"u": [1.0, 2.0] * 20, "g": [2.0, 1.0] * 20, "unused": ["x"] * 40,
+                          "class": ["STAR", "GALAXY"] * 20})
+    frame.to_parquet(tmp_path / "cat.parquet")
+    text = """
+name: t
+objective: {statement: s, task: classification}
+data: {path: cat.parquet, label: class, features: [u], derived: {ug: "u - g"}}
+classes: {galaxy: "class == 'GALAXY'", star: "class == 'STAR'"}
+positive: galaxy
+metric: {primary: roc_auc}
+finish_line: {threshold: 0.9}
+validation: {folds: 2, repeats: 1}
+"""
+    seen = {}
+    original = pd.read_parquet
+
+    def spy(path, columns=None, **kwargs):
+        seen["columns"] = columns
+        return original(path, columns=columns, **kwargs)
+
+    monkeypatch.setattr(pd, "read_parquet", spy)
+    dataset = data_module.load_dataset(parse_project(text, tmp_path / "mlproj.yaml"))
+    assert sorted(seen["columns"]) == ["class", "g", "u"]
+    assert dataset.feature_names == ["u", "ug"]
