@@ -131,7 +131,6 @@ def test_historical_baseline_is_scored_on_the_same_folds(tmp_path):
 
 def test_same_estimator_as_a_baseline_is_equivalent_and_a_better_one_is_improved(tmp_path):
     same = {"name": "forest_again", "estimator": "RandomForestClassifier", "params": {"random_state": 123}}
-    better = {"name": "boosting", "estimator": "HistGradientBoostingClassifier", "params": {"max_iter": 100}}
     project = _project(candidates=[same], baselines=["dummy", "standard"],
                        metric={"primary": "roc_auc"}, finish_line={"threshold": 0.8, "margin": 0.02})
     rng = np.random.default_rng(3)
