@@ -32,12 +32,12 @@ NAN = float("nan")
 
 # --------------------------------------------------------------------------- helpers
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     # JSON has no NaN/Infinity; None is the honest "no value" for a report.
     if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
+        return {k: jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, (float, np.floating)):
         return float(obj) if math.isfinite(obj) else None
     if isinstance(obj, np.integer):
@@ -91,7 +91,7 @@ class ScoreSummary:
     confidence: float
 
     def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 def corrected_se(scores, folds: int, repeats: int, test_train_ratio: float | None = None) -> float:
@@ -152,7 +152,7 @@ class Comparison:
     n: int = 0                      # finite pairs used
 
     def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 def compare(scores_a, scores_b, *, names: Sequence[str] = ("a", "b"), folds: int, repeats: int,
@@ -228,7 +228,7 @@ class Selection:
     comparisons: list[Comparison] = field(default_factory=list)   # a = best, b = each other model
 
     def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 def _fit_key(c: Candidate) -> float:
@@ -291,7 +291,7 @@ class FinishLine:
     extra_factor: float | None      # undetermined only: needed growth of the validation sample
 
     def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 def judge_finish_line(summary: ScoreSummary, threshold: float, margin: float,

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from mlproj.stats import jsonable
+
 from mlproj.metrics import wilson_interval
 
 __all__ = [
@@ -79,17 +81,6 @@ _COVERAGE_NOMINAL = {"coverage_68": math.erf(1 / math.sqrt(2)), "coverage_95": 0
 
 # --------------------------------------------------------------------------- helpers
 
-def _jsonable(obj: Any) -> Any:
-    # JSON has no NaN: None is the honest "no value" in a report.
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def _columns(*arrays: Any) -> list[np.ndarray]:
@@ -177,7 +168,7 @@ class PitCheck:
     detail: str              # one sentence for a scientist
 
     def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 def pit_check(pit, bins: int = 10) -> PitCheck:
@@ -253,7 +244,7 @@ class Coverage:
     wilson: tuple[float, float]    # 95% Wilson interval on `observed`
 
     def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 def _coverage(inside: np.ndarray, nominal: float) -> Coverage:
@@ -299,7 +290,7 @@ class Reliability:
     ece: float                             # sum_b (n_b / N) |observed_b - predicted_b|
 
     def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 def _binary(is_positive, p) -> tuple[np.ndarray, np.ndarray]:
