@@ -32,9 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from mlproj.stats import jsonable
-
 from mlproj.metrics import wilson_interval
+from mlproj.stats import jsonable
 
 __all__ = [
     "PIT_SHAPES",
