@@ -139,6 +139,78 @@ def per_model(seconds: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
 
 
+# ------------------------------------------------------------- load from other users of the CPUs
+
+
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds spent by the whole machine (all cores, not idle) since boot, from /proc/stat."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = [int(v) for v in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    """CPU seconds of this process and every descendant already waited for (loky workers included)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class OtherLoad:
+    """Average cores used by processes that are not ours while a measurement runs.
+
+    The machine's busy CPU time minus our own (and our finished descendants'): other sessions
+    running tests on the same two cores make every timing, and OpenMP fits especially, slower.
+    """
+
+    history: list[float] = []
+
+    def __enter__(self):
+        self.start, self.busy, self.own = time.perf_counter(), _busy_cpu_seconds(), _own_cpu_seconds()
+        return self
+
+    def __exit__(self, *exc):
+        busy = _busy_cpu_seconds()
+        wall = time.perf_counter() - self.start
+        if busy is None or self.busy is None or wall <= 0:
+            self.cores = float("nan")
+        else:
+            self.cores = max(0.0, (busy - self.busy) - (_own_cpu_seconds() - self.own)) / wall
+            OtherLoad.history.append(self.cores)
+        return False
+
+
+def wait_for_idle(budget: dict, threshold: float = 0.25, window: float = 2.0) -> float:
+    """Wait (within the remaining budget, seconds) until other processes use < threshold cores."""
+    waited = 0.0
+    while True:
+        start = time.perf_counter()
+        busy, own = _busy_cpu_seconds(), _own_cpu_seconds()
+        if busy is None:
+            return float("nan")
+        time.sleep(window)
+        wall = time.perf_counter() - start
+        load = max(0.0, (_busy_cpu_seconds() - busy) - (_own_cpu_seconds() - own)) / wall
+        if load < threshold or budget["left"] <= 0:
+            if waited:
+                say(f"  (waited {waited:.0f} s for other processes to leave the CPUs; now {load:.2f} cores busy)")
+            elif load >= threshold:
+                say(f"  (other processes use {load:.2f} cores; no waiting time left, measuring anyway)")
+            return load
+        if not waited:
+            say(f"  (other processes use {load:.2f} cores: waiting up to {budget['left']:.0f} s for them)")
+        pause = min(10.0, budget["left"])
+        time.sleep(pause)
+        budget["left"] -= pause + wall
+        waited += pause + wall
+
+
 # ------------------------------------------------------------------- process-tree memory monitor
 
 
