@@ -214,6 +214,21 @@ def predict(
     out.print(f"Wrote {done.rows} predictions of {done.model} to {out_file} (new columns: {', '.join(done.columns)}).")
 
 
+@app.command()
+@_guard
+def estimators(
+    task: str = typer.Option("classification", "--task", help="classification or regression."),
+) -> None:
+    """List the scikit-learn estimators a project file may name (the allow-list)."""
+    from mlproj.models import allowed_estimators, simplicity_of
+
+    if task not in ("classification", "regression"):
+        raise MlprojError(f"unknown task '{task}'", hint="use --task classification or --task regression")
+    ranks = {0: "dummy", 1: "linear", 2: "trees", 3: "other"}
+    for name, cls in sorted(allowed_estimators(task).items()):
+        out.print(f"{name:40s} {ranks[simplicity_of(cls)]}")
+
+
 cache_app = typer.Typer(help="Manage the fit cache in .mlproj/cache/.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 

@@ -100,17 +100,45 @@ def allowed_estimators(task: str) -> dict[str, type]:
     from sklearn.utils.discovery import all_estimators
 
     kind = "classifier" if task == "classification" else "regressor"
-    allowed = {}
-    for name, cls in all_estimators(type_filter=kind):
-        signature = inspect.signature(cls.__init__)
-        required = [p for p in signature.parameters.values()
-                    if p.name != "self" and p.default is inspect.Parameter.empty
-                    and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        if not required:
-            allowed[name] = cls
+    allowed = {name: cls for name, cls in all_estimators(type_filter=kind) if _buildable(cls)}
     if task == "classification":
         allowed["UninformativeClassifier"] = _uninformative_classifier()
     return allowed
+
+
+# Where scikit-learn keeps its estimators, most used first: looking a name up here imports one or
+# two modules instead of all of scikit-learn (which `allowed_estimators` needs, ~1 s).
+_SKLEARN_MODULES = ("ensemble", "linear_model", "tree", "neighbors", "svm", "naive_bayes", "dummy",
+                    "discriminant_analysis", "neural_network", "gaussian_process", "kernel_ridge",
+                    "isotonic", "cross_decomposition", "semi_supervised", "calibration")
+
+
+def estimator_class(name: str, task: str) -> type | None:
+    """The allowed estimator class called `name` for the task, or None (then see allowed_estimators)."""
+    import importlib
+
+    if name == "UninformativeClassifier":
+        return _uninformative_classifier() if task == "classification" else None
+    from sklearn.base import is_classifier, is_regressor
+
+    for module in _SKLEARN_MODULES:
+        cls = getattr(importlib.import_module(f"sklearn.{module}"), name, None)
+        if isinstance(cls, type):
+            check = is_classifier if task == "classification" else is_regressor
+            try:
+                kind_ok = check(cls())
+            except TypeError:  # a required argument: not buildable from YAML values
+                return None
+            return cls if kind_ok and _buildable(cls) else None
+    return None
+
+
+def _buildable(cls: type) -> bool:
+    """No required constructor argument: a project file cannot name Python objects."""
+    signature = inspect.signature(cls.__init__)
+    return not [p for p in signature.parameters.values()
+                if p.name != "self" and p.default is inspect.Parameter.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 def simplicity_of(estimator_class: type) -> int:
@@ -134,14 +162,16 @@ def resolve_specs(loaded: LoadedProject) -> list[ModelSpec]:
 
     project = loaded.project
     task = project.objective.task
-    allowed = allowed_estimators(task)
     resolved = []
     for spec in model_specs(project):
         if spec.estimator == HISTORICAL:
             resolved.append(spec)
             continue
         where = loaded.where("candidates", spec.config_index, "estimator") if spec.config_index is not None else loaded.where("baselines")
-        cls = allowed.get(spec.estimator)
+        cls = estimator_class(spec.estimator, task)
+        if cls is None:
+            allowed = allowed_estimators(task)  # the slow, complete list: rare modules, or to explain the error
+            cls = allowed.get(spec.estimator)
         if cls is None:
             other = allowed_estimators("regression" if task == "classification" else "classification")
             if spec.estimator in other:
@@ -157,7 +187,7 @@ def resolve_specs(loaded: LoadedProject) -> list[ModelSpec]:
                 f"unknown estimator '{spec.estimator}'",
                 where=where,
                 hint=(f"did you mean {' or '.join(close)}? " if close else "")
-                + "Estimators are scikit-learn class names; `mlproj check --estimators` lists them",
+                + "Estimators are scikit-learn class names; `mlproj estimators` lists them",
             )
         estimator = _instantiate(cls, spec, where)
         if task == "classification" and not hasattr(estimator, "predict_proba"):
@@ -199,7 +229,7 @@ def _instantiate(cls: type, spec: ModelSpec, where: str):
 
 def build_estimator(spec: ModelSpec, task: str, seed: int):
     """A fresh, unfitted estimator for one task, seeded where the estimator is random."""
-    cls = allowed_estimators(task)[spec.estimator]
+    cls = estimator_class(spec.estimator, task) or allowed_estimators(task)[spec.estimator]
     estimator = cls(**spec.params)
     if "random_state" in estimator.get_params() and "random_state" not in spec.params:
         estimator.set_params(random_state=seed)

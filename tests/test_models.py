@@ -232,3 +232,23 @@ def test_uninformative_unpickles_in_a_fresh_process():
     result = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(est), capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout.decode().strip() == "UninformativeClassifier [0.25, 0.75]"
+
+
+def test_fast_lookup_agrees_with_the_complete_allow_list():
+    from mlproj.models import allowed_estimators, estimator_class
+
+    for task in ("classification", "regression"):
+        allowed = allowed_estimators(task)
+        for name, cls in allowed.items():
+            found = estimator_class(name, task)
+            assert found is None or found is cls, name  # None: found by the complete list instead
+        assert estimator_class("RandomForestRegressor", "classification") is None
+        assert estimator_class("OneVsRestClassifier", task) is None  # needs an estimator object
+
+
+def test_estimators_command_lists_the_allow_list():
+    from tests.e2e.helpers import cli
+
+    result = cli("estimators", "--task", "regression")
+    assert result.exit_code == 0
+    assert "HistGradientBoostingRegressor" in result.stdout and "LogisticRegression" not in result.stdout
