@@ -119,17 +119,13 @@ def estimator_class(name: str, task: str) -> type | None:
 
     if name == "UninformativeClassifier":
         return _uninformative_classifier() if task == "classification" else None
-    from sklearn.base import is_classifier, is_regressor
+    from sklearn.base import ClassifierMixin, RegressorMixin
 
+    mixin = ClassifierMixin if task == "classification" else RegressorMixin
     for module in _SKLEARN_MODULES:
         cls = getattr(importlib.import_module(f"sklearn.{module}"), name, None)
         if isinstance(cls, type):
-            check = is_classifier if task == "classification" else is_regressor
-            try:
-                kind_ok = check(cls())
-            except TypeError:  # a required argument: not buildable from YAML values
-                return None
-            return cls if kind_ok and _buildable(cls) else None
+            return cls if issubclass(cls, mixin) and _buildable(cls) else None
     return None
 
 
