@@ -255,8 +255,9 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
     if not pending:
         return outputs
 
-    # Unique keys only: two models with identical settings share their fits.
-    unique = list({t.key: t for t in pending}.values())
+    # Unique keys only: two models with identical settings share their fits. Expensive models
+    # first (ensembles, then the rest), so that two workers do not end waiting on one long fit.
+    unique = sorted({t.key: t for t in pending}.values(), key=lambda t: -plan.model(t.model).simplicity)
     workers = min(_workers(n_jobs), len(unique))
     threads = inner_threads(workers)
     calls = (
