@@ -40,17 +40,41 @@ def write_project(folder: Path, project: dict, name: str = "mlproj.yaml") -> Pat
     return path
 
 
-def copy_config(config: Path, folder: Path, **overrides) -> Path:
-    """A repository config copied into `folder`, its data path made absolute (runs stay out of the repo)."""
-    project = yaml.safe_load(config.read_text())
-    project["data"]["path"] = str((config.parent / project["data"]["path"]).resolve())
-    for dotted, value in overrides.items():
+DELETE = object()  # a value for `changed` that removes the key
+
+
+def changed(project: dict, **changes) -> dict:
+    """A deep copy of `project` with `section__field=value` changes (DELETE removes the key)."""
+    project = yaml.safe_load(yaml.safe_dump(project))
+    for dotted, value in changes.items():
         target = project
         *parents, last = dotted.split("__")
         for key in parents:
             target = target.setdefault(key, {})
-        target[last] = value
-    return write_project(folder, project)
+        if value is DELETE:
+            del target[last]
+        else:
+            target[last] = value
+    return project
+
+
+def copy_config(config: Path, folder: Path, **overrides) -> Path:
+    """A repository config copied into `folder`, its data path made absolute (runs stay out of the repo)."""
+    project = yaml.safe_load(config.read_text())
+    project["data"]["path"] = str((config.parent / project["data"]["path"]).resolve())
+    return write_project(folder, changed(project, **overrides))
+
+
+def slow_project(folder: Path, *, trees: int = 300, repeats: int = 3) -> Path:
+    """`mlproj init` plus a big random forest: a run long enough to interrupt."""
+    init = cli_subprocess("init", str(folder), "--template", "classification", cwd=folder.parent)
+    assert init.returncode == 0, init.stderr
+    project = yaml.safe_load((folder / "mlproj.yaml").read_text())
+    project["candidates"] = [{"name": "big_forest", "estimator": "RandomForestClassifier",
+                              "params": {"n_estimators": trees}}]
+    project["validation"].update({"folds": 5, "repeats": repeats})
+    (folder / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    return folder
 
 
 def latest(folder: Path, name: str) -> dict:

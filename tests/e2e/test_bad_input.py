@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.e2e.helpers import cli, cli_subprocess
+from tests.e2e.helpers import DELETE, changed, cli, cli_subprocess
 
 GOOD = {
     "name": "bad-input",
@@ -34,20 +34,7 @@ def catalogue(n: int = 120, seed: int = 0) -> pd.DataFrame:
 
 
 def with_changes(**changes) -> dict:
-    project = yaml.safe_load(yaml.safe_dump(GOOD))
-    for dotted, value in changes.items():
-        target = project
-        *parents, last = dotted.split("__")
-        for key in parents:
-            target = target[key]
-        if value is DELETE:
-            del target[last]
-        else:
-            target[last] = value
-    return project
-
-
-DELETE = object()
+    return changed(GOOD, **changes)
 
 
 def _project_text(project: dict) -> str:

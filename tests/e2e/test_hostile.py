@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.e2e.helpers import cli
+from tests.e2e.helpers import changed, cli
 
 CANARY = "CANARY"
 BASE = {
@@ -33,14 +33,7 @@ def _catalogue(path: Path) -> None:
 
 
 def _with(**changes) -> str:
-    project = yaml.safe_load(yaml.safe_dump(BASE))
-    for key, value in changes.items():
-        section, _, field = key.partition("__")
-        if field:
-            project[section][field] = value
-        else:
-            project[key] = value
-    return yaml.safe_dump(project, sort_keys=False)
+    return yaml.safe_dump(changed(BASE, **changes), sort_keys=False)
 
 
 def _bomb() -> str:

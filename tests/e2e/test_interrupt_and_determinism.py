@@ -9,20 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 
-from tests.e2e.helpers import cli_subprocess
-
-
-def _slow_project(folder: Path) -> Path:
-    init = cli_subprocess("init", str(folder), "--template", "classification", cwd=folder.parent)
-    assert init.returncode == 0, init.stderr
-    project = yaml.safe_load((folder / "mlproj.yaml").read_text())
-    project["candidates"] = [{"name": "big_forest", "estimator": "RandomForestClassifier",
-                              "params": {"n_estimators": 400}}]
-    project["validation"].update({"folds": 5, "repeats": 4})
-    (folder / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
-    return folder
+from tests.e2e.helpers import cli_subprocess, slow_project
 
 
 def _cache_entries(folder: Path) -> list[Path]:
@@ -30,7 +18,7 @@ def _cache_entries(folder: Path) -> list[Path]:
 
 
 def test_ctrl_c_keeps_finished_fits_and_the_next_run_resumes(tmp_path: Path):
-    demo = _slow_project(tmp_path / "demo")
+    demo = slow_project(tmp_path / "demo", trees=400, repeats=4)
     process = subprocess.Popen([sys.executable, "-m", "mlproj", "run", "-j", "1"], cwd=demo,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

@@ -9,20 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 
 from mlproj.lock import project_lock
-from tests.e2e.helpers import cli, cli_subprocess
-
-
-def _slow_project(folder: Path) -> Path:
-    assert cli_subprocess("init", str(folder), cwd=folder.parent).returncode == 0
-    project = yaml.safe_load((folder / "mlproj.yaml").read_text())
-    project["candidates"] = [{"name": "big_forest", "estimator": "RandomForestClassifier",
-                              "params": {"n_estimators": 300}}]
-    project["validation"].update({"folds": 5, "repeats": 3})
-    (folder / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
-    return folder
+from tests.e2e.helpers import cli, cli_subprocess, slow_project
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -47,7 +36,7 @@ def _wait_for_entries(folder: Path, process: subprocess.Popen, count: int) -> No
 
 
 def test_sigkill_part_way_then_resume_gives_the_uninterrupted_numbers(tmp_path: Path):
-    killed = _slow_project(tmp_path / "killed")
+    killed = slow_project(tmp_path / "killed")
     process = _start(killed)
     _wait_for_entries(killed, process, 4)
     process.send_signal(signal.SIGKILL)
@@ -60,7 +49,7 @@ def test_sigkill_part_way_then_resume_gives_the_uninterrupted_numbers(tmp_path: 
     assert int(resumed.stdout.split("reused ")[1].split()[0]) >= len(kept)
     assert not list((killed / ".mlproj").rglob("*.tmp"))
 
-    clean = _slow_project(tmp_path / "clean")
+    clean = slow_project(tmp_path / "clean")
     assert cli_subprocess("run", "-j", "1", cwd=clean).returncode == 0
     assert _metrics(killed) == _metrics(clean)
 
@@ -77,7 +66,7 @@ def test_a_second_run_on_the_same_project_reports_the_lock(tmp_path: Path):
 
 
 def test_two_runs_at_once_leave_a_consistent_run_directory(tmp_path: Path):
-    demo = _slow_project(tmp_path / "demo")
+    demo = slow_project(tmp_path / "demo")
     first = _start(demo)
     _wait_for_entries(demo, first, 1)
     second = cli_subprocess("run", "-j", "1", cwd=demo)

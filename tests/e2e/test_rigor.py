@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from tests.e2e.helpers import REPO, cli, copy_config, latest
+from tests.e2e.helpers import REPO, changed, cli, copy_config, latest
 
 SDSS_SELECTIONS = REPO / "configs" / "sdss-selections.yaml"
 
@@ -61,13 +61,7 @@ def _project(**changes) -> dict:
         "baselines": ["dummy", "standard"],
         "execution": {"n_jobs": 2},
     }
-    for key, value in changes.items():
-        section, _, field = key.partition("__")
-        if field:
-            project[section][field] = value
-        else:
-            project[key] = value
-    return project
+    return changed(project, **changes)
 
 
 def _write(folder, project, n=800):
