@@ -681,7 +681,7 @@ def bench_scale(work: Path, env: dict, rows: int, timeout: float, results: dict)
         say(f"run      mlproj run -j 2: {outcome['wall']:.1f} s ({outcome['wall'] / 60:.1f} min), "
             f"{done_fits}/{total_fits} fits, exit code {outcome['returncode']}")
     say(f"load     other processes used {outcome['other_load']:.2f} cores on average during the run")
-    say(f"fits     fit seconds per model (mlproj's own timing, summed over finished folds): "
+    say("fits     fit seconds per model (mlproj's own timing, summed over finished folds): "
         + ", ".join(f"{k} {v:.1f} s / {counts[k]} fits" for k, v in fits.items()))
     breakdown = ", ".join(f"{name} {mb(pss)}" for name, pss in sorted(outcome["breakdown"], key=lambda x: -x[1]))
     say(f"memory   peak of the process tree (sum of PSS, shared pages counted once): {mb(outcome['peak_pss'])} "
@@ -732,7 +732,7 @@ def summary_table(results: dict, args, threads: int) -> str:
     for name in ("help", "schema", "verdict"):
         if f"imports_{name}" in results:
             info = results[f"imports_{name}"]
-            row(f"| Heavy imports after `mlproj {name}` (in-process) | {', '.join(info['heavy']) or 'none'}"
+            row(f"| Heavy imports after `mlproj {'--help' if name == 'help' else name}` (in-process) | {', '.join(info['heavy']) or 'none'}"
                 + (f" (also: {', '.join(info['other'])})" if info["other"] else "")
                 + f" | no {'/'.join(HEAVY)} | {status(not info['heavy'])} |")
     if "orch_ratio" in results:
@@ -760,7 +760,7 @@ def summary_table(results: dict, args, threads: int) -> str:
             row(f"| Scale: {rows}, default plan, `-j 2` | failed (exit {r['scale_returncode']}) | completes | **FAIL** |")
         fits = r["scale_fits"]
         if fits:
-            row(f"| Scale: fit time per model (summed over finished fits) | "
+            row("| Scale: fit time per model (summed over finished fits) | "
                 + ", ".join(f"{k} {v / 60:.1f} min ({r['scale_counts'][k]})" if v >= 60 else
                             f"{k} {v:.0f} s ({r['scale_counts'][k]})" for k, v in fits.items())
                 + " | — | info |")
@@ -825,6 +825,7 @@ def main(argv: list[str] | None = None) -> int:
     say("## Summary (Markdown, for CHANGELOG.md)\n")
     say(summary_table(results, argparse.Namespace(**vars(args), reps_used=reps), args.threads))
     if args.json:
+        results["other_load_history"] = OtherLoad.history
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     return 0
 
