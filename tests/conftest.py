@@ -19,3 +19,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"the shared real catalogues are not at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def minimal_project_text(task: str = "classification", extra: str = "") -> str:
+    """The smallest valid project file of a task (label column `c`), plus `extra` YAML lines."""
+    if task == "classification":
+        rest = ("classes: {galaxy: \"c == 'G'\", star: \"c == 'S'\"}\npositive: galaxy\n"
+                "metric: {primary: roc_auc}\n")
+    else:
+        rest = "metric: {primary: rmse}\n"
+    return (f"name: p\nobjective: {{statement: s, task: {task}}}\ndata: {{path: x.csv, label: c}}\n{rest}"
+            "finish_line: {threshold: 0.5}\n" + extra)

@@ -15,20 +15,14 @@ from mlproj.errors import ConfigError
 from mlproj.metrics import tpr_at_fpr
 from mlproj.models import (SIMPLICITY, ModelSpec, allowed_estimators, build_estimator, model_specs,
                            resolve_specs, supports_missing_values)
+from tests.conftest import minimal_project_text
 
 PATH = Path("proj/mlproj.yaml")
 
 
 def loaded(task: str = "classification", candidates: str = "", baselines: str | None = None):
-    if task == "classification":
-        rest = ("classes: {galaxy: \"c == 'G'\", star: \"c == 'S'\"}\npositive: galaxy\n"
-                "metric: {primary: roc_auc}\n")
-    else:
-        rest = "metric: {primary: rmse}\n"
-    text = (f"name: p\nobjective: {{statement: s, task: {task}}}\ndata: {{path: x.csv, label: c}}\n{rest}"
-            "finish_line: {threshold: 0.5}\n"
-            + (f"baselines: {baselines}\n" if baselines is not None else "")
-            + (f"candidates:\n{candidates}" if candidates else ""))
+    text = minimal_project_text(task, (f"baselines: {baselines}\n" if baselines is not None else "")
+                                + (f"candidates:\n{candidates}" if candidates else ""))
     return parse_project(text, PATH)
 
 

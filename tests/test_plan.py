@@ -12,21 +12,16 @@ import pytest
 from mlproj.config import Project, parse_project
 from mlproj.models import ModelSpec, model_specs
 from mlproj.plan import FINAL_FOLD, compile_plan
+from tests.conftest import minimal_project_text
 
 FEATURES = ["u", "g", "r"]
 
 
 def make_project(task: str = "classification", *, folds: int = 3, repeats: int = 2, seed: int = 0,
                  test_size: float = 0.25, candidates: str = "") -> Project:
-    if task == "classification":
-        rest = ("classes: {galaxy: \"c == 'G'\", star: \"c == 'S'\"}\npositive: galaxy\n"
-                "metric: {primary: roc_auc}\n")
-    else:
-        rest = "metric: {primary: rmse}\n"
-    text = (f"name: p\nobjective: {{statement: s, task: {task}}}\ndata: {{path: x.csv, label: c}}\n{rest}"
-            f"finish_line: {{threshold: 0.5}}\n"
-            f"validation: {{folds: {folds}, repeats: {repeats}, seed: {seed}, test_size: {test_size}}}\n"
-            + (f"candidates:\n{candidates}" if candidates else ""))
+    text = minimal_project_text(
+        task, f"validation: {{folds: {folds}, repeats: {repeats}, seed: {seed}, test_size: {test_size}}}\n"
+        + (f"candidates:\n{candidates}" if candidates else ""))
     return parse_project(text, Path("mlproj.yaml")).project
 
 
