@@ -125,8 +125,19 @@ def run(
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Parallel fits (default: execution.n_jobs)."),
     backend: Optional[str] = typer.Option(None, "--backend", help="local or dask (default: execution.backend)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask scheduler address (tcp://HOST:PORT)."),
+    rerun: bool = typer.Option(False, "--rerun", help="Analyse again and write a new run folder even if the "
+                               "latest run is up to date (unchanged fits still come from the cache)."),
 ) -> None:
     """Execute the plan (resuming from the cache), then judge it against the finish line."""
+    from mlproj import review
+
+    current = None if rerun else review.current_run(config)
+    if current is not None:
+        out.print(f"Up to date: {_relative(current.run_dir)} matches the project file and the catalogue; "
+                  "nothing to fit (--rerun writes a new run folder from the cache).")
+        _print_verdict(current.verdict, current.summary)
+        return
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from mlproj import runner
@@ -342,7 +353,7 @@ _COLOURS = {"pass": "green", "fail": "red", "undetermined": "yellow"}
 def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several: bool) -> None:
     from rich.table import Table
 
-    from mlproj.stats import significant, significant_interval
+    from mlproj.numbers import significant, significant_interval
 
     primary = case["primary"]["label"]
     title = f"Selection [bold]{case['name']}[/]: " if several else ""
@@ -411,7 +422,7 @@ def _print_uncertainty(judged: dict | None, case: dict, summary: dict) -> None:
         table.add_column(column)
     stored = case["models"][model]["uncertainty"]
     held = test.get("uncertainty", {})
-    from mlproj.stats import significant
+    from mlproj.numbers import significant
 
     for method, values in judged["methods"].items():
         cells = [significant(_nan(values[n]), _nan(stored[f"{n}[{method}]"]["se"]))

@@ -362,6 +362,8 @@ class LoadedProject:
     project: Project
     path: Path
     lines: dict[tuple, int] = field(default_factory=dict, compare=False)
+    # SHA-256 of the file's bytes: an unchanged file needs no parsing to prove an old run current.
+    source_sha256: str = field(default="", compare=False)
 
     @property
     def root(self) -> Path:
@@ -404,16 +406,16 @@ def load_project(path: str | Path) -> LoadedProject:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8") from None
-    return parse_project(text, path)
+    return parse_project(text, path, source_sha256=hashlib.sha256(raw).hexdigest())
 
 
-def parse_project(text: str, path: Path) -> LoadedProject:
+def parse_project(text: str, path: Path, source_sha256: str = "") -> LoadedProject:
     data, lines = _parse_yaml(text, path)
     try:
         project = Project.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, path, lines) from None
-    loaded = LoadedProject(project=project, path=path.resolve(), lines=lines)
+    loaded = LoadedProject(project=project, path=path.resolve(), lines=lines, source_sha256=source_sha256)
     _check_consistency(loaded)
     return loaded
 

@@ -9,7 +9,6 @@ that names the column and says what to do.
 from __future__ import annotations
 
 import difflib
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +16,11 @@ import numpy as np
 
 from mlproj.config import LoadedProject
 from mlproj.errors import ConfigError, DataError
+from mlproj.files import file_hash
 from mlproj.expressions import parse_expression
 from mlproj.splits import required_per_class
 
 READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
-HASH_CHUNK = 1 << 20
 
 
 @dataclass
@@ -60,15 +59,6 @@ class Dataset:
     def missing_by_feature(self) -> dict[str, int]:
         counts = np.isnan(self.X).sum(axis=0)
         return {name: int(c) for name, c in zip(self.feature_names, counts) if c}
-
-
-def file_hash(path: Path) -> str:
-    """SHA-256 of a file, streamed so that large catalogues are not read into memory twice."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def needed_columns(loaded: LoadedProject) -> list[str] | None:

@@ -1,4 +1,4 @@
-"""Atomic file writes: a later command never reads a half-written file as complete.
+"""Files: atomic writes (a later command never reads a half-written file as complete) and hashes.
 
 Write to a temporary file in the same folder, flush and fsync it, then rename it into place
 (DVC's pattern). An interruption leaves at most a `.*.tmp` file, never a truncated target.
@@ -6,6 +6,7 @@ Write to a temporary file in the same folder, flush and fsync it, then rename it
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from contextlib import contextmanager
@@ -33,3 +34,15 @@ def atomic_write(path: Path, mode: str = "w"):
 def write_text_atomic(path: Path, text: str) -> None:
     with atomic_write(path) as handle:
         handle.write(text)
+
+
+HASH_CHUNK = 1 << 20
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file, streamed so that large catalogues are not read into memory twice."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

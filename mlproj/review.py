@@ -1,6 +1,9 @@
 """Re-judge a finished run: read its files, check it is still current, apply the verdict.
 
 No fitting and no scikit-learn: the stored summary holds the paired scores the verdict needs.
+The common case, an unchanged project file judged by the mlproj that made the run, needs no
+parsing and no statistics at all (the run's own verdict.json is the answer), which keeps
+`mlproj verdict` in CI well under a second.
 """
 
 from __future__ import annotations
@@ -9,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from mlproj import rundir
-from mlproj.config import load_project
+from mlproj import __version__, rundir
 from mlproj.errors import MlprojError, RunError
-from mlproj.verdict import judge
+from mlproj.files import file_hash
 
 
 @dataclass
@@ -28,8 +30,7 @@ def rejudge(run: str | None, config: Path, *, allow_stale: bool = False) -> Revi
     run_dir = rundir.find_run(run, config.resolve().parent)
     env = rundir.read_json(run_dir / "environment.json")
     summary = rundir.read_json(run_dir / "summary.json")
-    stale = rundir.staleness(env, _current_config_hash(Path(env["config"]["path"])),
-                             _current_data_hash(Path(env["data"]["path"])))
+    stale = rundir.staleness(env, _current_config_hash(env["config"]), _current_data_hash(Path(env["data"]["path"])))
     if stale and not allow_stale:
         raise RunError(
             f"run {run_dir.name} is stale: " + "; ".join(stale),
@@ -37,10 +38,61 @@ def rejudge(run: str | None, config: Path, *, allow_stale: bool = False) -> Revi
                  "or pass --allow-stale to judge the old run anyway",
         )
     project_name = summary.get("project", run_dir.name)
-    return Review(run_dir, judge(summary), summary, stale, project_name)
+    return Review(run_dir, _judged(run_dir, env, summary), summary, stale, project_name)
 
 
-def _current_config_hash(path: Path) -> str | None:
+def current_run(config: Path) -> Review | None:
+    """The latest run if it still answers for this project: same project file (up to comments),
+    same catalogue bytes, same mlproj and scikit-learn versions, and complete. Else None.
+
+    `mlproj run` then has nothing to do: every fit and every number would come out the same.
+    """
+    try:
+        run_dir = rundir.find_run(None, config.resolve().parent)
+        env = rundir.read_json(run_dir / "environment.json")
+        summary = rundir.read_json(run_dir / "summary.json")
+        verdict = rundir.read_json(run_dir / "verdict.json")
+    except RunError:
+        return None
+    packages = env.get("packages", {})
+    if packages.get("mlproj") != __version__ or packages.get("scikit-learn") != _installed("scikit-learn"):
+        return None
+    if Path(env["config"]["path"]) != config.resolve():
+        return None
+    stale = rundir.staleness(env, _current_config_hash(env["config"]), _current_data_hash(Path(env["data"]["path"])))
+    if stale:
+        return None
+    return Review(run_dir, verdict, summary, [], summary.get("project", run_dir.name))
+
+
+def _installed(package: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _judged(run_dir: Path, env: dict, summary: dict) -> dict:
+    """The verdict on the stored summary: the run's own when this mlproj wrote it, else judged anew."""
+    if env.get("packages", {}).get("mlproj") == __version__ and (run_dir / "verdict.json").is_file():
+        return rundir.read_json(run_dir / "verdict.json")
+    from mlproj.verdict import judge
+
+    return judge(summary)
+
+
+def _current_config_hash(recorded: dict) -> str | None:
+    """The resolved-config hash of the project file now; parsed only if its bytes changed."""
+    path = Path(recorded["path"])
+    try:
+        if recorded.get("file_sha256") and file_hash(path) == recorded["file_sha256"]:
+            return recorded["hash"]
+    except OSError:
+        return None
+    from mlproj.config import load_project
+
     try:
         return load_project(path).config_hash
     except MlprojError:
@@ -48,8 +100,6 @@ def _current_config_hash(path: Path) -> str | None:
 
 
 def _current_data_hash(path: Path) -> str | None:
-    from mlproj.data import file_hash
-
     try:
         return file_hash(path)
     except OSError:

@@ -108,7 +108,8 @@ def read_json(path: Path) -> dict:
         raise RunError(f"{path} is damaged", hint="run `mlproj run` again") from None
 
 
-def environment(config_path: Path, config_hash: str, data_path: Path, data_hash: str) -> dict:
+def environment(config_path: Path, config_hash: str, data_path: Path, data_hash: str,
+                config_file_sha256: str = "") -> dict:
     versions = {}
     for name in PACKAGES:
         try:
@@ -120,7 +121,7 @@ def environment(config_path: Path, config_hash: str, data_path: Path, data_hash:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": versions,
-        "config": {"path": str(config_path), "hash": config_hash},
+        "config": {"path": str(config_path), "hash": config_hash, "file_sha256": config_file_sha256},
         "data": {"path": str(data_path), "sha256": data_hash},
     }
 

@@ -148,7 +148,8 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     rundir.write_csv(run_dir / "results.csv", rows)
     rundir.write_json(run_dir / "summary.json", summary)
     rundir.write_json(run_dir / "environment.json",
-                      rundir.environment(loaded.path, loaded.config_hash, dataset.source, dataset.file_hash))
+                      rundir.environment(loaded.path, loaded.config_hash, dataset.source, dataset.file_hash,
+                                         loaded.source_sha256))
     _store_models(run_dir, cache, plan, selected, outputs, prepared)
     rundir.write_json(run_dir / "verdict.json", verdict)
     rundir.mark_latest(run_dir)

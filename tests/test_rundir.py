@@ -173,9 +173,9 @@ def test_mark_latest_refuses_real_folder_named_latest(tmp_path):
 # --------------------------------------------------------------------------- environment and staleness
 
 def test_environment_record(tmp_path):
-    env = environment(tmp_path / "mlproj.yaml", HASH, tmp_path / "cat.csv", "d" * 64)
+    env = environment(tmp_path / "mlproj.yaml", HASH, tmp_path / "cat.csv", "d" * 64, "f" * 64)
     json.dumps(env, allow_nan=False)
-    assert env["config"] == {"path": str(tmp_path / "mlproj.yaml"), "hash": HASH}
+    assert env["config"] == {"path": str(tmp_path / "mlproj.yaml"), "hash": HASH, "file_sha256": "f" * 64}
     assert env["data"] == {"path": str(tmp_path / "cat.csv"), "sha256": "d" * 64}
     assert {"numpy", "scikit-learn", "pandas"} <= set(env["packages"])
     assert env["python"].count(".") == 2

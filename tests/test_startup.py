@@ -19,8 +19,8 @@ print("loaded", ",".join(m for m in {heavy!r} if m in sys.modules))
 """
 
 
-def _probe(args: list[str], cwd: Path) -> tuple[int, list[str]]:
-    code = PROBE.format(args=args, heavy=HEAVY)
+def _probe(args: list[str], cwd: Path, watch: tuple[str, ...] = HEAVY) -> tuple[int, list[str]]:
+    code = PROBE.format(args=args, heavy=watch)
     done = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120)
     lines = dict(line.split(" ", 1) if " " in line else (line, "") for line in done.stdout.splitlines())
     return int(lines["exit"]), [m for m in lines.get("loaded", "").split(",") if m]
@@ -39,5 +39,9 @@ def test_verdict_imports_no_heavy_library(tmp_path):
     assert cli("init", str(tmp_path / "demo")).exit_code == 0
     assert cli("run", cwd=tmp_path / "demo").exit_code == 0
     code, loaded = _probe(["verdict"], tmp_path / "demo")
+    assert code in (0, 1, 3)
+    assert loaded == []
+    # An unchanged project needs neither the config models nor the statistics (numpy, scipy).
+    code, loaded = _probe(["verdict"], tmp_path / "demo", watch=("numpy", "scipy", "mlproj.config", "mlproj.stats"))
     assert code in (0, 1, 3)
     assert loaded == []

@@ -54,10 +54,22 @@ def test_second_run_fits_nothing_and_a_new_candidate_fits_only_itself(tmp_path: 
     assert cli("run", "-j", "1", cwd=demo).exit_code == 0
     first = _results(demo)
 
+    runs_before = sorted((demo / "runs").iterdir())
     again = cli("run", "-j", "1", cwd=demo)
     assert again.exit_code == 0
-    assert "Nothing to fit" in again.stdout
+    assert "Up to date: runs/" in again.stdout and "VERDICT:" in again.stdout
+    assert sorted((demo / "runs").iterdir()) == runs_before  # no new run folder for the same numbers
+    assert _results(demo) == first
+
+    rerun = cli("run", "-j", "1", "--rerun", cwd=demo)
+    assert rerun.exit_code == 0
+    assert "Nothing to fit" in rerun.stdout
     assert all(row["cached"] == "True" for row in _results(demo))
+    strip = [{k: v for k, v in row.items() if k not in ("cached", "fit_seconds")} for row in _results(demo)]
+    assert strip == [{k: v for k, v in row.items() if k not in ("cached", "fit_seconds")} for row in first]
+
+    (demo / "mlproj.yaml").write_text((demo / "mlproj.yaml").read_text() + "\n# a comment changes no number\n")
+    assert "Up to date" in cli("run", "-j", "1", cwd=demo).stdout
 
     project = yaml.safe_load((demo / "mlproj.yaml").read_text())
     project["candidates"].append({"name": "knn", "estimator": "KNeighborsClassifier", "params": {"n_neighbors": 15},
@@ -75,6 +87,9 @@ def test_second_run_fits_nothing_and_a_new_candidate_fits_only_itself(tmp_path: 
     for row in rows:
         if row["model"] != "knn":
             assert row[label] == before[(row["model"], row["repeat"], row["fold"])][label]
+    with open(demo / "catalogue.csv", "a") as handle:  # a changed catalogue: a new run
+        handle.write(open(demo / "catalogue.csv").read().splitlines()[1] + "\n")
+    assert "Up to date" not in cli("run", "-j", "1", cwd=demo).stdout
 
 
 def test_verdict_on_a_run_whose_config_changed_is_stale(tmp_path: Path):
