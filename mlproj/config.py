@@ -249,11 +249,18 @@ class Execution(Section):
     )
     backend: Literal["local", "dask"] = Field(
         default="local",
-        description="local: joblib processes on this machine; dask: a dask.distributed cluster "
+        description="local: this machine (see workers); dask: a dask.distributed cluster "
         "(pip install 'mlproj[dask]'), e.g. one started by dask-jobqueue on Slurm.",
     )
     scheduler: str | None = Field(
         default=None, description="Address of the dask scheduler, e.g. tcp://10.0.0.5:8786 (backend: dask)."
+    )
+    workers: Literal["threads", "processes"] = Field(
+        default="threads",
+        description="How the local backend runs parallel fits. threads: in this process, sharing the "
+        "catalogue in memory with no copies and no start-up (scikit-learn fits run in compiled code "
+        "that releases the GIL); processes: joblib worker processes with the arrays memory-mapped, for "
+        "estimators that hold the GIL.",
     )
 
     @field_validator("n_jobs")

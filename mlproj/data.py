@@ -120,15 +120,22 @@ def read_table(path: Path, *, where: str, columns: list[str] | None = None):
 
 
 def _read_parquet(path: Path, columns: list[str] | None):
-    import pandas as pd
+    import pyarrow.parquet as pq
 
     if columns is not None:
-        import pyarrow.parquet as pq
-
         present = set(pq.read_schema(path).names)
         # Missing names are read anyway (none), so that the column check reports them by name.
         columns = [c for c in columns if c in present]
-    return pd.read_parquet(path, columns=columns)
+    return _to_pandas(pq.read_table(path, columns=columns))
+
+
+def _to_pandas(table):
+    """A DataFrame that does not double the catalogue in memory on the way.
+
+    One block per column (no consolidation copy), and Arrow frees each column once converted
+    (pyarrow's documented recipe for large tables).
+    """
+    return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
 def _read_csv(path: Path, where: str):
@@ -145,7 +152,7 @@ def _read_csv(path: Path, where: str):
     if binary:
         raise DataError(f"catalogue {path} is not UTF-8 text (column '{binary[0]}' has other bytes)",
                         where=where, hint="convert the file to UTF-8 or save it as Parquet")
-    return table.to_pandas()
+    return _to_pandas(table)
 
 
 def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> Dataset:
@@ -196,13 +203,15 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
     X = feature_matrix(table, names, loaded, derived)
     errors = error_matrix(table, loaded, names)
     ranges = _limit_ranges(bounds, names, n_read)
-    X = np.ascontiguousarray(X[keep])
-    errors = np.ascontiguousarray(errors[keep]) if errors is not None else None
-    ranges = np.ascontiguousarray(ranges[:, keep]) if ranges is not None else None
-    y = y[keep]
-    historical = historical[keep] if historical is not None else None
-    groups = groups[keep] if groups is not None else None
-    order = order[keep] if order is not None else None
+    del table  # the matrices hold what is needed; a large catalogue should not stay in memory twice
+    if not keep.all():  # indexing copies: only when some rows really are dropped
+        X = np.ascontiguousarray(X[keep])
+        errors = np.ascontiguousarray(errors[keep]) if errors is not None else None
+        ranges = np.ascontiguousarray(ranges[:, keep]) if ranges is not None else None
+        y = y[keep]
+        historical = historical[keep] if historical is not None else None
+        groups = groups[keep] if groups is not None else None
+        order = order[keep] if order is not None else None
     if order is not None and np.isnan(order).any():
         raise DataError(f"the order column '{data.order}' has {int(np.isnan(order).sum())} missing values",
                         where=loaded.where("data", "order"), hint="every object needs a time to be ordered")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -132,18 +133,14 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
     """Fit one model on the training rows and predict the validation rows.
 
     Failures are captured per task (as scikit-learn's error_score does) so one bad fit does not
-    lose the others; the message reaches the summary.
+    lose the others; the message reaches the summary. `threads=0`: the caller has already set
+    the thread limits and silenced warnings (both are process-wide, so worker threads cannot).
     """
-    import warnings
-
-    from threadpoolctl import threadpool_limits
-
     start = time.perf_counter()
     try:
         estimator = build_estimator(spec, task_kind, seed)
         start = time.perf_counter()  # fit time is a tie-breaker: exclude one-off imports
-        with warnings.catch_warnings(), threadpool_limits(limits=threads):
-            warnings.simplefilter("ignore")  # convergence chatter would drown the progress bar
+        with _quiet_and_limited(threads):
             if spec.augment and (errors is not None or ranges is not None):
                 X_train, y_train, _ = augmented_training_set(X, y, errors, train, spec.augment, seed, ranges)
             else:
@@ -171,6 +168,31 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
     if cache_root is not None:
         Cache(Path(cache_root)).put(output)
     return output
+
+
+@contextmanager
+def _quiet_and_limited(threads: int):
+    """Silence convergence chatter (it would drown the progress bar) and cap BLAS/OpenMP threads."""
+    if threads == 0:
+        yield
+        return
+    import warnings
+
+    from threadpoolctl import threadpool_limits
+
+    with warnings.catch_warnings(), threadpool_limits(limits=_limits(threads)):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _limits(threads: int) -> dict[str, int]:
+    """OpenMP threads per fit, but one BLAS thread always.
+
+    Histogram gradient boosting gives identical models for any OpenMP thread count, while BLAS
+    sums in a thread-dependent order (logistic regression's Brier score moved in the 17th digit
+    between -j 1 and -j 2); one BLAS thread keeps the numbers the same for any -j and machine.
+    """
+    return {"openmp": threads, "blas": 1}
 
 
 def _spread(method: str, estimator, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.ndarray,
@@ -233,7 +255,8 @@ def _probabilities(estimator, X: np.ndarray, n_classes: int) -> np.ndarray:
 def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache: Cache, *,
               n_jobs: int = 1, on_done: Callable[[TaskOutput], None] | None = None,
               errors: np.ndarray | None = None, ranges: np.ndarray | None = None,
-              keep_models: bool = False, scheduler: str | None = None) -> dict[str, TaskOutput]:
+              keep_models: bool = False, scheduler: str | None = None,
+              workers: str = "threads") -> dict[str, TaskOutput]:
     """Outputs for the given tasks: from the cache where possible, fitted otherwise.
 
     `on_done` is called once per task as results arrive (progress bars). KeyboardInterrupt
@@ -258,8 +281,8 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
     # Unique keys only: two models with identical settings share their fits. Expensive models
     # first (ensembles, then the rest), so that two workers do not end waiting on one long fit.
     unique = sorted({t.key: t for t in pending}.values(), key=lambda t: -plan.model(t.model).simplicity)
-    workers = min(_workers(n_jobs), len(unique))
-    threads = inner_threads(workers)
+    n_workers = min(_workers(n_jobs), len(unique))
+    threads = inner_threads(n_workers)
     calls = (
         (plan.model(t.model), plan.task_kind, X, y, *plan.rows_for(t), t.seed, t.key, str(cache.root), threads,
          errors if plan.model(t.model).augment else None, ranges if plan.model(t.model).augment else None,
@@ -268,8 +291,12 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
     )
     if scheduler is not None and not keep_models:
         results = _execute_on_dask(calls, scheduler, cache)
+    elif n_workers == 1:
+        results = (fit_and_predict(*args) for args in calls)
+    elif workers == "processes":
+        results = _execute_in_processes(calls, n_workers)
     else:
-        results = _execute(calls, workers)
+        results = _execute_in_threads(calls, n_workers, threads)
     for output in results:
         outputs[output.key] = output
         if on_done:
@@ -321,13 +348,49 @@ def _execute_on_dask(calls: Iterable[tuple], scheduler: str, cache: Cache):
             yield output
 
 
-def _execute(calls: Iterable[tuple], n_jobs: int):
-    if n_jobs == 1:
-        for args in calls:
-            yield fit_and_predict(*args)
-        return
+def _execute_in_processes(calls: Iterable[tuple], n_workers: int):
     from joblib import Parallel, delayed
 
     # Large arrays are memory-mapped to the workers by joblib instead of pickled per task.
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", max_nbytes="1M")
+    parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered", max_nbytes="1M")
     yield from parallel(delayed(fit_and_predict)(*args) for args in calls)
+
+
+def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
+    """Worker threads in this process: the arrays are shared as they are, and nothing starts up.
+
+    The threads are daemons pulling from one queue, so Ctrl-C returns at once: the fits still
+    running are abandoned (their cache entries are written atomically or not at all) instead of
+    being waited for, which joblib's thread pool would do. Thread limits and the warning filter
+    are process-wide, so they are set here, once, around all workers.
+    """
+    import queue
+    import threading
+    import warnings
+
+    from threadpoolctl import threadpool_limits
+
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    count = 0
+    for args in calls:
+        todo.put(args[:9] + (0,) + args[10:])  # threads=0: limits are set below, for all workers
+        count += 1
+
+    def work() -> None:
+        while True:
+            try:
+                args = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put(fit_and_predict(*args))
+            except BaseException as exc:  # noqa: BLE001 - the main thread must always hear back
+                done.put(TaskOutput(args[7], None, 0.0, error=f"{type(exc).__name__}: {exc}"))
+
+    with warnings.catch_warnings(), threadpool_limits(limits=_limits(threads)):
+        warnings.simplefilter("ignore")
+        for _ in range(min(n_workers, count)):
+            threading.Thread(target=work, name="mlproj-fit", daemon=True).start()
+        for _ in range(count):
+            yield done.get()

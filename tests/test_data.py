@@ -374,14 +374,16 @@ metric: {primary: roc_auc}
 finish_line: {threshold: 0.9}
 validation: {folds: 2, repeats: 1}
 """
+    import pyarrow.parquet as pq
+
     seen = {}
-    original = pd.read_parquet
+    original = pq.read_table
 
     def spy(path, columns=None, **kwargs):
         seen["columns"] = columns
         return original(path, columns=columns, **kwargs)
 
-    monkeypatch.setattr(pd, "read_parquet", spy)
+    monkeypatch.setattr(pq, "read_table", spy)
     dataset = data_module.load_dataset(parse_project(text, tmp_path / "mlproj.yaml"))
     assert sorted(seen["columns"]) == ["class", "g", "u"]
     assert dataset.feature_names == ["u", "ug"]

@@ -180,6 +180,48 @@ def test_run_tasks_sequential_and_parallel_agree_and_cache(tmp_path):
         np.testing.assert_array_equal(again[key].predictions, serial[key].predictions)
 
 
+@pytest.mark.parametrize("workers", ["threads", "processes"])
+def test_parallel_workers_give_the_sequential_numbers(tmp_path, workers):
+    X, y = dataset(n=90)
+    models = MODELS + [ModelSpec("hgb", "HistGradientBoostingClassifier", {"max_iter": 20}, simplicity=3)]
+    plan = make_plan(y, models)
+    serial = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path / "a"), n_jobs=1)
+    parallel = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path / "b"), n_jobs=2, workers=workers)
+    assert set(parallel) == set(serial)
+    for key in serial:
+        assert parallel[key].error is None
+        np.testing.assert_array_equal(serial[key].predictions, parallel[key].predictions)
+    assert len(list((tmp_path / "b").rglob("*.npz"))) == len(serial)  # each worker wrote its entry
+
+
+def test_worker_threads_restore_process_wide_settings(tmp_path):
+    import warnings
+
+    from threadpoolctl import threadpool_info
+
+    X, y = dataset()
+    plan = make_plan(y)
+    filters, limits = list(warnings.filters), [(i["prefix"], i["num_threads"]) for i in threadpool_info()]
+    run_tasks(plan, plan.tasks, X, y, Cache(tmp_path), n_jobs=2, workers="threads")
+    assert warnings.filters == filters
+    assert [(i["prefix"], i["num_threads"]) for i in threadpool_info()] == limits
+
+
+def test_a_dying_worker_thread_is_reported_not_waited_for(tmp_path, monkeypatch):
+    import mlproj.execute
+
+    def dies(*args):
+        raise SystemExit("worker gone")  # not an Exception: escapes fit_and_predict's own handler
+
+    X, y = dataset()
+    plan = make_plan(y)
+    monkeypatch.setattr(mlproj.execute, "fit_and_predict", dies)
+    outputs = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path), n_jobs=2, workers="threads")
+    assert len(outputs) == len(plan.tasks)
+    assert all(out.error == "SystemExit: worker gone" for out in outputs.values())
+    assert not list(tmp_path.rglob("*.npz"))
+
+
 def test_run_tasks_only_fits_what_is_missing(tmp_path):
     X, y = dataset()
     cache = Cache(tmp_path)

@@ -480,7 +480,7 @@ HAND_LOOP = textwrap.dedent('''
         return roc_auc_score(y[valid] == positive, proba[:, column])
 
     fit_seconds, aucs = {}, {}
-    with warnings.catch_warnings(), threadpool_limits(limits=inner_threads(1)):
+    with warnings.catch_warnings(), threadpool_limits(limits={"openmp": inner_threads(1), "blas": 1}):
         warnings.simplefilter("ignore")
         for task in plan.tasks:
             t = time.perf_counter()
