@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlproj.leakage import LeakageWarning, check_leakage
 
@@ -210,3 +212,44 @@ def test_sdss_redshift_encodes_the_class(shared_data):
     for positive in range(3):
         assert check_leakage(X[:, :5], y, features[:5], s.test, s.development, task="classification",
                              positive=positive) == []
+
+
+def _reference_duplicates(X, test, dev):
+    """The plain definition: compare every canonical test row with every development row."""
+    from mlproj.leakage import _canonical_rows
+
+    return int(np.isin(_canonical_rows(X[test]), _canonical_rows(X[dev])).sum())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(20, 400), st.integers(1, 4), st.floats(0.0, 0.5))
+def test_hashed_duplicate_count_equals_the_definition(seed, n, d, special):
+    from mlproj.leakage import _duplicate_count
+
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 3, size=(n, d)).astype(float)  # few values: many duplicates
+    X[rng.random((n, d)) < special] = np.nan
+    X[rng.random((n, d)) < special] = -0.0
+    order = rng.permutation(n)
+    test, dev = order[: n // 4], order[n // 4:]
+    assert _duplicate_count(X, test, dev) == _reference_duplicates(X, test, dev)
+
+
+def test_hash_collisions_are_resolved_exactly(monkeypatch):
+    import mlproj.leakage as leakage
+
+    X, _ = noise(n=600, d=3)
+    test, dev = split_rows(600)
+    X[test[:7]] = X[dev[:7]]
+    monkeypatch.setattr(leakage, "_row_keys", lambda X, rows: np.zeros(len(rows), dtype=np.uint64))
+    assert leakage._duplicate_count(X, test, dev) == 7
+
+
+def test_duplicate_check_works_in_chunks(monkeypatch):
+    import mlproj.leakage as leakage
+
+    X, _ = noise(n=1000, d=4)
+    test, dev = split_rows(1000)
+    X[test[:37]] = X[dev[:37]]
+    monkeypatch.setattr(leakage, "ROW_CHUNK", 64)
+    assert leakage._duplicate_count(X, test, dev) == 37 == _reference_duplicates(X, test, dev)
