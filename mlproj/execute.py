@@ -92,16 +92,32 @@ class Cache:
             np.savez(stream, predictions=output.predictions, fit_seconds=output.fit_seconds)
 
 
-def inner_threads(n_workers: int) -> int:
-    """Threads each fit may use so that workers × threads does not exceed the cores.
+def inner_threads(n_workers: int, cores: int | None = None) -> int:
+    """OpenMP threads each fit may use so that workers × threads stays within the cores granted.
 
-    OpenMP estimators (histogram gradient boosting) spin-wait for their threads; oversubscribed,
-    a one-second fit can take minutes. OMP_NUM_THREADS, when set, is an upper bound.
+    `cores` is what `-j` grants (default: every core of the machine); `-j 1` means one core, as
+    in make and joblib. OpenMP estimators (histogram gradient boosting) spin-wait for their
+    threads: oversubscribed, a one-second fit can take minutes. OMP_NUM_THREADS, when set, is an
+    upper bound.
     """
-    cores = os.cpu_count() or 1
+    cores = cores or os.cpu_count() or 1
     threads = max(1, cores // max(1, n_workers))
     limit = os.environ.get("OMP_NUM_THREADS", "")
     return min(threads, int(limit)) if limit.isdigit() and int(limit) > 0 else threads
+
+
+# Forests grow their trees in threads that release the GIL and never spin-wait, and their fit
+# does not depend on the number of threads: they may use every granted core, so a worker that
+# runs out of tasks is not left idle while the last, long forest fits finish on the others.
+FORESTS = frozenset({"RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier",
+                     "ExtraTreesRegressor"})
+
+
+def _forest_in(estimator, spec: ModelSpec):
+    """The forest to parallelise over trees, or None (set n_jobs, wrapped in calibration: left alone)."""
+    if spec.estimator not in FORESTS or "n_jobs" in spec.params or spec.calibration:
+        return None
+    return estimator[-1] if hasattr(estimator, "steps") else estimator
 
 
 def augmented_training_set(X: np.ndarray, y: np.ndarray, errors: np.ndarray | None, train: np.ndarray, draws: int,
@@ -129,12 +145,15 @@ def augmented_training_set(X: np.ndarray, y: np.ndarray, errors: np.ndarray | No
 def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarray, train: np.ndarray,
                     valid: np.ndarray, seed: int, key: str, cache_root: str | None = None,
                     threads: int = 1, errors: np.ndarray | None = None,
-                    ranges: np.ndarray | None = None, model_path: str | None = None) -> TaskOutput:
+                    ranges: np.ndarray | None = None, model_path: str | None = None,
+                    tree_jobs: int = 1) -> TaskOutput:
     """Fit one model on the training rows and predict the validation rows.
 
     Failures are captured per task (as scikit-learn's error_score does) so one bad fit does not
     lose the others; the message reaches the summary. `threads=0`: the caller has already set
     the thread limits and silenced warnings (both are process-wide, so worker threads cannot).
+    `tree_jobs`: threads a forest may grow its trees in (see FORESTS); it predicts in one, since
+    summing the trees' votes in completion order would change the last digits between runs.
     """
     start = time.perf_counter()
     try:
@@ -145,7 +164,12 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
                 X_train, y_train, _ = augmented_training_set(X, y, errors, train, spec.augment, seed, ranges)
             else:
                 X_train, y_train = X[train], y[train]
+            forest = _forest_in(estimator, spec) if tree_jobs > 1 else None
+            if forest is not None:
+                forest.set_params(n_jobs=tree_jobs)
             estimator.fit(X_train, y_train)
+            if forest is not None:
+                forest.set_params(n_jobs=None)
             if task_kind == "classification":
                 predictions = _probabilities(estimator, X[valid], n_classes=int(y.max()) + 1)
             else:
@@ -281,12 +305,14 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
     # Unique keys only: two models with identical settings share their fits. Expensive models
     # first (ensembles, then the rest), so that two workers do not end waiting on one long fit.
     unique = sorted({t.key: t for t in pending}.values(), key=lambda t: -plan.model(t.model).simplicity)
-    n_workers = min(_workers(n_jobs), len(unique))
-    threads = inner_threads(n_workers)
+    cores = _cores(n_jobs)
+    n_workers = min(cores, len(unique))
+    threads = inner_threads(n_workers, cores)
+    tree_jobs = 1 if scheduler is not None else cores  # a dask worker's cores are not ours to count
     calls = (
         (plan.model(t.model), plan.task_kind, X, y, *plan.rows_for(t), t.seed, t.key, str(cache.root), threads,
          errors if plan.model(t.model).augment else None, ranges if plan.model(t.model).augment else None,
-         str(cache.model_path(t.key)) if keep_models else None)
+         str(cache.model_path(t.key)) if keep_models else None, tree_jobs)
         for t in unique
     )
     if scheduler is not None and not keep_models:
@@ -304,7 +330,7 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
     return outputs
 
 
-def _workers(n_jobs: int) -> int:
+def _cores(n_jobs: int) -> int:
     cores = os.cpu_count() or 1
     return max(1, cores + 1 + n_jobs if n_jobs < 0 else n_jobs)  # joblib's convention: -1 = all cores
 
@@ -340,7 +366,7 @@ def _execute_on_dask(calls: Iterable[tuple], scheduler: str, cache: Cache):
             client.submit(fit_and_predict, spec, kind, shared["X"], shared["y"], train, valid, seed, key, None,
                           threads, shared["errors"] if err is not None else None,
                           shared["ranges"] if rng is not None else None, None, key=f"mlproj-{key}", pure=False)
-            for spec, kind, _, _, train, valid, seed, key, _, threads, err, rng, _ in calls
+            for spec, kind, _, _, train, valid, seed, key, _, threads, err, rng, _, _ in calls
         ]
         for future in as_completed(futures):
             output = future.result()

@@ -134,8 +134,8 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
         # The held-out test set is touched once, by the selected models only (paper §5.6).
         finals = [plan.final_tasks[name] for name in selected]
         to_fit = [t for t in finals if plan.model(t.model).estimator != HISTORICAL]
-        final_outputs = run_tasks(plan, to_fit, dataset.X, dataset.y, cache, n_jobs=1, errors=dataset.errors,
-                                  ranges=dataset.limit_ranges, keep_models=True)
+        final_outputs = run_tasks(plan, to_fit, dataset.X, dataset.y, cache, n_jobs=n_jobs, errors=dataset.errors,
+                                  ranges=dataset.limit_ranges, keep_models=True, workers=loaded.project.execution.workers)
         final_outputs.update(_historical_outputs(plan, [t for t in finals if t not in to_fit], dataset, None))
         summary["test"] = {"models": {}, "uses": record_test_use(loaded, selected, dataset.file_hash)}
         for task in finals:

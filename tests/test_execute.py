@@ -281,3 +281,39 @@ def test_sweep_removes_only_half_written_entries(tmp_path):
     (tmp_path / "ab" / "abcd.npz").write_bytes(b"whole")
     assert Cache(tmp_path).sweep_temporary() == 1
     assert [p.name for p in (tmp_path / "ab").iterdir()] == ["abcd.npz"]
+
+
+def test_threads_per_fit_follow_the_cores_granted(monkeypatch):
+    from mlproj.execute import inner_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert inner_threads(1, 1) == 1  # -j 1: one core, as in make and joblib
+    assert inner_threads(1, 4) == 4  # a lone final fit gets every granted core
+    assert inner_threads(2, 4) == 2
+    assert inner_threads(3, 2) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert inner_threads(1, 4) == 1
+
+
+def test_forest_grows_trees_in_threads_with_identical_results(tmp_path):
+    from mlproj.persist import load_model
+
+    X, y = dataset(n=300)
+    train, valid = np.arange(200), np.arange(200, 300)
+    spec = ModelSpec("rf", "RandomForestClassifier", {"n_estimators": 40}, simplicity=2)
+    alone = fit_and_predict(spec, "classification", X, y, train, valid, seed=3, key=KEY, tree_jobs=1)
+    threaded = fit_and_predict(spec, "classification", X, y, train, valid, seed=3, key=KEY, tree_jobs=2,
+                               model_path=str(tmp_path / "rf.skops"))
+    np.testing.assert_array_equal(alone.predictions, threaded.predictions)
+    assert load_model(tmp_path / "rf.skops").get_params()["n_jobs"] is None  # saved as configured
+
+
+def test_forest_setting_of_the_user_is_kept():
+    from mlproj.execute import _forest_in
+    from mlproj.models import build_estimator
+
+    mine = ModelSpec("rf", "RandomForestClassifier", {"n_jobs": 1}, simplicity=2)
+    assert _forest_in(build_estimator(mine, "classification", 0), mine) is None
+    scaled = ModelSpec("rf", "ExtraTreesClassifier", {}, scale=True, simplicity=2)
+    assert type(_forest_in(build_estimator(scaled, "classification", 0), scaled)).__name__ == "ExtraTreesClassifier"
+    assert _forest_in(build_estimator(MODELS[2], "classification", 0), MODELS[2]) is None  # a single tree

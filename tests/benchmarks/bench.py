@@ -481,7 +481,7 @@ HAND_LOOP = textwrap.dedent('''
         return roc_auc_score(y[valid] == positive, proba[:, column])
 
     fit_seconds, aucs = {}, {}
-    with warnings.catch_warnings(), threadpool_limits(limits={"openmp": inner_threads(1), "blas": 1}):
+    with warnings.catch_warnings(), threadpool_limits(limits={"openmp": inner_threads(1, 1), "blas": 1}):
         warnings.simplefilter("ignore")
         for task in plan.tasks:
             t = time.perf_counter()
@@ -493,7 +493,7 @@ HAND_LOOP = textwrap.dedent('''
     print(json.dumps({"own_read": t_read - t_start, "prepare": t_prepared - t_read, "cv": t_cv - t_prepared,
                       "final": t_end - t_cv, "fit_seconds": fit_seconds,
                       "auc": {k: float(np.mean(v)) for k, v in aucs.items()}, "final_auc": final_auc,
-                      "threads": inner_threads(1)}))
+                      "threads": inner_threads(1, 1)}))
 ''')
 
 HEAVY_CHECK = textwrap.dedent('''
