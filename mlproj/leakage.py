@@ -224,10 +224,9 @@ def _separating_classification(X, y, names, development, positive, threshold, cl
             return str(class_names[value])
         return f"class {value}"
 
-    Xd = X[development]
     out = []
     for j, feature in enumerate(names):
-        column = np.asarray(Xd[:, j], dtype=np.float64)
+        column = np.asarray(X[development, j], dtype=np.float64)  # one column at a time, not a copy of X
         finite = ~np.isnan(column)
         n = int(finite.sum())
         if n < 2:
@@ -266,13 +265,12 @@ def _separating_classification(X, y, names, development, positive, threshold, cl
 def _separating_regression(X, y, names, development, threshold, binned):
     from scipy.stats import rankdata
 
-    Xd = X[development]
     target = np.asarray(y[development], dtype=np.float64)
     usable = np.isfinite(target)
     all_ranks = None
     out = []
     for j, feature in enumerate(names):
-        column = np.asarray(Xd[:, j], dtype=np.float64)
+        column = np.asarray(X[development, j], dtype=np.float64)  # one column at a time, not a copy of X
         keep = usable & ~np.isnan(column)
         n = int(keep.sum())
         if n < MIN_PER_SIDE:

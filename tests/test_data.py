@@ -376,14 +376,24 @@ validation: {folds: 2, repeats: 1}
 """
     import pyarrow.parquet as pq
 
-    seen = {}
-    original = pq.read_table
+    seen = {"columns": []}
+    original = pq.ParquetFile.read
 
-    def spy(path, columns=None, **kwargs):
-        seen["columns"] = columns
-        return original(path, columns=columns, **kwargs)
+    def spy(self, columns=None, **kwargs):
+        seen["columns"] += columns
+        return original(self, columns=columns, **kwargs)
 
-    monkeypatch.setattr(pq, "read_table", spy)
+    monkeypatch.setattr(pq.ParquetFile, "read", spy)
     dataset = data_module.load_dataset(parse_project(text, tmp_path / "mlproj.yaml"))
     assert sorted(seen["columns"]) == ["class", "g", "u"]
     assert dataset.feature_names == ["u", "ug"]
+
+
+def test_parquet_written_by_pandas_keeps_its_index_out_of_the_columns(tmp_path):
+    frame = pd.DataFrame({"u": [1.0, 2.0, 3.0], "class": ["GALAXY", "STAR", "GALAXY"]}, index=[10, 20, 30])
+    frame.to_parquet(tmp_path / "cat.parquet", index=True)
+    from mlproj import data as data_module
+
+    table = data_module.read_table(tmp_path / "cat.parquet", where="x")
+    assert list(table.columns) == ["u", "class"]
+    assert table["u"].tolist() == [1.0, 2.0, 3.0]
