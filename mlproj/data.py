@@ -102,7 +102,7 @@ def read_table(path: Path, *, where: str, columns: list[str] | None = None):
         if kind == "csv":
             table = _read_csv(path, where)
         else:
-            table = _read_parquet(path, columns)
+            table = _read_parquet(path, columns, where)
     except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = ("check that every line has the same number of fields" if "columns" in first
@@ -119,7 +119,7 @@ def read_table(path: Path, *, where: str, columns: list[str] | None = None):
     return table
 
 
-def _read_parquet(path: Path, columns: list[str] | None):
+def _read_parquet(path: Path, columns: list[str] | None, where: str):
     """The needed columns, one at a time: decoding a whole file at once needs about twice the
     table's size on top of it; column by column, the peak stays close to the table itself."""
     import pyarrow as pa
@@ -132,8 +132,10 @@ def _read_parquet(path: Path, columns: list[str] | None):
     if columns is not None:
         # Missing names are left out here, so that the column check reports them by name.
         names = [n for n in names if n in set(columns)]
-    if len(set(names)) != len(names):  # duplicate names: read as a whole, reported by read_table
-        return _to_pandas(pq.read_table(path, columns=columns))
+    if len(set(names)) != len(names):
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        raise DataError(f"catalogue {path} has duplicate column names: {', '.join(duplicated)}", where=where,
+                        hint="rename the columns so that each name is unique")
     arrays = {}
     for name in names:
         arrays[name] = parquet.read(columns=[name]).column(0)

@@ -397,3 +397,16 @@ def test_parquet_written_by_pandas_keeps_its_index_out_of_the_columns(tmp_path):
     table = data_module.read_table(tmp_path / "cat.parquet", where="x")
     assert list(table.columns) == ["u", "class"]
     assert table["u"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_parquet_with_duplicate_column_names_is_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlproj import data as data_module
+    from mlproj.errors import DataError
+
+    table = pa.Table.from_arrays([pa.array([1.0]), pa.array([2.0]), pa.array(["STAR"])], names=["u", "u", "class"])
+    pq.write_table(table, tmp_path / "dup.parquet")
+    with pytest.raises(DataError, match="duplicate column names: u"):
+        data_module.read_table(tmp_path / "dup.parquet", where="x")
