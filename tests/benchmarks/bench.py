@@ -19,6 +19,8 @@ would) and reads what a run leaves behind (the cache, runs/latest); it changes n
 5. Scale: 1,000,000 rows x 20 features (Parquet), the default plan at -j 2: wall time and the
    peak memory of the whole process tree (fits are threads by default; worker processes, with
    `execution.workers: processes`, would be descendants and are counted too).
+5b. The same without the random forest (dummy, logistic, HGB): the memory of the data handling
+   apart from the forests' trees.
 """
 
 from __future__ import annotations
@@ -714,6 +716,42 @@ def bench_scale(work: Path, env: dict, rows: int, timeout: float, results: dict)
             f"[target < {TARGETS['noop']} s + hashing] {status(nothing and noop['wall'] < TARGETS['noop'] + hashing)}")
 
 
+def bench_scale_without_forest(work: Path, env: dict, rows: int, timeout: float, results: dict) -> None:
+    """The scale plan without the random forest: the memory of mlproj's own handling of the data
+    (the matrix, each fit's training rows, predictions) apart from the forests' trees."""
+    say(f"\n## 5b. Scale without the random forest: {rows:,} rows x 20 features (dummy, logistic, HGB)")
+    cli = mlproj_command()
+    peaks = {}
+    for name, n in (("tiny", 2_000), ("full", rows)):
+        project = work / f"scale-no-forest-{name}"
+        scale_project(project, n)
+        config = yaml_load(project / "mlproj.yaml")
+        config["baselines"] = ["dummy"]
+        config["candidates"] = [{"name": "logreg", "estimator": "LogisticRegression", "params": {"max_iter": 1000},
+                                 "scale": True}] + config["candidates"]
+        write_config(project, config)
+        wait_for_idle(IDLE_BUDGET)
+        outcome = monitored(cli + ["run", "-j", "2"], project, env, timeout=timeout)
+        if outcome["returncode"] not in OK_RUN_CODES or outcome["timed_out"]:
+            say(f"run      FAILED or stopped ({outcome['returncode']}):\n{outcome['stderr'][-2000:]}")
+            return
+        peaks[name] = outcome
+    table_bytes = rows * 20 * 8
+    full, tiny = peaks["full"], peaks["tiny"]
+    above = (full["peak_pss"] - tiny["peak_pss"]) / table_bytes
+    results.update(nf_rows=rows, nf_wall=full["wall"], nf_peak=full["peak_pss"], nf_fixed=tiny["peak_pss"],
+                   nf_ratio=full["peak_pss"] / table_bytes, nf_above=above)
+    say(f"run      {full['wall']:.1f} s; peak {mb(full['peak_pss'])} = {full['peak_pss'] / table_bytes:.2f} x the "
+        f"{mb(table_bytes)} table; fixed footprint (2,000 rows) {mb(tiny['peak_pss'])}; above it: {above:.2f} x the table "
+        f"[target <= {TARGETS['memory']}] {status(full['peak_pss'] / table_bytes <= TARGETS['memory'])}")
+
+
+def yaml_load(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
 # ------------------------------------------------------------------------------ the summary
 
 
@@ -790,6 +828,12 @@ def summary_table(results: dict, args, threads: int) -> str:
         if "scale_rerun" in r:
             row(f"| Scale: `mlproj run --rerun` (new run folder from the cache) | {r['scale_rerun']:.1f} s, peak "
                 f"{mb(r['scale_rerun_peak'])} | — | info |")
+    if "nf_rows" in results:
+        r = results
+        row(f"| Scale without the random forest (dummy, logistic, HGB), {r['nf_rows']:,} rows × 20, `-j 2` | "
+            f"{r['nf_wall'] / 60:.1f} min; peak {mb(r['nf_peak'])} = {r['nf_ratio']:.2f} × the table; "
+            f"{r['nf_above']:.2f} × above the fixed {mb(r['nf_fixed'])} | ≤ {TARGETS['memory']} × | "
+            f"{status(r['nf_ratio'] <= TARGETS['memory'])} |")
     return "\n".join(lines)
 
 
@@ -804,6 +848,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-rows", type=int, help="rows of the scale test (1,000,000; --quick: 100,000)")
     parser.add_argument("--skip-scale", action="store_true", help="leave out the scale test")
     parser.add_argument("--only-scale", action="store_true", help="run only the scale test")
+    parser.add_argument("--scale-plan", choices=("default", "no-forest", "both"), default="both",
+                        help="the default plan, the same plan without the random forest (memory of the data "
+                             "handling apart from the trees), or both (default)")
     parser.add_argument("--scale-timeout", type=float, default=30.0, help="minutes before the scale run is stopped (30)")
     parser.add_argument("--threads", type=int, default=CORES,
                         help=f"OMP_NUM_THREADS for every run and the hand loop (default: the {CORES} cores)")
@@ -830,7 +877,10 @@ def main(argv: list[str] | None = None) -> int:
             bench_startup(work, env, args.startup_runs, results)
             bench_orchestration(work, env, args.rows, reps, args.threads, results)
         if not args.skip_scale:
-            bench_scale(work, env, scale_rows, args.scale_timeout * 60, results)
+            if args.scale_plan in ("default", "both"):
+                bench_scale(work, env, scale_rows, args.scale_timeout * 60, results)
+            if args.scale_plan in ("no-forest", "both"):
+                bench_scale_without_forest(work, env, scale_rows, args.scale_timeout * 60, results)
     except KeyboardInterrupt:
         say("\ninterrupted: summarising what was measured")
     finally:
