@@ -54,6 +54,8 @@ def current_run(config: Path) -> Review | None:
         verdict = rundir.read_json(run_dir / "verdict.json")
     except RunError:
         return None
+    if summary.get("failed_fits", 1):  # failed fits are retried (runs before this key: redone from the cache)
+        return None
     packages = env.get("packages", {})
     if packages.get("mlproj") != __version__ or packages.get("scikit-learn") != _installed("scikit-learn"):
         return None

@@ -160,6 +160,9 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
         summary["power"] = hypothesis_power(plan, outputs, dataset.y, cases[0], summary["cases"][0],
                                             main_selected, hypotheses)
     verdict = judge(summary)
+    everything = list(outputs.values()) + list(final_outputs.values())
+    # A run with failed fits is never "up to date": the next `mlproj run` retries them.
+    summary["failed_fits"] = sum(1 for o in everything if o.error is not None)
 
     run_dir = rundir.new_run_dir(loaded.root, loaded.config_hash)
     rundir.write_atomic(run_dir / "project.yaml",
@@ -173,12 +176,11 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     _store_models(run_dir, cache, plan, selected, outputs, prepared)
     rundir.write_json(run_dir / "verdict.json", verdict)
     rundir.mark_latest(run_dir)
-    everything = list(outputs.values()) + list(final_outputs.values())
     return RunOutcome(
         run_dir=run_dir, verdict=verdict, summary=summary,
         fitted=sum(1 for o in everything if not o.cached and o.error is None and o.fit_seconds > 0),
         cached=sum(1 for o in everything if o.cached),
-        failed=sum(1 for o in everything if o.error is not None),
+        failed=summary["failed_fits"],
     )
 
 

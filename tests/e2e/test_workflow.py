@@ -198,3 +198,20 @@ def test_cache_prune_keeps_the_current_plan(tmp_path: Path):
     assert "Fitted 0," in again.stdout or "Nothing to fit" in again.stdout or "Fitted 1," in again.stdout
     assert cli("cache", "prune", "--all", cwd=demo).exit_code == 0
     assert not list((demo / ".mlproj" / "cache").rglob("*.npz"))
+
+
+def test_a_run_with_failed_fits_is_never_up_to_date(tmp_path: Path):
+    demo = _init(tmp_path)
+    project = yaml.safe_load((demo / "mlproj.yaml").read_text())
+    project["validation"]["repeats"] = 1
+    # Valid parameters that scikit-learn only rejects when fitting: every fit of this model fails.
+    project["candidates"].append({"name": "broken", "estimator": "LogisticRegression",
+                                  "params": {"penalty": "l1", "solver": "lbfgs"}})
+    (demo / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    first = cli("run", "-j", "1", cwd=demo)
+    assert first.exit_code == 0, first.output
+    assert "5 failed" in first.stdout
+    assert latest(demo, "summary.json")["failed_fits"] == 5
+    again = cli("run", "-j", "1", cwd=demo)
+    assert "Up to date" not in again.stdout
+    assert "5 failed" in again.stdout  # retried, not remembered
