@@ -317,3 +317,34 @@ def test_forest_setting_of_the_user_is_kept():
     scaled = ModelSpec("rf", "ExtraTreesClassifier", {}, scale=True, simplicity=2)
     assert type(_forest_in(build_estimator(scaled, "classification", 0), scaled)).__name__ == "ExtraTreesClassifier"
     assert _forest_in(build_estimator(MODELS[2], "classification", 0), MODELS[2]) is None  # a single tree
+
+
+def test_forests_hold_every_core_so_they_never_fit_side_by_side(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    import mlproj.execute as execute
+
+    running, peak, lock = [0], [0], threading.Lock()
+    real = execute.fit_and_predict
+
+    def watched(*args):
+        wide = args[0].estimator in execute.FORESTS
+        with lock:
+            running[0] += 1
+            if wide:
+                peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)  # long enough for another worker to start beside it, were it allowed
+        try:
+            return real(*args)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(execute, "fit_and_predict", watched)
+    X, y = dataset(n=120)
+    models = [MODELS[0], ModelSpec("rf", "RandomForestClassifier", {"n_estimators": 5}, simplicity=2)]
+    plan = make_plan(y, models)
+    outputs = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path), n_jobs=2, workers="threads")
+    assert len(outputs) == len(plan.tasks) and all(o.error is None for o in outputs.values())
+    assert peak[0] == 1  # no other fit ran while a forest was fitting
