@@ -394,7 +394,8 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
     The threads are daemons pulling from one queue, so Ctrl-C returns at once: the fits still
     running are abandoned (their cache entries are written atomically or not at all) instead of
     being waited for, which joblib's thread pool would do. Thread limits and the warning filter
-    are process-wide, so they are set here, once, around all workers.
+    are process-wide, so they are set here, once, around all workers (the OpenMP limit, which is
+    per thread, by each worker).
 
     Each worker holds one of `n_workers` cores while it fits; a forest that grows its trees in
     threads holds them all. Forests thus run one at a time on every core, which is as fast as
@@ -421,6 +422,12 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
         return n_workers if args[-1] > 1 and _grows_trees_in_threads(args[0]) else 1
 
     def work() -> None:
+        # OpenMP's thread count is per thread (threadpoolctl sets it in the calling thread only),
+        # so each worker sets its own; without it a worker's HGB would use every core.
+        with threadpool_limits(limits=threads, user_api="openmp"):
+            fit_queue()
+
+    def fit_queue() -> None:
         while True:
             with dispatch:
                 try:

@@ -348,3 +348,38 @@ def test_forests_hold_every_core_so_they_never_fit_side_by_side(tmp_path, monkey
     outputs = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path), n_jobs=2, workers="threads")
     assert len(outputs) == len(plan.tasks) and all(o.error is None for o in outputs.values())
     assert peak[0] == 1  # no other fit ran while a forest was fitting
+
+
+def test_worker_threads_limit_their_own_openmp_threads(tmp_path):
+    """OpenMP's thread count is per thread: a limit set in the main thread does not reach the
+    workers, whose gradient boosting would then use every core beside each other (spin-waiting)."""
+    import os
+    import subprocess
+    import sys
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs two cores to tell one OpenMP thread per fit from all of them")
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+import numpy as np
+import mlproj.execute as execute
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+from tests.test_execute import dataset, make_plan
+from mlproj.execute import Cache, run_tasks
+seen = []
+def record(*args):
+    seen.append(_openmp_effective_n_threads())
+    return execute.TaskOutput(args[7], np.zeros((len(args[5]), 2)), 0.0)
+execute.fit_and_predict = record
+X, y = dataset()
+plan = make_plan(y)
+run_tasks(plan, plan.tasks, X, y, Cache({str(tmp_path)!r}), n_jobs=2, workers="threads")
+print("threads", sorted(set(seen)), "default", _openmp_effective_n_threads())
+"""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip().splitlines()[-1]
+    assert line.startswith("threads [1] default "), line
+    assert int(line.split()[-1]) >= 2  # the limit was needed: unlimited, a worker would use more
