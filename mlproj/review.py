@@ -30,7 +30,7 @@ def rejudge(run: str | None, config: Path, *, allow_stale: bool = False) -> Revi
     run_dir = rundir.find_run(run, config.resolve().parent)
     env = rundir.read_json(run_dir / "environment.json")
     summary = rundir.read_json(run_dir / "summary.json")
-    stale = rundir.staleness(env, _current_config_hash(env["config"]), _current_data_hash(Path(env["data"]["path"])))
+    stale = _staleness(env)
     if stale and not allow_stale:
         raise RunError(
             f"run {run_dir.name} is stale: " + "; ".join(stale),
@@ -57,23 +57,18 @@ def current_run(config: Path) -> Review | None:
     if summary.get("failed_fits", 1):  # failed fits are retried (runs before this key: redone from the cache)
         return None
     packages = env.get("packages", {})
-    if packages.get("mlproj") != __version__ or packages.get("scikit-learn") != _installed("scikit-learn"):
+    if packages.get("mlproj") != __version__ or packages.get("scikit-learn") != rundir.installed_version("scikit-learn"):
         return None
     if Path(env["config"]["path"]) != config.resolve():
         return None
-    stale = rundir.staleness(env, _current_config_hash(env["config"]), _current_data_hash(Path(env["data"]["path"])))
+    stale = _staleness(env)
     if stale:
         return None
     return Review(run_dir, verdict, summary, [], summary.get("project", run_dir.name))
 
 
-def _installed(package: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
+def _staleness(env: dict) -> list[str]:
+    return rundir.staleness(env, _current_config_hash(env["config"]), _current_data_hash(Path(env["data"]["path"])))
 
 
 def _judged(run_dir: Path, env: dict, summary: dict) -> dict:

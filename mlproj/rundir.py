@@ -108,14 +108,17 @@ def read_json(path: Path) -> dict:
         raise RunError(f"{path} is damaged", hint="run `mlproj run` again") from None
 
 
+def installed_version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def environment(config_path: Path, config_hash: str, data_path: Path, data_hash: str,
                 config_file_sha256: str = "") -> dict:
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
+    versions = {name: installed_version(name) for name in PACKAGES}
+    versions = {name: version for name, version in versions.items() if version is not None}
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],

@@ -39,13 +39,14 @@ def _round_trip(estimator, tmp_path: Path):
 
 # --- round trips -------------------------------------------------------------------------------
 
-def test_hist_gradient_boosting_round_trip(data, tmp_path):
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
+@pytest.mark.parametrize("name", ["HistGradientBoostingClassifier", "UninformativeClassifier"])
+def test_classifier_round_trip(data, tmp_path, name):
     _, X_missing, y = data
-    model = HistGradientBoostingClassifier(max_iter=15, random_state=0).fit(X_missing, y)
+    cls = allowed_estimators("classification")[name]
+    params = {"max_iter": 15} if name == "HistGradientBoostingClassifier" else {}
+    model = cls(random_state=3, **params).fit(X_missing, y)
     loaded = _round_trip(model, tmp_path)
-    assert type(loaded) is HistGradientBoostingClassifier
+    assert type(loaded) is cls
     np.testing.assert_array_equal(loaded.predict_proba(X_missing), model.predict_proba(X_missing))
     np.testing.assert_array_equal(loaded.predict(X_missing), model.predict(X_missing))
 
@@ -72,16 +73,6 @@ def test_random_forest_regressor_round_trip(data, tmp_path):
     model = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, target)
     loaded = _round_trip(model, tmp_path)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
-
-
-def test_uninformative_classifier_round_trip(data, tmp_path):
-    _, X_missing, y = data
-    cls = allowed_estimators("classification")["UninformativeClassifier"]
-    model = cls(random_state=3).fit(X_missing, y)
-    loaded = _round_trip(model, tmp_path)
-    assert type(loaded) is cls
-    np.testing.assert_array_equal(loaded.predict_proba(X_missing), model.predict_proba(X_missing))
-    np.testing.assert_array_equal(loaded.predict(X_missing), model.predict(X_missing))
 
 
 def test_save_overwrites_atomically(data, tmp_path):

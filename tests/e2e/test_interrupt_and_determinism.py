@@ -18,14 +18,20 @@ def _cache_entries(folder: Path) -> list[Path]:
     return sorted((folder / ".mlproj" / "cache").rglob("*.npz"))
 
 
-def test_ctrl_c_keeps_finished_fits_and_the_next_run_resumes(tmp_path: Path):
-    demo = slow_project(tmp_path / "demo", trees=400, repeats=4)
-    process = subprocess.Popen([sys.executable, "-m", "mlproj", "run", "-j", "1"], cwd=demo,
+def _run_until_cached(demo: Path, *, jobs: int, entries: int) -> subprocess.Popen:
+    """`mlproj run` as a subprocess, returned once `entries` fits are in its cache (still running)."""
+    process = subprocess.Popen([sys.executable, "-m", "mlproj", "run", "-j", str(jobs)], cwd=demo,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while len(_cache_entries(demo)) < 3 and time.monotonic() < deadline and process.poll() is None:
+    while len(_cache_entries(demo)) < entries and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
     assert process.poll() is None, "the run finished before it could be interrupted"
+    return process
+
+
+def test_ctrl_c_keeps_finished_fits_and_the_next_run_resumes(tmp_path: Path):
+    demo = slow_project(tmp_path / "demo", trees=400, repeats=4)
+    process = _run_until_cached(demo, jobs=1, entries=3)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
@@ -48,12 +54,7 @@ def test_ctrl_c_with_worker_threads_returns_at_once(tmp_path: Path):
     project = yaml.safe_load((demo / "mlproj.yaml").read_text())
     project["baselines"] = ["dummy"]  # the first entries come at once; then only the big forests run
     (demo / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
-    process = subprocess.Popen([sys.executable, "-m", "mlproj", "run", "-j", "2"], cwd=demo,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while len(_cache_entries(demo)) < 2 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    assert process.poll() is None, "the run finished before it could be interrupted"
+    process = _run_until_cached(demo, jobs=2, entries=2)
     time.sleep(0.5)  # both workers are now inside a 3000-tree fit (seconds each)
     before = _cache_entries(demo)
     process.send_signal(signal.SIGINT)
