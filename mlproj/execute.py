@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from mlproj.files import atomic_write
+from mlproj.forests import as_float32_rows, fit_predict_in_batches, needs_batches
 from mlproj.models import ModelSpec, build_estimator
 from mlproj.plan import Plan, Task
 
@@ -113,6 +114,16 @@ FORESTS = frozenset({"RandomForestClassifier", "RandomForestRegressor", "ExtraTr
                      "ExtraTreesRegressor"})
 
 
+# A fit whose training matrix is at least this large runs alone, on every granted core (see
+# _execute_in_threads): about 400,000 rows of 20 float64 features.
+LARGE_FIT_BYTES = 64 * 2**20
+
+
+def training_bytes(X: np.ndarray, train: np.ndarray, spec: ModelSpec) -> int:
+    """Size of one fit's copy of its training rows (with its augmented copies)."""
+    return len(train) * (1 + (spec.augment or 0)) * X.shape[1] * X.itemsize
+
+
 def _grows_trees_in_threads(spec: ModelSpec) -> bool:
     """A forest mlproj may parallelise over trees (not when the project sets n_jobs, nor inside
     calibration, whose inner copies would keep the setting when predicting)."""
@@ -120,10 +131,47 @@ def _grows_trees_in_threads(spec: ModelSpec) -> bool:
 
 
 def _forest_in(estimator, spec: ModelSpec):
-    """The forest inside a built estimator that may grow its trees in threads, or None."""
-    if not _grows_trees_in_threads(spec):
+    """The forest of a built estimator (alone or last in a pipeline), or None (also when
+    wrapped by calibration, whose inner copies mlproj does not reach)."""
+    if spec.estimator not in FORESTS or spec.calibration:
         return None
     return estimator[-1] if hasattr(estimator, "steps") else estimator
+
+
+def _training_rows(spec: ModelSpec, estimator, X: np.ndarray, y: np.ndarray, train: np.ndarray, seed: int,
+                   errors: np.ndarray | None, ranges: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The training rows (augmented when asked) and their labels."""
+    if spec.augment and (errors is not None or ranges is not None):
+        X_train, y_train, _ = augmented_training_set(X, y, errors, train, spec.augment, seed, ranges)
+        return X_train, y_train
+    if _forest_in(estimator, spec) is estimator:
+        return as_float32_rows(X, train), y[train]
+    return X[train], y[train]
+
+
+def _fit_predict(estimator, spec: ModelSpec, task_kind: str, X_train: np.ndarray, y_train: np.ndarray,
+                 X: np.ndarray, valid: np.ndarray, n_classes: int, tree_jobs: int, keep_trees: bool) -> np.ndarray:
+    """Fit, then predict the validation rows: class probabilities, or values.
+
+    A forest grows its trees in `tree_jobs` threads (unless the project sets n_jobs) and, when
+    its trees are not kept and would not fit the memory budget, a batch at a time (mlproj.forests).
+    The validation rows are copied out of X only when needed, so not during a fit.
+    """
+    forest = _forest_in(estimator, spec)
+    threaded = forest is not None and tree_jobs > 1 and _grows_trees_in_threads(spec)
+    if threaded:
+        forest.set_params(n_jobs=tree_jobs)
+    if forest is estimator and not keep_trees and needs_batches(forest, len(X_train)):
+        summed = fit_predict_in_batches(forest, X_train, y_train, as_float32_rows(X, valid), tree_jobs if threaded else 1)
+        return _class_columns(summed, forest.classes_, n_classes) if task_kind == "classification" else summed
+    estimator.fit(X_train, y_train)
+    if threaded:
+        # Predict in one thread: votes summed in completion order would change the last digits.
+        forest.set_params(n_jobs=None)
+    X_valid = as_float32_rows(X, valid) if forest is estimator else X[valid]
+    if task_kind == "classification":
+        return _probabilities(estimator, X_valid, n_classes)
+    return np.asarray(estimator.predict(X_valid), dtype=np.float64)
 
 
 def augmented_training_set(X: np.ndarray, y: np.ndarray, errors: np.ndarray | None, train: np.ndarray, draws: int,
@@ -158,28 +206,18 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
     Failures are captured per task (as scikit-learn's error_score does) so one bad fit does not
     lose the others; the message reaches the summary. `threads=0`: the caller has already set
     the thread limits and silenced warnings (both are process-wide, so worker threads cannot).
-    `tree_jobs`: threads a forest may grow its trees in (see FORESTS); it predicts in one, since
-    summing the trees' votes in completion order would change the last digits between runs.
+    `tree_jobs`: threads a forest may grow its trees in (see FORESTS).
     """
     start = time.perf_counter()
     try:
         estimator = build_estimator(spec, task_kind, seed)
         start = time.perf_counter()  # fit time is a tie-breaker: exclude one-off imports
         with _quiet_and_limited(threads):
-            if spec.augment and (errors is not None or ranges is not None):
-                X_train, y_train, _ = augmented_training_set(X, y, errors, train, spec.augment, seed, ranges)
-            else:
-                X_train, y_train = X[train], y[train]
-            forest = _forest_in(estimator, spec) if tree_jobs > 1 else None
-            if forest is not None:
-                forest.set_params(n_jobs=tree_jobs)
-            estimator.fit(X_train, y_train)
-            if forest is not None:
-                forest.set_params(n_jobs=None)
-            if task_kind == "classification":
-                predictions = _probabilities(estimator, X[valid], n_classes=int(y.max()) + 1)
-            else:
-                predictions = np.asarray(estimator.predict(X[valid]), dtype=np.float64)
+            X_train, y_train = _training_rows(spec, estimator, X, y, train, seed, errors, ranges)
+            predictions = _fit_predict(estimator, spec, task_kind, X_train, y_train, X, valid, int(y.max()) + 1,
+                                       tree_jobs, keep_trees=model_path is not None)
+            del X_train  # scikit-learn's copies of it are gone too: memory for the spread models
+            if task_kind == "regression":
                 if spec.uncertainty != "global":
                     # From the original training rows: augmented copies would share inner folds.
                     scale, spread_models = _spread(spec.uncertainty, estimator, X[train], y[train], X[valid], seed)
@@ -272,9 +310,14 @@ def spread_path(model_path: Path) -> Path:
 
 
 def _probabilities(estimator, X: np.ndarray, n_classes: int) -> np.ndarray:
-    """Probabilities in class-index order, with zero columns for classes absent from training."""
     proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
-    classes = np.asarray(estimator.classes_ if hasattr(estimator, "classes_") else estimator[-1].classes_)
+    return _class_columns(proba, estimator.classes_ if hasattr(estimator, "classes_") else estimator[-1].classes_,
+                          n_classes)
+
+
+def _class_columns(proba: np.ndarray, classes, n_classes: int) -> np.ndarray:
+    """Probabilities in class-index order, with zero columns for classes absent from training."""
+    classes = np.asarray(classes)
     if proba.shape[1] == n_classes and np.array_equal(classes, np.arange(n_classes)):
         return proba
     full = np.zeros((proba.shape[0], n_classes))
@@ -400,8 +443,11 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
     Each worker holds one of `n_workers` cores while it fits; a forest that grows its trees in
     threads holds them all. Forests thus run one at a time on every core, which is as fast as
     two side by side on one core each, keeps one forest's trees in memory instead of two, and
-    ends the run without a last forest fitting alone on one core. Tasks start in queue order, so
-    a forest waiting for its cores is not overtaken.
+    ends the run without a last forest fitting alone on one core. A fit on a large training set
+    holds every core too: each fit copies its training rows (and scikit-learn copies them
+    again), so side by side they would multiply the memory, while gradient boosting on that
+    many rows uses every core well (1.8x on 2 cores at 100,000 rows). Tasks start in queue
+    order, so a fit waiting for its cores is not overtaken.
     """
     import queue
     import threading
@@ -419,7 +465,9 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
     idle = [n_workers]
 
     def width(args: tuple) -> int:
-        return n_workers if args[-1] > 1 and _grows_trees_in_threads(args[0]) else 1
+        spec, X, train = args[0], args[2], args[4]
+        wide = args[-1] > 1 and _grows_trees_in_threads(spec)
+        return n_workers if wide or training_bytes(X, train, spec) >= LARGE_FIT_BYTES else 1
 
     def work() -> None:
         # OpenMP's thread count is per thread (threadpoolctl sets it in the calling thread only),
@@ -439,7 +487,11 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
                     cores.wait_for(lambda: idle[0] >= need)
                     idle[0] -= need
             try:
-                done.put(fit_and_predict(*args))
+                if need > 1:  # alone on every core: OpenMP estimators use them all
+                    with threadpool_limits(limits=threads * need, user_api="openmp"):
+                        done.put(fit_and_predict(*args))
+                else:
+                    done.put(fit_and_predict(*args))
             except BaseException as exc:  # noqa: BLE001 - the main thread must always hear back
                 done.put(TaskOutput(args[7], None, 0.0, error=f"{type(exc).__name__}: {exc}"))
             finally:

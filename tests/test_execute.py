@@ -309,31 +309,68 @@ def test_forest_grows_trees_in_threads_with_identical_results(tmp_path):
 
 
 def test_forest_setting_of_the_user_is_kept():
-    from mlproj.execute import _forest_in
+    from mlproj.execute import _forest_in, _grows_trees_in_threads
     from mlproj.models import build_estimator
 
     mine = ModelSpec("rf", "RandomForestClassifier", {"n_jobs": 1}, simplicity=2)
-    assert _forest_in(build_estimator(mine, "classification", 0), mine) is None
+    assert not _grows_trees_in_threads(mine)
     scaled = ModelSpec("rf", "ExtraTreesClassifier", {}, scale=True, simplicity=2)
+    assert _grows_trees_in_threads(scaled)
     assert type(_forest_in(build_estimator(scaled, "classification", 0), scaled)).__name__ == "ExtraTreesClassifier"
     assert _forest_in(build_estimator(MODELS[2], "classification", 0), MODELS[2]) is None  # a single tree
+    calibrated = ModelSpec("rf", "RandomForestClassifier", {}, calibration="isotonic", simplicity=2)
+    assert _forest_in(build_estimator(calibrated, "classification", 0), calibrated) is None
 
 
-def test_forests_hold_every_core_so_they_never_fit_side_by_side(tmp_path, monkeypatch):
+@pytest.mark.parametrize("task_kind", ["classification", "regression"])
+def test_large_forests_are_fitted_in_batches_with_the_same_predictions(monkeypatch, task_kind):
+    import mlproj.execute as execute
+    import mlproj.forests as forests
+
+    X, y = dataset(n=400)
+    target = y if task_kind == "classification" else X[:, 0] * 2 + y
+    train, valid = np.arange(300), np.arange(300, 400)
+    name = "RandomForestClassifier" if task_kind == "classification" else "ExtraTreesRegressor"
+    spec = ModelSpec("rf", name, {"n_estimators": 11}, simplicity=2)
+    whole = fit_and_predict(spec, task_kind, X, target, train, valid, seed=5, key=KEY, tree_jobs=2)
+    batches = []
+    real = execute.fit_predict_in_batches
+    monkeypatch.setattr(execute, "fit_predict_in_batches", lambda *a: batches.append(a[-1]) or real(*a))
+    monkeypatch.setattr(forests, "WHOLE_FOREST_BYTES", 300 * forests.TREE_BYTES_PER_ROW * 3)
+    monkeypatch.setattr(forests, "TREE_BUDGET_BYTES", 300 * 8 * 3)  # a few trees
+    batched = fit_and_predict(spec, task_kind, X, target, train, valid, seed=5, key=KEY, tree_jobs=2)
+    assert batches == [2] and whole.error is None and batched.error is None  # batched, on two threads
+    np.testing.assert_array_equal(whole.predictions, batched.predictions)
+
+
+def test_forest_whose_model_is_kept_is_fitted_whole(tmp_path, monkeypatch):
+    import mlproj.execute as execute
+    import mlproj.forests as forests
+    from mlproj.persist import load_model
+
+    monkeypatch.setattr(forests, "WHOLE_FOREST_BYTES", 1)
+    monkeypatch.setattr(execute, "fit_predict_in_batches", lambda *a: pytest.fail("a kept model was batched"))
+    X, y = dataset(n=200)
+    spec = ModelSpec("rf", "RandomForestClassifier", {"n_estimators": 6}, simplicity=2)
+    output = fit_and_predict(spec, "classification", X, y, np.arange(150), np.arange(150, 200), seed=1, key=KEY,
+                             model_path=str(tmp_path / "rf.skops"))
+    assert output.error is None and len(load_model(tmp_path / "rf.skops").estimators_) == 6
+
+
+def _most_fits_side_by_side(monkeypatch, tmp_path, models) -> dict[str, int]:
+    """Run a plan at -j 2 and return, per model, the most fits running while one of it ran."""
     import threading
     import time
 
     import mlproj.execute as execute
 
-    running, peak, lock = [0], [0], threading.Lock()
+    running, peak, lock = [0], {}, threading.Lock()
     real = execute.fit_and_predict
 
     def watched(*args):
-        wide = args[0].estimator in execute.FORESTS
         with lock:
             running[0] += 1
-            if wide:
-                peak[0] = max(peak[0], running[0])
+            peak[args[0].name] = max(peak.get(args[0].name, 0), running[0])
         time.sleep(0.05)  # long enough for another worker to start beside it, were it allowed
         try:
             return real(*args)
@@ -343,11 +380,33 @@ def test_forests_hold_every_core_so_they_never_fit_side_by_side(tmp_path, monkey
 
     monkeypatch.setattr(execute, "fit_and_predict", watched)
     X, y = dataset(n=120)
-    models = [MODELS[0], ModelSpec("rf", "RandomForestClassifier", {"n_estimators": 5}, simplicity=2)]
     plan = make_plan(y, models)
     outputs = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path), n_jobs=2, workers="threads")
     assert len(outputs) == len(plan.tasks) and all(o.error is None for o in outputs.values())
-    assert peak[0] == 1  # no other fit ran while a forest was fitting
+    return peak
+
+
+def test_forests_hold_every_core_so_they_never_fit_side_by_side(tmp_path, monkeypatch):
+    forest = ModelSpec("rf", "RandomForestClassifier", {"n_estimators": 5}, simplicity=2)
+    peak = _most_fits_side_by_side(monkeypatch, tmp_path, [MODELS[0], MODELS[1], forest])
+    assert peak["rf"] == 1  # no other fit ran while a forest was fitting
+    assert max(peak["dummy"], peak["logistic"]) == 2  # small fits do run side by side
+
+
+def test_large_fits_run_alone(tmp_path, monkeypatch):
+    import mlproj.execute as execute
+
+    monkeypatch.setattr(execute, "LARGE_FIT_BYTES", 1)
+    peak = _most_fits_side_by_side(monkeypatch, tmp_path, MODELS[:2])
+    assert peak == {"dummy": 1, "logistic": 1}
+
+
+def test_training_bytes_count_augmented_copies():
+    from mlproj.execute import training_bytes
+
+    X = np.zeros((10, 3))
+    assert training_bytes(X, np.arange(6), MODELS[0]) == 6 * 3 * 8
+    assert training_bytes(X, np.arange(6), ModelSpec("a", "LogisticRegression", augment=4)) == 5 * 6 * 3 * 8
 
 
 def test_worker_threads_limit_their_own_openmp_threads(tmp_path):
@@ -376,10 +435,15 @@ X, y = dataset()
 plan = make_plan(y)
 run_tasks(plan, plan.tasks, X, y, Cache({str(tmp_path)!r}), n_jobs=2, workers="threads")
 print("threads", sorted(set(seen)), "default", _openmp_effective_n_threads())
+seen.clear()
+execute.LARGE_FIT_BYTES = 1  # every fit alone, on both cores
+run_tasks(plan, plan.tasks, X, y, Cache({str(tmp_path / "large")!r}), n_jobs=2, workers="threads")
+print("large", sorted(set(seen)))
 """
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    line = done.stdout.strip().splitlines()[-1]
+    line, large = done.stdout.strip().splitlines()[-2:]
     assert line.startswith("threads [1] default "), line
     assert int(line.split()[-1]) >= 2  # the limit was needed: unlimited, a worker would use more
+    assert large == "large [2]"  # a fit that runs alone uses both cores
