@@ -17,6 +17,7 @@ import numpy as np
 from mlproj.config import LoadedProject
 from mlproj.errors import ConfigError, DataError
 from mlproj.files import file_hash
+from mlproj.memory import map_large_allocations, return_freed_memory
 from mlproj.expressions import parse_expression
 from mlproj.splits import required_per_class
 
@@ -139,7 +140,7 @@ def _read_parquet(path: Path, columns: list[str] | None, where: str):
     arrays = {}
     for name in names:
         arrays[name] = parquet.read(columns=[name]).column(0)
-        _release_arrow_memory()
+        return_freed_memory()
     return _to_pandas(pa.table(arrays) if arrays else parquet.read(columns=[]))
 
 
@@ -154,16 +155,8 @@ def _to_pandas(table):
 
     frame = table.to_pandas(split_blocks=True, self_destruct=True)
     del table
-    _release_arrow_memory()
+    return_freed_memory()
     return frame
-
-
-def _release_arrow_memory() -> None:
-    """Hand memory that Arrow has freed back to the system (its allocator keeps it otherwise)."""
-    import sys
-
-    if "pyarrow" in sys.modules:
-        sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 
 def _read_csv(path: Path, where: str):
@@ -183,6 +176,10 @@ def _read_csv(path: Path, where: str):
     return _to_pandas(table)
 
 
+# From this size of catalogue file on, freed memory is handed back at once (mlproj.memory).
+LARGE_CATALOGUE_BYTES = 32 * 2**20
+
+
 def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> Dataset:
     """Read the catalogue of a project and build labels and features.
 
@@ -193,6 +190,8 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
     data = project.data
     path = loaded.resolve(data.path)
     where_path = loaded.where("data", "path")
+    if path.is_file() and path.stat().st_size >= LARGE_CATALOGUE_BYTES:
+        map_large_allocations()
     table = read_table(path, where=where_path, columns=needed_columns(loaded))
     n_read = len(table)
     _require_columns(table.columns, [data.label], loaded.where("data", "label"), "label column")
@@ -232,7 +231,7 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
     errors = error_matrix(table, loaded, names)
     ranges = _limit_ranges(bounds, names, n_read)
     del table  # the matrices hold what is needed; a large catalogue should not stay in memory twice
-    _release_arrow_memory()
+    return_freed_memory()
     if not keep.all():  # indexing copies: only when some rows really are dropped
         X = np.ascontiguousarray(X[keep])
         errors = np.ascontiguousarray(errors[keep]) if errors is not None else None

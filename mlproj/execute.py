@@ -20,6 +20,7 @@ import numpy as np
 
 from mlproj.files import atomic_write
 from mlproj.forests import as_float32_rows, fit_predict_in_batches, needs_batches
+from mlproj.memory import return_freed_memory
 from mlproj.models import ModelSpec, build_estimator
 from mlproj.plan import Plan, Task
 
@@ -238,6 +239,13 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
     return output
 
 
+def fit_and_release(*args) -> TaskOutput:
+    """fit_and_predict, then hand the memory its copies and trees took back to the system."""
+    output = fit_and_predict(*args)
+    return_freed_memory()
+    return output
+
+
 @contextmanager
 def _quiet_and_limited(threads: int):
     """Silence convergence chatter (it would drown the progress bar) and cap BLAS/OpenMP threads."""
@@ -367,7 +375,7 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
     if scheduler is not None and not keep_models:
         results = _execute_on_dask(calls, scheduler, cache)
     elif n_workers == 1:
-        results = (fit_and_predict(*args) for args in calls)
+        results = (fit_and_release(*args) for args in calls)
     elif workers == "processes":
         results = _execute_in_processes(calls, n_workers)
     else:
@@ -428,7 +436,7 @@ def _execute_in_processes(calls: Iterable[tuple], n_workers: int):
 
     # Large arrays are memory-mapped to the workers by joblib instead of pickled per task.
     parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered", max_nbytes="1M")
-    yield from parallel(delayed(fit_and_predict)(*args) for args in calls)
+    yield from parallel(delayed(fit_and_release)(*args) for args in calls)
 
 
 def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
@@ -489,9 +497,9 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
             try:
                 if need > 1:  # alone on every core: OpenMP estimators use them all
                     with threadpool_limits(limits=threads * need, user_api="openmp"):
-                        done.put(fit_and_predict(*args))
+                        done.put(fit_and_release(*args))
                 else:
-                    done.put(fit_and_predict(*args))
+                    done.put(fit_and_release(*args))
             except BaseException as exc:  # noqa: BLE001 - the main thread must always hear back
                 done.put(TaskOutput(args[7], None, 0.0, error=f"{type(exc).__name__}: {exc}"))
             finally:

@@ -14,9 +14,9 @@ The final model of a run is a whole forest, fitted as usual: it is saved and pre
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
+
+from mlproj.memory import return_freed_memory
 
 # Size of one fully grown tree per training row: ~2 nodes per 3 rows of its bootstrap sample
 # at 64 + 8 x classes bytes each; 19 B/row measured on noisy labels, 40 allows for more classes.
@@ -45,25 +45,6 @@ def _next_batch(tree_bytes: float, remaining: int, tree_jobs: int) -> int:
 
 
 NODE_BYTES = 64  # scikit-learn's tree node record
-
-
-def _return_freed_memory() -> None:
-    """Give the freed trees' memory back to the system (glibc keeps it per thread otherwise,
-    and each batch's trees are grown by new threads: 100 MB more at 800,000 rows)."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.lru_cache(maxsize=1)
-def _malloc_trim():
-    import ctypes
-    import ctypes.util
-
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
-        return None
 
 
 def _size_of(tree) -> int:
@@ -112,7 +93,7 @@ def fit_predict_in_batches(forest, X_train: np.ndarray, y_train: np.ndarray, X_v
                 # warm_start counts the trees already grown but never reads them again
                 forest.estimators_[index] = None
             grown += new
-            _return_freed_memory()
+            return_freed_memory()
     finally:
         forest.set_params(warm_start=False, n_estimators=total)
     summed /= total

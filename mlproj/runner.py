@@ -22,6 +22,7 @@ from mlproj.errors import DataError
 from mlproj.execute import Cache, TaskOutput, run_tasks, spread_path
 from mlproj.models import HISTORICAL, ModelSpec, resolve_specs, supports_missing_values
 from mlproj.leakage import check_leakage
+from mlproj.memory import return_freed_memory
 from mlproj.plan import Plan, Task, compile_plan
 from mlproj.splits import check_split_feasible
 from mlproj.verdict import judge
@@ -75,6 +76,7 @@ def prepare(loaded: LoadedProject) -> Prepared:
                                  groups=dataset.groups, class_names=dataset.classes,
                                  group_name=loaded.project.data.groups):
         dataset.warnings.append(warning.message)
+    return_freed_memory()  # what reading and the checks used, before the fits need it
     return Prepared(loaded, dataset, plan, cases)
 
 

@@ -1,0 +1,58 @@
+"""Handing freed memory back to the operating system between large steps.
+
+Freed memory is not always returned: Arrow's allocator keeps a pool, and glibc keeps what its
+per-thread arenas freed (every worker thread, and every thread a forest grows trees in, has
+one). Over a run on a large catalogue that retained memory grew to more than the catalogue
+itself, so mlproj returns it after reading and after every fit, and for large catalogues has
+every allocation of a megabyte or more mapped on its own, so that it goes back the moment it
+is freed. Elsewhere (not glibc) this does nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+
+def return_freed_memory() -> None:
+    if "pyarrow" in sys.modules:
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
+
+
+def map_large_allocations(threshold: int = 2**20) -> None:
+    """Serve allocations of `threshold` bytes or more by their own memory mapping.
+
+    glibc starts at 128 kB but raises the limit up to 32 MB whenever a mapped block is freed,
+    after which freed columns and copies of a large catalogue stay in the heap, fragmented: on a
+    300,000-row run the process grew by 100 MB over 16 fits. A fixed limit costs a page fault
+    per new page (4% more time on that run), so mlproj sets it only for large catalogues.
+    """
+    libc = _libc()
+    if libc is not None:
+        try:
+            libc.mallopt(M_MMAP_THRESHOLD, threshold)
+        except AttributeError:
+            pass
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    libc = _libc()
+    return getattr(libc, "malloc_trim", None) if libc is not None else None  # glibc only
