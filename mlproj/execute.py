@@ -217,7 +217,7 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
             X_train, y_train = _training_rows(spec, estimator, X, y, train, seed, errors, ranges)
             predictions = _fit_predict(estimator, spec, task_kind, X_train, y_train, X, valid, int(y.max()) + 1,
                                        tree_jobs, keep_trees=model_path is not None)
-            del X_train  # scikit-learn's copies of it are gone too: memory for the spread models
+            del X_train  # before the spread models below make copies of their own
             if task_kind == "regression":
                 if spec.uncertainty != "global":
                     # From the original training rows: augmented copies would share inner folds.
