@@ -21,7 +21,15 @@ from mlproj.memory import map_large_allocations, return_freed_memory
 from mlproj.expressions import parse_expression
 from mlproj.splits import required_per_class
 
-READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
+           ".fits": "fits", ".fit": "fits", ".fts": "fits", ".fits.gz": "fits", ".vot": "votable",
+           ".votable": "votable", ".ecsv": "ecsv"}
+
+
+def reader_for(path: Path) -> str | None:
+    """The reader of a catalogue file by its extension (`.fits.gz` counts as one)."""
+    name = path.name.lower()
+    return READERS.get(".fits.gz") if name.endswith(".fits.gz") else READERS.get(path.suffix.lower())
 
 
 @dataclass
@@ -85,12 +93,12 @@ def needed_columns(loaded: LoadedProject) -> list[str] | None:
 def read_table(path: Path, *, where: str, columns: list[str] | None = None):
     """Read a catalogue into a pandas DataFrame, with readable errors for unreadable files."""
 
-    kind = READERS.get(path.suffix.lower())
+    kind = reader_for(path)
     if kind is None:
         raise DataError(
             f"cannot read '{path.name}': unsupported file type '{path.suffix}'",
             where=where,
-            hint=f"use one of {', '.join(sorted(set(READERS)))} (FITS/VOTable support comes with astropy in a later release)",
+            hint=f"use one of {', '.join(sorted(set(READERS)))}, or convert the catalogue (e.g. with TOPCAT)",
         )
     if not path.exists():
         raise DataError(f"catalogue file {path} does not exist", where=where,
@@ -102,8 +110,10 @@ def read_table(path: Path, *, where: str, columns: list[str] | None = None):
     try:
         if kind == "csv":
             table = _read_csv(path, where)
-        else:
+        elif kind == "parquet":
             table = _read_parquet(path, columns, where)
+        else:
+            table = _read_astropy(path, kind, columns, where)
     except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = ("check that every line has the same number of fields" if "columns" in first
@@ -142,6 +152,44 @@ def _read_parquet(path: Path, columns: list[str] | None, where: str):
         arrays[name] = parquet.read(columns=[name]).column(0)
         return_freed_memory()
     return _to_pandas(pa.table(arrays) if arrays else parquet.read(columns=[]))
+
+
+def _read_astropy(path: Path, kind: str, columns: list[str] | None, where: str):
+    """FITS (the first table extension), VOTable and ECSV through astropy.
+
+    Only the needed columns are converted (FITS columns are memory-mapped until then). Masked
+    values become missing values, FITS byte strings become text, big-endian numbers are
+    converted to the machine's order by pandas; units are not used.
+    """
+    import warnings
+
+    from astropy.table import Table
+    from astropy.utils.exceptions import AstropyWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)  # unknown units, several tables: not our concern
+        formats = {"fits": "fits", "votable": "votable", "ecsv": "ascii.ecsv"}
+        options = {"memmap": True} if kind == "fits" else {}
+        try:
+            table = Table.read(path, format=formats[kind], **options)
+        except (ValueError, OSError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - astropy's parsers fail on broken files in many ways
+            raise ValueError(f"{type(exc).__name__}: {exc}") from None
+    names = [n for n in table.colnames if columns is None or n in set(columns)]
+    if columns is None:  # every column is a candidate feature: leave out those that hold arrays
+        names = [n for n in names if table[n].ndim == 1]
+    arrays = [n for n in names if table[n].ndim > 1]
+    if arrays:
+        raise DataError(f"column(s) {', '.join(arrays)} of {path.name} hold an array per object "
+                        f"(shape {table[arrays[0]].shape[1:]}), not one value", where=where,
+                        hint="use one element per column (e.g. split a magnitude vector into bands) before reading")
+    table = table[names] if names else Table()
+    table.convert_bytestring_to_unicode()
+    frame = table.to_pandas(index=False)
+    del table
+    return_freed_memory()
+    return frame
 
 
 def _to_pandas(table):

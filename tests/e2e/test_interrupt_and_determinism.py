@@ -18,10 +18,17 @@ def _cache_entries(folder: Path) -> list[Path]:
     return sorted((folder / ".mlproj" / "cache").rglob("*.npz"))
 
 
+def _hear_ctrl_c() -> None:
+    """In the child: a test run started in the background (`cmd &`, nohup) inherits SIGINT
+    ignored, and Python then leaves it ignored; a user's terminal delivers it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_until_cached(demo: Path, *, jobs: int, entries: int) -> subprocess.Popen:
     """`mlproj run` as a subprocess, returned once `entries` fits are in its cache (still running)."""
     process = subprocess.Popen([sys.executable, "-m", "mlproj", "run", "-j", str(jobs)], cwd=demo,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_hear_ctrl_c)
     deadline = time.monotonic() + 120
     while len(_cache_entries(demo)) < entries and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
