@@ -458,8 +458,9 @@ def _check_consistency(loaded: LoadedProject) -> None:
             hint="remove it, or set objective.task: classification",
         )
     names = [c.name for c in project.candidates]
+    baselines = _baseline_names(project)
     for i, name in enumerate(names):
-        if name in names[:i] or name in ("dummy", "logistic", "linear", "random_forest", "historical"):
+        if name in names[:i] or name in baselines:
             raise ConfigError(
                 f"candidate name '{name}' is already used" + (" by a baseline" if name not in names[:i] else ""),
                 where=loaded.where("candidates", i, "name"),
@@ -607,6 +608,16 @@ def _tag_error(node, path: Path) -> ConfigError:
         where=f"{path}:{node.start_mark.line + 1}",
         hint="project files hold plain values: text, numbers, lists and mappings",
     )
+
+
+def _baseline_names(project: "Project") -> set[str]:
+    """Names the project's baselines take (see mlproj.models.model_specs); candidates may not."""
+    names = {"dummy"} & set(project.baselines)
+    if "standard" in project.baselines:
+        names |= {"logistic" if project.objective.task == "classification" else "linear", "random_forest"}
+    if "historical" in project.baselines:
+        names.add("historical")
+    return names
 
 
 def _check_positive(positive, classes: dict, loaded: LoadedProject, loc: tuple) -> None:

@@ -172,7 +172,10 @@ def _read_astropy(path: Path, kind: str, columns: list[str] | None, where: str):
         options = {"memmap": True} if kind == "fits" else {}
         try:
             table = Table.read(path, format=formats[kind], **options)
-        except (ValueError, OSError):
+        except OSError as exc:
+            # astropy suggests reader options (ignore_missing_simple=True) that a project cannot pass
+            raise OSError(str(exc).split(" If this is really")[0]) from None
+        except ValueError:
             raise
         except Exception as exc:  # noqa: BLE001 - astropy's parsers fail on broken files in many ways
             raise ValueError(f"{type(exc).__name__}: {exc}") from None

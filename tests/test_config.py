@@ -313,6 +313,17 @@ def test_candidate_named_like_a_baseline():
     assert "by a baseline" in error_of(text)
 
 
+def test_baseline_names_are_free_when_those_baselines_are_not_run():
+    from mlproj.models import model_specs
+
+    text = CLASSIFICATION + ("baselines: [dummy]\ncandidates:\n  - {name: logistic, estimator: LogisticRegression}\n"
+                             "  - {name: random_forest, estimator: RandomForestClassifier}\n")
+    project = parse_project(text, Path("mlproj.yaml")).project
+    assert [s.name for s in model_specs(project)] == ["dummy", "logistic", "random_forest"]
+    assert "by a baseline" in error_of(text.replace("baselines: [dummy]", "baselines: [standard]"))
+    assert "by a baseline" in error_of(text.replace("name: logistic", "name: dummy"))
+
+
 def test_nothing_to_run():
     assert "nothing to run" in error_of(CLASSIFICATION + "baselines: []\n")
 

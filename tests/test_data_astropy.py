@@ -78,8 +78,9 @@ def test_array_column_used_as_feature_is_a_clear_error(tmp_path):
                                            ("cat.vot", b"<VOTABLE><broken"), ("cat.ecsv", b"# %ECSV 1.0\n# ---\nnot yaml: [")])
 def test_unreadable_astronomy_files_are_data_errors(tmp_path, name, content):
     (tmp_path / name).write_bytes(content)
-    with pytest.raises(DataError, match=f"cannot read catalogue .*{name}"):
+    with pytest.raises(DataError, match=f"cannot read catalogue .*{name}") as caught:
         load_dataset(project(tmp_path, path=name))
+    assert "ignore_missing_simple" not in str(caught.value)  # no reader options a project cannot set
 
 
 def test_unknown_extension_names_the_supported_ones(tmp_path):
