@@ -111,11 +111,15 @@ def _judge_case(case: dict, models: dict, design: dict, test: dict | None, sever
     if tested:
         value = tested["cases"].get(case["name"], {}).get("metrics", {}).get(label)
         lo, hi = primary.interval
-        edge = lo - case["margin"] if better_high else hi + case["margin"]
-        if value is not None and math.isfinite(edge) and (value < edge if better_high else value > edge):
-            warnings.append(f"{prefix}the held-out test {label} of {selection.selected} ({value:.4g}) lies outside "
-                            "the cross-validated interval by more than the margin: the test set may differ from "
-                            "the development data, or be too small")
+        low_edge, high_edge = lo - case["margin"], hi + case["margin"]
+        if value is not None and math.isfinite(low_edge) and math.isfinite(high_edge) and not low_edge <= value <= high_edge:
+            # Better than cross-validation is as suspect as worse: an easier or leaking test set.
+            worse = value < low_edge if better_high else value > high_edge
+            why = ("the test set may differ from the development data, or be too small" if worse else
+                   "the test set may be easier than the development data, share objects with it, or be too small")
+            warnings.append(f"{prefix}the held-out test {label} of {selection.selected} ({value:.4g}) is "
+                            f"{'worse' if worse else 'better'} than the cross-validated interval by more than the "
+                            f"margin: {why}")
     uncertainty = _uncertainty(case, selection.selected, design)
     criteria.extend({**base, **c} for c in _uncertainty_criteria(case, selection.selected, prefix))
     if tested and tested["cases"].get(case["name"], {}).get("pit", {}).get("flagged"):

@@ -357,9 +357,16 @@ def test_test_score_far_below_the_cv_interval_is_warned_about():
     verdict = judge(s)
     assert len(verdict["warnings"]) == 1
     assert "held-out test roc_auc of hgb (0.8)" in verdict["warnings"][0]
-    assert "outside the cross-validated interval" in verdict["warnings"][0]
+    assert "is worse than the cross-validated interval" in verdict["warnings"][0]
     assert verdict["test"] == s["test"]["models"]["hgb"] and verdict["test_uses"] == 1
     assert verdict["status"] == "pass"  # a warning, not a criterion
+
+
+def test_test_score_far_above_the_cv_interval_is_warned_about_too():
+    verdict = judge(summary(standard(scores(0.85)), test=held_out(0.97)))
+    assert len(verdict["warnings"]) == 1
+    assert "(0.97) is better than the cross-validated interval" in verdict["warnings"][0]
+    assert "share objects with it" in verdict["warnings"][0]
 
 
 def test_test_score_within_the_margin_of_the_interval_is_not_warned_about():
@@ -374,8 +381,9 @@ def test_test_score_within_the_margin_of_the_interval_is_not_warned_about():
 def test_test_score_warning_lower_is_better_and_per_selection():
     brier = case({"dummy": scores(0.25, 0.02, NOISE[::-1]), "hgb": scores(0.05)}, label="brier",
                  greater_is_better=False, threshold=0.1)
-    assert judge(summary(brier, test=held_out(0.2, label="brier")))["warnings"] != []
-    assert judge(summary(brier, test=held_out(0.01, label="brier")))["warnings"] == []
+    assert "is worse than" in judge(summary(brier, test=held_out(0.2, label="brier")))["warnings"][0]
+    assert "is better than" in judge(summary(brier, test=held_out(0.01, label="brier")))["warnings"][0]
+    assert judge(summary(brier, test=held_out(0.05, label="brier")))["warnings"] == []
     gal = case({"dummy": scores(0.5, 0.02, NOISE[::-1]), "hgb": scores(0.9)}, name="gal", threshold=0.8)
     test = held_out(0.95)
     test["models"]["hgb"]["cases"]["gal"] = {"metrics": {"roc_auc": 0.6}, "rates": {}}
