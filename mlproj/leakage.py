@@ -6,7 +6,9 @@ performance." Three cheap, model-free checks catch the common astronomical cases
 
 - ``duplicate_rows``: objects in the test set whose features are identical to a development
   object (a catalogue listing the same source twice, or merged surveys); the model has seen
-  their twin and its label, so their test score is not independent.
+  their twin and its label, so their test score is not independent. With discrete features
+  (flags, counts) different objects coincide by chance; only an excess over the coincidences
+  expected from how often each feature's values repeat is reported.
 - ``separating_feature``: a single feature that alone (almost) perfectly separates the positive
   class from the rest (classification, AUC) or predicts the target (regression, |Spearman ρ| or
   R²). Typically a quantity derived from the label or measured only because the label was known
@@ -139,20 +141,53 @@ def _duplicate_count(X: np.ndarray, test: np.ndarray, development: np.ndarray) -
     return int(np.isin(_canonical_rows(X[test[candidates]]), _canonical_rows(X[dev_rows])).sum())
 
 
+COINCIDENCE_SAMPLE = 10_000  # development rows used to estimate how often features coincide
+
+
+def _chance_twins(X: np.ndarray, test: np.ndarray, development: np.ndarray) -> float:
+    """Test rows expected to equal some development row by chance, for features as discrete as
+    these: n_test × (1 − exp(−n_dev × P)), P the chance that two objects share every feature.
+
+    P is the product over features of the chance that two random development objects share
+    the value (an unbiased estimate from a sample). For measured (continuous) features it is ~0,
+    so any identical row is suspect; for flags or counts with few values, coincidences are
+    expected, and only an excess over them points at duplicated objects.
+    """
+    rows = development if len(development) <= COINCIDENCE_SAMPLE else \
+        np.random.default_rng(0).choice(development, COINCIDENCE_SAMPLE, replace=False)
+    m = len(rows)
+    if m < 2:
+        return 0.0
+    both = 1.0
+    for j in range(X.shape[1]):
+        values = X[rows, j]
+        values = np.where(np.isnan(values), np.inf, values)  # missing values coincide with each other
+        _, counts = np.unique(values, return_counts=True)
+        both *= float((counts * (counts - 1)).sum()) / (m * (m - 1))
+        if both == 0.0:
+            return 0.0
+    return len(test) * -float(np.expm1(-len(development) * both))  # P(a twin among n_dev) per test row
+
+
 def _duplicate_rows(X, test, development) -> LeakageWarning | None:
     if len(test) == 0 or len(development) == 0 or X.shape[1] == 0:
         return None
     n_dup = _duplicate_count(X, test, development)
     if n_dup == 0:
         return None
+    expected = _chance_twins(X, test, development)
+    if n_dup <= 2 * expected:
+        return None  # as many as discrete features give by chance
     objects = "object" if n_dup == 1 else "objects"
     has = "has" if n_dup == 1 else "have"
     return LeakageWarning(
         "duplicate_rows",
-        f"{n_dup} {objects} in the test set {has} identical features to objects in the development set "
+        f"{n_dup} {objects} in the test set {has} identical features to objects in the development set"
+        f"{f', where chance alone gives about {expected:.0f}' if expected >= 1 else ''} "
         f"(duplicates in the catalogue?); their test score is not independent, so remove duplicates "
         f"or keep them together with a group column",
-        {"n_test_duplicates": n_dup, "n_test": len(test), "fraction": n_dup / len(test)},
+        {"n_test_duplicates": n_dup, "n_test": len(test), "fraction": n_dup / len(test),
+         "expected_by_chance": round(expected, 1)},
     )
 
 

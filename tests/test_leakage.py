@@ -61,6 +61,46 @@ def test_realistically_informative_feature_is_not_flagged():
 
 # ------------------------------------------------------------------------------ duplicates
 
+def test_discrete_features_coinciding_by_chance_are_not_duplicates():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 4, size=(1000, 2)).astype(float)  # 16 possible rows: most test rows have a twin
+    test, dev = split_rows(1000)
+    assert check_leakage(X, np.zeros(1000), ["a", "b"], test, dev, task="regression") == []
+    X[:, 1] = rng.normal(size=1000)  # one measured feature: coincidences are now real duplicates
+    X[test[:3]] = X[dev[:3]]
+    warnings = check_leakage(X, np.zeros(1000), ["a", "b"], test, dev, task="regression")
+    assert kinds(warnings) == ["duplicate_rows"] and warnings[0].detail["n_test_duplicates"] == 3
+
+
+def test_discrete_features_with_many_real_duplicates_are_reported():
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 10, size=(2000, 5)).astype(float)  # 100,000 combinations: few chance twins
+    test, dev = split_rows(2000)
+    X[test[:150]] = X[dev[:150]]
+    warnings = check_leakage(X, np.zeros(2000), list("abcde"), test, dev, task="regression")
+    assert kinds(warnings) == ["duplicate_rows"]
+    assert warnings[0].detail["n_test_duplicates"] > 2 * warnings[0].detail["expected_by_chance"] > 0
+    assert "where chance alone gives about" in warnings[0].message
+
+
+def test_rounded_magnitudes_are_not_discrete_enough_to_hide_duplicates():
+    rng = np.random.default_rng(2)
+    X = np.round(rng.normal(20, 1, size=(5000, 5)), 2)  # catalogue magnitudes to 0.01 mag
+    test, dev = split_rows(5000)
+    X[test[:3]] = X[dev[:3]]
+    warnings = check_leakage(X, np.zeros(5000), [f"m{j}" for j in range(5)], test, dev, task="regression")
+    assert kinds(warnings) == ["duplicate_rows"] and warnings[0].detail["n_test_duplicates"] == 3
+
+
+def test_many_duplicated_objects_are_still_found():
+    X, names = noise(n=1000, d=3)
+    test, dev = split_rows(1000)
+    X[dev[400:]] = X[dev[:400]]  # half the development set are copies
+    X[test[:20]] = X[dev[:20]]
+    warnings = check_leakage(X, np.zeros(1000), names, test, dev, task="regression")
+    assert warnings[0].detail["n_test_duplicates"] == 20
+
+
 def test_duplicate_rows_are_counted():
     X, names = noise(n=1000, d=4)
     test, dev = split_rows(1000)
