@@ -172,16 +172,14 @@ def _read_astropy(path: Path, kind: str, columns: list[str] | None, where: str):
         options = {"memmap": True} if kind == "fits" else {}
         try:
             table = Table.read(path, format=formats[kind], **options)
-        except OSError as exc:
-            # astropy suggests reader options (ignore_missing_simple=True) that a project cannot pass
-            raise OSError(str(exc).split(" If this is really")[0]) from None
-        except ValueError:
-            raise
         except Exception as exc:  # noqa: BLE001 - astropy's parsers fail on broken files in many ways
-            raise ValueError(f"{type(exc).__name__}: {exc}") from None
-    names = [n for n in table.colnames if columns is None or n in set(columns)]
-    if columns is None:  # every column is a candidate feature: leave out those that hold arrays
-        names = [n for n in names if table[n].ndim == 1]
+            # astropy's hints name reader options (ignore_missing_simple=True) a project cannot pass
+            message = str(exc).split(" If this is really")[0]
+            raise ValueError(message if isinstance(exc, (OSError, ValueError))
+                             else f"{type(exc).__name__}: {message}") from None
+    wanted = set(columns) if columns is not None else None
+    # Without a column list every column is a candidate feature: those holding arrays are left out.
+    names = [n for n in table.colnames if (n in wanted if wanted is not None else table[n].ndim == 1)]
     arrays = [n for n in names if table[n].ndim > 1]
     if arrays:
         raise DataError(f"column(s) {', '.join(arrays)} of {path.name} hold an array per object "

@@ -18,8 +18,8 @@ import numpy as np
 
 from mlproj.memory import return_freed_memory
 
-# Size of one fully grown tree per training row: ~2 nodes per 3 rows of its bootstrap sample
-# at 64 + 8 x classes bytes each; 19 B/row measured on noisy labels, 40 allows for more classes.
+# Size of one fully grown tree per training row, to decide before fitting: 19 B measured on
+# noisy two-class labels (nodes of 64 + 8 x classes bytes); 40 leaves room for more classes.
 TREE_BYTES_PER_ROW = 40
 # Forests expected to be larger than this are grown in batches of at most TREE_BUDGET_BYTES
 # of trees (but one tree per thread at least); smaller ones are fitted in one go.

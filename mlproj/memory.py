@@ -17,7 +17,7 @@ import sys
 def return_freed_memory() -> None:
     if "pyarrow" in sys.modules:
         sys.modules["pyarrow"].default_memory_pool().release_unused()
-    trim = _malloc_trim()
+    trim = getattr(_libc(), "malloc_trim", None)  # glibc only
     if trim is not None:
         trim(0)
 
@@ -33,12 +33,9 @@ def map_large_allocations(threshold: int = 2**20) -> None:
     300,000-row run the process grew by 100 MB over 16 fits. A fixed limit costs a page fault
     per new page (4% more time on that run), so mlproj sets it only for large catalogues.
     """
-    libc = _libc()
-    if libc is not None:
-        try:
-            libc.mallopt(M_MMAP_THRESHOLD, threshold)
-        except AttributeError:
-            pass
+    mallopt = getattr(_libc(), "mallopt", None)  # glibc only
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, threshold)
 
 
 @functools.lru_cache(maxsize=1)
@@ -50,9 +47,3 @@ def _libc():
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
         return None
-
-
-@functools.lru_cache(maxsize=1)
-def _malloc_trim():
-    libc = _libc()
-    return getattr(libc, "malloc_trim", None) if libc is not None else None  # glibc only
