@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from mlproj.boosting import validation_split
 from mlproj.files import atomic_write
 from mlproj.forests import as_float32_rows, fit_predict_in_batches, needs_batches
 from mlproj.memory import return_freed_memory
@@ -140,17 +141,22 @@ def _forest_in(estimator, spec: ModelSpec):
 
 
 def _training_rows(spec: ModelSpec, estimator, X: np.ndarray, y: np.ndarray, train: np.ndarray, seed: int,
-                   errors: np.ndarray | None, ranges: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """The training rows (augmented when asked) and their labels."""
+                   errors: np.ndarray | None, ranges: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The training rows (augmented when asked), their labels, and further arguments of `fit`
+    (gradient boosting's early-stopping rows, taken out of the table in one copy: mlproj.boosting)."""
     if spec.augment and (errors is not None or ranges is not None):
         X_train, y_train, _ = augmented_training_set(X, y, errors, train, spec.augment, seed, ranges)
-        return X_train, y_train
+        return X_train, y_train, {}
     if _forest_in(estimator, spec) is estimator:
-        return as_float32_rows(X, train), y[train]
-    return X[train], y[train]
+        return as_float32_rows(X, train), y[train], {}
+    split = validation_split(estimator, y[train])
+    if split is not None:
+        inner, held = train[split[0]], train[split[1]]
+        return X[inner], y[inner], {"X_val": X[held], "y_val": y[held]}
+    return X[train], y[train], {}
 
 
-def _fit_predict(estimator, spec: ModelSpec, task_kind: str, X_train: np.ndarray, y_train: np.ndarray,
+def _fit_predict(estimator, spec: ModelSpec, task_kind: str, X_train: np.ndarray, y_train: np.ndarray, fit_params: dict,
                  X: np.ndarray, valid: np.ndarray, n_classes: int, tree_jobs: int, keep_trees: bool) -> np.ndarray:
     """Fit, then predict the validation rows: class probabilities, or values.
 
@@ -165,7 +171,7 @@ def _fit_predict(estimator, spec: ModelSpec, task_kind: str, X_train: np.ndarray
     if forest is estimator and not keep_trees and needs_batches(forest, len(X_train)):
         summed = fit_predict_in_batches(forest, X_train, y_train, as_float32_rows(X, valid), tree_jobs if threaded else 1)
         return _class_columns(summed, forest.classes_, n_classes) if task_kind == "classification" else summed
-    estimator.fit(X_train, y_train)
+    estimator.fit(X_train, y_train, **fit_params)
     if threaded:
         # Predict in one thread: votes summed in completion order would change the last digits.
         forest.set_params(n_jobs=None)
@@ -214,10 +220,10 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
         estimator = build_estimator(spec, task_kind, seed)
         start = time.perf_counter()  # fit time is a tie-breaker: exclude one-off imports
         with _quiet_and_limited(threads):
-            X_train, y_train = _training_rows(spec, estimator, X, y, train, seed, errors, ranges)
-            predictions = _fit_predict(estimator, spec, task_kind, X_train, y_train, X, valid, int(y.max()) + 1,
-                                       tree_jobs, keep_trees=model_path is not None)
-            del X_train  # before the spread models below make copies of their own
+            X_train, y_train, fit_params = _training_rows(spec, estimator, X, y, train, seed, errors, ranges)
+            predictions = _fit_predict(estimator, spec, task_kind, X_train, y_train, fit_params, X, valid,
+                                       int(y.max()) + 1, tree_jobs, keep_trees=model_path is not None)
+            del X_train, fit_params  # before the spread models below make copies of their own
             if task_kind == "regression":
                 if spec.uncertainty != "global":
                     # From the original training rows: augmented copies would share inner folds.

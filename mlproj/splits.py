@@ -93,6 +93,22 @@ def make_splits(*, strategy: str, task: str, labels: np.ndarray, n_folds: int, r
     call ``check_split_feasible`` first to turn data problems into a user-facing message.
     """
     labels = np.asarray(labels)
+    return _compact(_make_splits(strategy, task, labels, n_folds, repeats, seed, test_size, groups, order), len(labels))
+
+
+def _compact(splits: Splits, n: int) -> Splits:
+    """The same splits with 32-bit row indices where they suffice: a run holds the indices of
+    every fold for its whole length, 40 MB in 64 bits at a million rows (task keys hash the
+    indices as 64-bit integers, so they do not change)."""
+    if n >= 2**31:
+        return splits
+    small = lambda rows: rows.astype(np.int32)  # noqa: E731
+    return Splits(small(splits.test), small(splits.development),
+                  [FoldSplit(f.repeat, f.fold, f.seed, small(f.train), small(f.valid)) for f in splits.folds],
+                  splits.strategy, splits.note)
+
+
+def _make_splits(strategy, task, labels, n_folds, repeats, seed, test_size, groups, order) -> Splits:
     n = len(labels)
     _check_arguments(strategy, task, n_folds, repeats, test_size)
     if strategy == "stratified":

@@ -295,3 +295,18 @@ def test_fold_split_is_the_plan_dataclass_shape():
     assert (f.repeat, f.fold, f.seed) == (0, 1, 2)
     with pytest.raises(AttributeError):
         f.repeat = 1  # frozen
+
+
+@pytest.mark.parametrize("strategy", ["stratified", "group", "time"])
+def test_row_indices_are_32_bit_and_keep_their_task_keys(strategy):
+    from mlproj.plan import _hash_indices
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 300)
+    splits = make_splits(strategy=strategy, task="classification", labels=labels, n_folds=3, repeats=2, seed=1,
+                         test_size=0.2, groups=rng.integers(0, 40, 300), order=rng.random(300))
+    arrays = [splits.test, splits.development] + [a for f in splits.folds for a in (f.train, f.valid)]
+    assert all(a.dtype == np.int32 for a in arrays)
+    # The cache keys of runs made with 64-bit indices stay valid.
+    assert all(_hash_indices(a) == _hash_indices(a.astype(np.int64)) for a in arrays)
+    assert sorted(np.concatenate([splits.test, splits.development]).tolist()) == list(range(300))
