@@ -393,6 +393,25 @@ def test_forests_hold_every_core_so_they_never_fit_side_by_side(tmp_path, monkey
     assert max(peak["dummy"], peak["logistic"]) == 2  # small fits do run side by side
 
 
+def test_gradient_boosting_holds_every_core(tmp_path, monkeypatch):
+    hgb = ModelSpec("hgb", "HistGradientBoostingClassifier", {"max_iter": 5}, simplicity=3)
+    peak = _most_fits_side_by_side(monkeypatch, tmp_path, [MODELS[0], MODELS[1], hgb])
+    assert peak["hgb"] == 1
+    assert max(peak["dummy"], peak["logistic"]) == 2
+
+
+def test_calls_on_the_openmp_thread_return_and_raise_in_the_caller():
+    import threading
+
+    from mlproj.execute import on_openmp_thread
+
+    idents = {on_openmp_thread(threading.get_ident) for _ in range(3)}
+    assert len(idents) == 1 and threading.get_ident() not in idents
+    with pytest.raises(ZeroDivisionError):
+        on_openmp_thread(divmod, 1, 0)
+    assert on_openmp_thread(divmod, 7, 2) == (3, 1)  # the thread survives a failed call
+
+
 def test_large_fits_run_alone(tmp_path, monkeypatch):
     import mlproj.execute as execute
 
@@ -426,9 +445,12 @@ import mlproj.execute as execute
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from tests.test_execute import dataset, make_plan
 from mlproj.execute import Cache, run_tasks
-seen = []
+import threading
+seen, wide_threads = [], set()
 def record(*args):
     seen.append(_openmp_effective_n_threads())
+    if seen[-1] > 1:
+        wide_threads.add(threading.get_ident())
     return execute.TaskOutput(args[7], np.zeros((len(args[5]), 2)), 0.0)
 execute.fit_and_predict = record
 X, y = dataset()
@@ -439,11 +461,20 @@ seen.clear()
 execute.LARGE_FIT_BYTES = 1  # every fit alone, on both cores
 run_tasks(plan, plan.tasks, X, y, Cache({str(tmp_path / "large")!r}), n_jobs=2, workers="threads")
 print("large", sorted(set(seen)))
+seen.clear()
+run_tasks(plan, plan.tasks[:1], X, y, Cache({str(tmp_path / "one")!r}), n_jobs=2, workers="threads")
+print("one", sorted(set(seen)))
+print("wide fits ran on", len(wide_threads), "thread(s), the main thread among them:",
+      threading.get_ident() in wide_threads)
 """
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    line, large = done.stdout.strip().splitlines()[-2:]
+    line, large, one, wide = done.stdout.strip().splitlines()[-4:]
     assert line.startswith("threads [1] default "), line
     assert int(line.split()[-1]) >= 2  # the limit was needed: unlimited, a worker would use more
     assert large == "large [2]"  # a fit that runs alone uses both cores
+    assert one == "one [2]"  # as does a single fit (the final model)
+    # ... and all of them on one thread, so that libgomp keeps one team of helper threads
+    # (with two teams on two cores it stops spin-waiting, and gradient boosting slows 10x)
+    assert wide == "wide fits ran on 1 thread(s), the main thread among them: False"
