@@ -694,9 +694,10 @@ def bench_scale(work: Path, env: dict, rows: int, timeout: float, results: dict)
     say(f"memory   peak of the process tree (sum of PSS, shared pages counted once): {mb(outcome['peak_pss'])} "
         f"at {outcome['peak_at']:.0f} s [{breakdown}]; sum of RSS {mb(outcome['peak_rss_sum'])}; largest single "
         f"process {mb(outcome['max_single_rss'] or 0)}; {outcome['processes']} processes at most")
-    say(f"memory   peak / in-memory table = {mb(outcome['peak_pss'])} / {mb(table_bytes)} = {ratio:.2f} "
-        f"[target <= {TARGETS['memory']}] {status(ratio <= TARGETS['memory'])}; above the fixed footprint: "
-        f"{(outcome['peak_pss'] - fixed['peak_pss']) / table_bytes:.2f} x the table")
+    above = (outcome['peak_pss'] - fixed['peak_pss']) / table_bytes
+    say(f"memory   peak the data adds (above the fixed footprint) / in-memory table = {above:.2f} "
+        f"[target <= {TARGETS['memory']}] {status(above <= TARGETS['memory'])}; in total, interpreter and libraries "
+        f"included: {mb(outcome['peak_pss'])} / {mb(table_bytes)} = {ratio:.2f} {status(ratio <= TARGETS['memory'])}")
     if finished:
         noop = monitored(cli + ["run", "-j", "2"], project, env, timeout=timeout)
         from mlproj.data import file_hash
@@ -743,7 +744,8 @@ def bench_scale_without_forest(work: Path, env: dict, rows: int, timeout: float,
                    nf_ratio=full["peak_pss"] / table_bytes, nf_above=above)
     say(f"run      {full['wall']:.1f} s; peak {mb(full['peak_pss'])} = {full['peak_pss'] / table_bytes:.2f} x the "
         f"{mb(table_bytes)} table; fixed footprint (2,000 rows) {mb(tiny['peak_pss'])}; above it: {above:.2f} x the table "
-        f"[target <= {TARGETS['memory']}] {status(full['peak_pss'] / table_bytes <= TARGETS['memory'])}")
+        f"[target <= {TARGETS['memory']}] {status(above <= TARGETS['memory'])} (total: "
+        f"{status(full['peak_pss'] / table_bytes <= TARGETS['memory'])})")
 
 
 def yaml_load(path: Path) -> dict:
@@ -814,11 +816,15 @@ def summary_table(results: dict, args, threads: int) -> str:
                 + ", ".join(f"{k} {v / 60:.1f} min ({r['scale_counts'][k]})" if v >= 60 else
                             f"{k} {v:.0f} s ({r['scale_counts'][k]})" for k, v in fits.items())
                 + " | — | info |")
-        row(f"| Scale: peak memory of the process tree (PSS) | {mb(r['scale_peak'])} = {r['scale_ratio']:.2f} × "
-            f"the {mb(r['scale_table'])} table" + (" (until stopped)" if r["scale_timed_out"] else "")
-            + f"; {(r['scale_peak'] - r['scale_fixed']) / r['scale_table']:.2f} × above the fixed "
-              f"{mb(r['scale_fixed'])} of interpreters and libraries"
-            + f" | ≤ {TARGETS['memory']} × | {status(r['scale_ratio'] <= TARGETS['memory'])} |")
+        above = (r['scale_peak'] - r['scale_fixed']) / r['scale_table']
+        stopped = " (until stopped)" if r["scale_timed_out"] else ""
+        row(f"| Scale: peak memory the data adds (peak − the fixed {mb(r['scale_fixed'])} of the same plan on "
+            f"2,000 rows) | {above:.2f} × the {mb(r['scale_table'])} table{stopped} | ≤ {TARGETS['memory']} × | "
+            f"{status(above <= TARGETS['memory'])} |")
+        row(f"| Scale: peak memory of the process tree (PSS), interpreter and libraries included | "
+            f"{mb(r['scale_peak'])} = {r['scale_ratio']:.2f} × the table{stopped}; the fixed part alone is "
+            f"{r['scale_fixed'] / r['scale_table']:.2f} × | ≤ {TARGETS['memory']} × | "
+            f"{status(r['scale_ratio'] <= TARGETS['memory'])} |")
         row(f"| Scale: preparation (`mlproj plan`: read, hash, checks, plan) | {r['scale_prepare']:.1f} s, peak "
             f"{mb(r['scale_prepare_peak'])} | — | info |")
         if "scale_noop" in r:
@@ -830,10 +836,11 @@ def summary_table(results: dict, args, threads: int) -> str:
                 f"{mb(r['scale_rerun_peak'])} | — | info |")
     if "nf_rows" in results:
         r = results
-        row(f"| Scale without the random forest (dummy, logistic, HGB), {r['nf_rows']:,} rows × 20, `-j 2` | "
-            f"{r['nf_wall'] / 60:.1f} min; peak {mb(r['nf_peak'])} = {r['nf_ratio']:.2f} × the table; "
-            f"{r['nf_above']:.2f} × above the fixed {mb(r['nf_fixed'])} | ≤ {TARGETS['memory']} × | "
-            f"{status(r['nf_ratio'] <= TARGETS['memory'])} |")
+        row(f"| Scale without the random forest (dummy, logistic, HGB), {r['nf_rows']:,} rows × 20, `-j 2`: "
+            f"peak memory the data adds | {r['nf_wall'] / 60:.1f} min; {r['nf_above']:.2f} × the table above the "
+            f"fixed {mb(r['nf_fixed'])}; in total {mb(r['nf_peak'])} = {r['nf_ratio']:.2f} × | "
+            f"≤ {TARGETS['memory']} × | {status(r['nf_above'] <= TARGETS['memory'])} (total: "
+            f"{status(r['nf_ratio'] <= TARGETS['memory'])}) |")
     return "\n".join(lines)
 
 
