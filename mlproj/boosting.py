@@ -6,9 +6,9 @@ were already a copy of the training rows taken out of the table. For a cross-val
 640,000 rows that is 100 MB held twice. scikit-learn also accepts the validation set directly
 (`fit(X, y, X_val=..., y_val=...)`): mlproj draws the very split scikit-learn would draw, on row
 indices, and takes both parts straight out of the table. The model is the same bit for bit
-(tests compare the predictions with a plain fit); where the split cannot be reproduced exactly
-(class weights, no fixed seed, early stopping decided differently for the smaller part) the
-estimator fits as usual.
+(tests compare the predictions with a plain fit). Where the split cannot be reproduced exactly
+(class weights, categorical features, no fixed seed, early stopping decided differently for
+the smaller part) the estimator fits as usual.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ def validation_split(estimator, y_train: np.ndarray) -> tuple[np.ndarray, np.nda
     params = estimator.get_params()
     seed, fraction = params["random_state"], params["validation_fraction"]
     if (params["warm_start"] or params.get("class_weight") is not None or fraction is None
-            or not isinstance(seed, (int, np.integer)) or params["early_stopping"] not in ("auto", True)):
+            or not isinstance(seed, (int, np.integer)) or params["early_stopping"] not in ("auto", True)
+            # categories are read from all the rows given to fit, not from the inner part only
+            or params["categorical_features"] not in (None, "from_dtype")):
         return None
     from sklearn.base import is_classifier
     from sklearn.model_selection import train_test_split

@@ -512,11 +512,11 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
     Each worker holds one of `n_workers` cores while it fits; a forest that grows its trees in
     threads holds them all. Forests thus run one at a time on every core, which is as fast as
     two side by side on one core each, keeps one forest's trees in memory instead of two, and
-    ends the run without a last forest fitting alone on one core. A fit on a large training set
-    holds every core too: each fit copies its training rows (and scikit-learn copies them
-    again), so side by side they would multiply the memory, while gradient boosting on that
-    many rows uses every core well (1.8x on 2 cores at 100,000 rows). Tasks start in queue
-    order, so a fit waiting for its cores is not overtaken.
+    ends the run without a last forest fitting alone on one core. Gradient boosting holds every
+    core too (see OPENMP_ESTIMATORS), as does any fit on a large training set: each fit copies
+    its training rows, so side by side they would multiply the memory. Every fit that holds
+    several cores runs on one thread (on_openmp_thread). Tasks start in queue order, so a fit
+    waiting for its cores is not overtaken.
     """
     import warnings
 

@@ -79,6 +79,7 @@ def test_same_model_for_any_seed_and_fraction(seed, fraction, n):
     (HistGradientBoostingClassifier(random_state=None), 50_000),
     (HistGradientBoostingClassifier(random_state=0, warm_start=True), 50_000),
     (HistGradientBoostingClassifier(random_state=0, validation_fraction=None), 50_000),
+    (HistGradientBoostingClassifier(random_state=0, categorical_features=[0]), 50_000),
     (RandomForestClassifier(random_state=0), 50_000),
 ])
 def test_left_to_scikit_learn_where_the_split_cannot_be_reproduced(estimator, n):

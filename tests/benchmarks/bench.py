@@ -452,6 +452,13 @@ HAND_LOOP = textwrap.dedent('''
     import pandas as pd
     import yaml
     from sklearn.metrics import roc_auc_score
+    # The estimators a script fitting this plan imports (it takes their instances from
+    # mlproj.models below, to be sure they are the same, but their import is its own cost).
+    from sklearn.dummy import DummyClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
     project, selected = Path(sys.argv[1]), sys.argv[2]
