@@ -166,14 +166,19 @@ def _training_rows(spec: ModelSpec, estimator, X: np.ndarray, y: np.ndarray, tra
     return X[train], y[train], {}
 
 
-def _fit_predict(estimator, spec: ModelSpec, task_kind: str, X_train: np.ndarray, y_train: np.ndarray, fit_params: dict,
-                 X: np.ndarray, valid: np.ndarray, n_classes: int, tree_jobs: int, keep_trees: bool) -> np.ndarray:
-    """Fit, then predict the validation rows: class probabilities, or values.
+def _fit_predict(estimator, spec: ModelSpec, task_kind: str, training: list, X: np.ndarray, valid: np.ndarray,
+                 n_classes: int, tree_jobs: int, keep_trees: bool) -> np.ndarray:
+    """Fit on `training` ([rows, labels, further arguments of fit]), then predict the validation
+    rows: class probabilities, or values.
 
-    A forest grows its trees in `tree_jobs` threads (unless the project sets n_jobs) and, when
-    its trees are not kept and would not fit the memory budget, a batch at a time (mlproj.forests).
-    The validation rows are copied out of X only when needed, so not during a fit.
+    The list is emptied, so that the training rows are freed as soon as the fit is done, before
+    the validation rows are copied out of X for the predictions (at a million rows the two
+    would otherwise add up to the largest memory of the run). A forest grows its trees in
+    `tree_jobs` threads (unless the project sets n_jobs) and, when its trees are not kept and
+    would not fit the memory budget, a batch at a time (mlproj.forests).
     """
+    X_train, y_train, fit_params = training
+    training.clear()
     forest = _forest_in(estimator, spec)
     threaded = forest is not None and tree_jobs > 1 and _grows_trees_in_threads(spec)
     if threaded:
@@ -182,6 +187,7 @@ def _fit_predict(estimator, spec: ModelSpec, task_kind: str, X_train: np.ndarray
         summed = fit_predict_in_batches(forest, X_train, y_train, as_float32_rows(X, valid), tree_jobs if threaded else 1)
         return _class_columns(summed, forest.classes_, n_classes) if task_kind == "classification" else summed
     estimator.fit(X_train, y_train, **fit_params)
+    del X_train, y_train, fit_params
     if threaded:
         # Predict in one thread: votes summed in completion order would change the last digits.
         forest.set_params(n_jobs=None)
@@ -230,10 +236,9 @@ def fit_and_predict(spec: ModelSpec, task_kind: str, X: np.ndarray, y: np.ndarra
         estimator = build_estimator(spec, task_kind, seed)
         start = time.perf_counter()  # fit time is a tie-breaker: exclude one-off imports
         with _quiet_and_limited(threads):
-            X_train, y_train, fit_params = _training_rows(spec, estimator, X, y, train, seed, errors, ranges)
-            predictions = _fit_predict(estimator, spec, task_kind, X_train, y_train, fit_params, X, valid,
-                                       int(y.max()) + 1, tree_jobs, keep_trees=model_path is not None)
-            del X_train, fit_params  # before the spread models below make copies of their own
+            training = list(_training_rows(spec, estimator, X, y, train, seed, errors, ranges))
+            predictions = _fit_predict(estimator, spec, task_kind, training, X, valid, int(y.max()) + 1,
+                                       tree_jobs, keep_trees=model_path is not None)
             if task_kind == "regression":
                 if spec.uncertainty != "global":
                     # From the original training rows: augmented copies would share inner folds.

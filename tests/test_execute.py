@@ -478,3 +478,29 @@ print("wide fits ran on", len(wide_threads), "thread(s), the main thread among t
     # ... and all of them on one thread, so that libgomp keeps one team of helper threads
     # (with two teams on two cores it stops spin-waiting, and gradient boosting slows 10x)
     assert wide == "wide fits ran on 1 thread(s), the main thread among them: False"
+
+
+def test_training_rows_are_freed_before_the_validation_rows_are_predicted():
+    import weakref
+
+    from mlproj.execute import _fit_predict
+
+    X, y = dataset(n=100)
+    X_train = X[np.arange(80)]
+    alive = weakref.ref(X_train)
+
+    class Probe:
+        classes_ = np.array([0, 1])
+
+        def fit(self, X, y):
+            assert alive() is not None
+            return self
+
+        def predict_proba(self, X):
+            assert alive() is None, "the training rows are still held while predicting"
+            return np.full((len(X), 2), 0.5)
+
+    training = [X_train, y[:80], {}]
+    del X_train
+    got = _fit_predict(Probe(), MODELS[1], "classification", training, X, np.arange(80, 100), 2, 1, keep_trees=False)
+    assert got.shape == (20, 2) and training == []
