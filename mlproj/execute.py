@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from mlproj.boosting import validation_split
+from mlproj.boosting import BOOSTING, validation_split
 from mlproj.files import atomic_write
 from mlproj.forests import as_float32_rows, fit_predict_in_batches, needs_batches
 from mlproj.memory import return_freed_memory
@@ -118,12 +118,11 @@ FORESTS = frozenset({"RandomForestClassifier", "RandomForestRegressor", "ExtraTr
                      "ExtraTreesRegressor"})
 
 
-# Gradient boosting parallelises each of its thousands of histogram passes with OpenMP, with
-# Python in between: two fits side by side on one thread each contend for the GIL and are no
-# faster than one after the other (0.16 s per fit at 12,800 rows), while one fit on two OpenMP
-# threads takes 0.13 s, and 1.8x less time than on one at 100,000 rows. Such fits run alone on
-# every granted core (see _execute_in_threads).
-OPENMP_ESTIMATORS = frozenset({"HistGradientBoostingClassifier", "HistGradientBoostingRegressor"})
+# Gradient boosting (mlproj.boosting.BOOSTING) parallelises each of its thousands of histogram
+# passes with OpenMP, with Python in between: two fits side by side on one thread each contend
+# for the GIL and are no faster than one after the other (0.16 s per fit at 12,800 rows), while
+# one fit on two OpenMP threads takes 0.13 s, and 1.8x less time than on one at 100,000 rows.
+# Such fits run alone on every granted core (see _execute_in_threads).
 
 
 # A fit whose training matrix is at least this large runs alone, on every granted core (see
@@ -518,7 +517,7 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
     threads holds them all. Forests thus run one at a time on every core, which is as fast as
     two side by side on one core each, keeps one forest's trees in memory instead of two, and
     ends the run without a last forest fitting alone on one core. Gradient boosting holds every
-    core too (see OPENMP_ESTIMATORS), as does any fit on a large training set: each fit copies
+    core too (see BOOSTING), as does any fit on a large training set: each fit copies
     its training rows, so side by side they would multiply the memory. Every fit that holds
     several cores runs on one thread (on_openmp_thread). Tasks start in queue order, so a fit
     waiting for its cores is not overtaken.
@@ -538,7 +537,7 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
 
     def width(args: tuple) -> int:
         spec, X, train = args[0], args[2], args[4]
-        wide = args[-1] > 1 and (_grows_trees_in_threads(spec) or spec.estimator in OPENMP_ESTIMATORS)
+        wide = args[-1] > 1 and (_grows_trees_in_threads(spec) or spec.estimator in BOOSTING)
         return n_workers if wide or training_bytes(X, train, spec) >= LARGE_FIT_BYTES else 1
 
     def work() -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -102,10 +102,9 @@ def _compact(splits: Splits, n: int) -> Splits:
     indices as 64-bit integers, so they do not change)."""
     if n >= 2**31:
         return splits
-    small = lambda rows: rows.astype(np.int32)  # noqa: E731
-    return Splits(small(splits.test), small(splits.development),
-                  [FoldSplit(f.repeat, f.fold, f.seed, small(f.train), small(f.valid)) for f in splits.folds],
-                  splits.strategy, splits.note)
+    folds = [replace(f, train=f.train.astype(np.int32), valid=f.valid.astype(np.int32)) for f in splits.folds]
+    return replace(splits, test=splits.test.astype(np.int32), development=splits.development.astype(np.int32),
+                   folds=folds)
 
 
 def _make_splits(strategy, task, labels, n_folds, repeats, seed, test_size, groups, order) -> Splits:

@@ -246,3 +246,15 @@ def test_estimators_command_lists_the_allow_list():
     result = cli("estimators", "--task", "regression")
     assert result.exit_code == 0
     assert "HistGradientBoostingRegressor" in result.stdout and "LogisticRegression" not in result.stdout
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("baselines", ["[dummy]", "[standard]", "[dummy, standard]"])
+def test_names_reserved_by_the_config_are_those_of_the_baselines_run(task, baselines):
+    """mlproj.config cannot import this module (verdict must stay light), so it lists the
+    baseline names itself; they must be the ones model_specs gives."""
+    from mlproj.config import _baseline_names
+
+    project = loaded(task, "  - {name: mine, estimator: DecisionTree%s}\n" % (
+        "Classifier" if task == "classification" else "Regressor"), baselines=baselines).project
+    assert _baseline_names(project) == {s.name for s in model_specs(project) if s.role == "baseline"}
