@@ -5,8 +5,8 @@ download or a tampered run directory could take over the machine. skops stores o
 *states* and rebuilds the objects itself; it refuses to rebuild any type that is not on a
 trusted list. We compute that list ourselves rather than trusting what the file asks for:
 
-* the types skops trusts by default (builtin containers, numpy arrays, public
-  scikit-learn estimators);
+* the types skops trusts by default (builtin containers, numpy arrays; not its list of
+  public scikit-learn estimators, see `skops_io`);
 * `mlproj.models.UninformativeClassifier` and a few harmless builtin types;
 * classes *defined in* scikit-learn, numpy or scipy (their internal types such as
   `sklearn.tree._tree.Tree` or `numpy.dtype`), and only when skops rebuilds them without
@@ -27,6 +27,8 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import sys
+import threading
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -58,6 +60,35 @@ _PACKAGE_LOADERS = frozenset({"ObjectNode", "TreeNode", "DTypeNode", "TypeNode",
 
 _NOT_OURS_HINT = "only load model files written by `mlproj run`; re-run to recreate it"
 
+_skops_import = threading.Lock()
+
+
+def skops_io():
+    """The skops.io module, imported without its list of every scikit-learn estimator.
+
+    skops builds that list when it is imported (`sklearn.utils.all_estimators`), which imports
+    every module of scikit-learn and, where dask is installed, dask.array through scikit-learn's
+    array-API shims: ~0.4 s of CPU in every run and every `mlproj predict`. The list is only
+    skops's default of which types `load` trusts, and mlproj never relies on that default:
+    `_audit` judges every type the default leaves out, and `loads` gets the accepted names
+    explicitly. With an empty list, public estimators are judged by `_is_trusted` too, which
+    accepts them (classes defined in scikit-learn, rebuilt without calling them).
+
+    The stand-in is in place only while skops imports, under a lock; mlproj calls
+    all_estimators nowhere else. If skops.io is already imported, it is returned as it is.
+    """
+    with _skops_import:
+        if "skops.io" not in sys.modules:
+            import sklearn.utils
+
+            original = sklearn.utils.all_estimators
+            sklearn.utils.all_estimators = lambda type_filter=None: []
+            try:
+                importlib.import_module("skops.io")
+            finally:
+                sklearn.utils.all_estimators = original
+        return importlib.import_module("skops.io")
+
 
 def save_model(estimator: Any, path: Path) -> None:
     """Write a fitted estimator to `path` in the skops format, atomically.
@@ -65,7 +96,7 @@ def save_model(estimator: Any, path: Path) -> None:
     Refuses (RunError) an estimator that `load_model` would refuse, so that a run never
     leaves behind a model file that cannot be read back.
     """
-    import skops.io as sio
+    sio = skops_io()
     from skops.io.exceptions import UnsupportedTypeException
 
     path = Path(path)
@@ -90,7 +121,7 @@ def save_model(estimator: Any, path: Path) -> None:
 
 def load_model(path: Path) -> Any:
     """Read a model written by `save_model`; RunError for anything else, never a traceback."""
-    import skops.io as sio
+    sio = skops_io()
 
     path = Path(path)
     try:
@@ -152,9 +183,7 @@ def _audit(data: bytes) -> tuple[list[str], list[str], list[str]]:
     if not isinstance(schema, dict) or "__loader__" not in schema:
         raise _NotSkops("schema.json does not describe an object")
 
-    import skops.io as sio
-
-    untrusted = sio.get_untrusted_types(data=data)
+    untrusted = skops_io().get_untrusted_types(data=data)
     nodes = _nodes(schema)
     refused, missing = [], []
     for name in untrusted:
