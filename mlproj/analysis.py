@@ -142,7 +142,8 @@ def score_repeat(plan: Plan, cases: list[Case], y: np.ndarray, repeat: int,
     repeat_splits = {fold: plan.split(repeat, fold) for fold in fold_outputs}
     values: dict[int, dict[str, float]] = {fold: {} for fold in fold_outputs}
     pooled: dict[str, dict] = {}
-    usable = {f: o.predictions for f, o in fold_outputs.items() if o is not None and o.predictions is not None}
+    loaded = {f: o.loaded() for f, o in fold_outputs.items() if o is not None}
+    usable = {f: p for f, p in loaded.items() if p is not None}
     for index, case in enumerate(cases):
         is_main = index == 0
         for metric in case.metrics:

@@ -14,7 +14,7 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -35,6 +35,20 @@ class TaskOutput:
     fit_seconds: float
     error: str | None = None
     cached: bool = False
+    stored: str | None = None  # the cache entry holding the predictions, when they are not held here
+
+    def loaded(self) -> np.ndarray | None:
+        """The predictions, read back from the cache if they were let go (run_tasks(release=True))."""
+        if self.predictions is not None or self.stored is None:
+            return self.predictions
+        try:
+            with np.load(self.stored, allow_pickle=False) as entry:
+                return entry["predictions"]
+        except (OSError, ValueError, KeyError) as exc:
+            from mlproj.errors import RunError
+
+            raise RunError(f"the cache entry {self.stored} disappeared or broke during the run ({exc})",
+                           hint="run `mlproj run` again: it refits what is missing") from None
 
 
 class Cache:
@@ -357,23 +371,32 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
               n_jobs: int = 1, on_done: Callable[[TaskOutput], None] | None = None,
               errors: np.ndarray | None = None, ranges: np.ndarray | None = None,
               keep_models: bool = False, scheduler: str | None = None,
-              workers: str = "threads") -> dict[str, TaskOutput]:
+              workers: str = "threads", release: bool = False) -> dict[str, TaskOutput]:
     """Outputs for the given tasks: from the cache where possible, fitted otherwise.
 
     `on_done` is called once per task as results arrive (progress bars). KeyboardInterrupt
     propagates after the workers stop; every finished fit is already in the cache.
+    `release`: keep no predictions in memory once they are in the cache (`TaskOutput.loaded`
+    reads them back), so that the fits still to come do not share the memory with them: at a
+    million rows they are a third of the table's size by the last fits.
     """
     outputs: dict[str, TaskOutput] = {}
     pending: list[Task] = []
+
+    def keep(output: TaskOutput) -> None:
+        if on_done:
+            on_done(output)
+        if release and output.predictions is not None and cache.path(output.key).exists():
+            output = replace(output, predictions=None, stored=str(cache.path(output.key)))
+        outputs[output.key] = output
+
     for task in tasks:
         _, valid = plan.rows_for(task)
         hit = cache.get(task.key, len(valid))
         if hit is not None and keep_models and not cache.model_path(task.key).exists():
             hit = None  # the predictions are cached but the model file is not: fit again
         if hit is not None:
-            outputs[task.key] = hit
-            if on_done:
-                on_done(hit)
+            keep(hit)
         else:
             pending.append(task)
     if not pending:
@@ -400,11 +423,9 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
     elif workers == "processes":
         results = _execute_in_processes(calls, n_workers)
     else:
-        results = _execute_in_threads(calls, n_workers, threads)
+        results = _execute_in_threads(calls, n_workers, threads, inner_threads(1, cores))
     for output in results:
-        outputs[output.key] = output
-        if on_done:
-            on_done(output)
+        keep(output)
     return outputs
 
 
@@ -504,7 +525,7 @@ def _serve_openmp_calls(calls: "queue.SimpleQueue") -> None:
             reply.put((True, exc))
 
 
-def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
+def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int, wide_threads: int):
     """Worker threads in this process: the arrays are shared as they are, and nothing starts up.
 
     The threads are daemons pulling from one queue, so Ctrl-C returns at once: the fits still
@@ -517,10 +538,11 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
     threads holds them all. Forests thus run one at a time on every core, which is as fast as
     two side by side on one core each, keeps one forest's trees in memory instead of two, and
     ends the run without a last forest fitting alone on one core. Gradient boosting holds every
-    core too (see BOOSTING), as does any fit on a large training set: each fit copies
-    its training rows, so side by side they would multiply the memory. Every fit that holds
-    several cores runs on one thread (on_openmp_thread). Tasks start in queue order, so a fit
-    waiting for its cores is not overtaken.
+    core too (see BOOSTING), unless OMP_NUM_THREADS allows it only one, as does any fit on a
+    large training set: each fit copies its training rows, so side by side they would multiply
+    the memory. Such fits use `wide_threads` OpenMP threads (every granted core, at most
+    OMP_NUM_THREADS), all on one thread (on_openmp_thread). Tasks start in queue order, so a
+    fit waiting for its cores is not overtaken.
     """
     import warnings
 
@@ -537,7 +559,7 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
 
     def width(args: tuple) -> int:
         spec, X, train = args[0], args[2], args[4]
-        wide = args[-1] > 1 and (_grows_trees_in_threads(spec) or spec.estimator in BOOSTING)
+        wide = args[-1] > 1 and (_grows_trees_in_threads(spec) or (spec.estimator in BOOSTING and wide_threads > 1))
         return n_workers if wide or training_bytes(X, train, spec) >= LARGE_FIT_BYTES else 1
 
     def work() -> None:
@@ -559,7 +581,7 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int):
                     idle[0] -= need
             try:
                 if need > 1:  # alone on every core: OpenMP estimators use them all
-                    done.put(on_openmp_thread(_fit_with_openmp_threads, threads * need, args))
+                    done.put(on_openmp_thread(_fit_with_openmp_threads, wide_threads, args))
                 else:
                     done.put(fit_and_release(*args))
             except BaseException as exc:  # noqa: BLE001 - the main thread must always hear back

@@ -123,7 +123,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     fitted_tasks = [t for t in plan.tasks if plan.model(t.model).estimator != HISTORICAL]
     outputs = run_tasks(plan, fitted_tasks, dataset.X, dataset.y, cache, n_jobs=n_jobs, on_done=on_task,
                         errors=dataset.errors, ranges=dataset.limit_ranges, scheduler=scheduler,
-                        workers=loaded.project.execution.workers)
+                        workers=loaded.project.execution.workers, release=True)
     outputs.update(_historical_outputs(plan, [t for t in plan.tasks if t not in fitted_tasks], dataset, on_task))
 
     rows, rates = analysis.results_rows(plan, outputs, dataset.y, cases)
@@ -234,9 +234,10 @@ def development_predictions(plan: Plan, outputs: dict[str, TaskOutput], model: s
     for task in plan.tasks:
         if task.model == model and task.repeat == 0:
             output = outputs.get(task.key)
-            if output is None or output.predictions is None:
+            predictions = output.loaded() if output is not None else None
+            if predictions is None:
                 return {}
-            found[task.fold] = output.predictions
+            found[task.fold] = predictions
     return found
 
 

@@ -394,10 +394,19 @@ def test_forests_hold_every_core_so_they_never_fit_side_by_side(tmp_path, monkey
 
 
 def test_gradient_boosting_holds_every_core(tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the suite sets 1
     hgb = ModelSpec("hgb", "HistGradientBoostingClassifier", {"max_iter": 5}, simplicity=3)
     peak = _most_fits_side_by_side(monkeypatch, tmp_path, [MODELS[0], MODELS[1], hgb])
     assert peak["hgb"] == 1
     assert max(peak["dummy"], peak["logistic"]) == 2
+
+
+def test_gradient_boosting_on_one_openmp_thread_runs_beside_other_fits(tmp_path, monkeypatch):
+    """With OMP_NUM_THREADS=1 it could not use the other core, so it does not hold it."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    hgb = ModelSpec("hgb", "HistGradientBoostingClassifier", {"max_iter": 5}, simplicity=3)
+    peak = _most_fits_side_by_side(monkeypatch, tmp_path, [MODELS[0], MODELS[1], hgb])
+    assert peak["hgb"] == 2
 
 
 def test_calls_on_the_openmp_thread_return_and_raise_in_the_caller():
@@ -464,17 +473,25 @@ print("large", sorted(set(seen)))
 seen.clear()
 run_tasks(plan, plan.tasks[:1], X, y, Cache({str(tmp_path / "one")!r}), n_jobs=2, workers="threads")
 print("one", sorted(set(seen)))
+import os
+os.environ["OMP_NUM_THREADS"] = "1"  # e.g. set by the user because other jobs share the machine
+seen.clear()
+run_tasks(plan, plan.tasks, X, y, Cache({str(tmp_path / "capped")!r}), n_jobs=2, workers="threads")
+print("capped", sorted(set(seen)))
 print("wide fits ran on", len(wide_threads), "thread(s), the main thread among them:",
       threading.get_ident() in wide_threads)
 """
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    line, large, one, wide = done.stdout.strip().splitlines()[-4:]
+    line, large, one, capped, wide = done.stdout.strip().splitlines()[-5:]
     assert line.startswith("threads [1] default "), line
     assert int(line.split()[-1]) >= 2  # the limit was needed: unlimited, a worker would use more
     assert large == "large [2]"  # a fit that runs alone uses both cores
     assert one == "one [2]"  # as does a single fit (the final model)
+    # OMP_NUM_THREADS is an upper bound for those too: with two processes on two cores, each
+    # gradient boosting on two spin-waiting threads took 100x longer (the test suite under -n 2)
+    assert capped == "capped [1]"
     # ... and all of them on one thread, so that libgomp keeps one team of helper threads
     # (with two teams on two cores it stops spin-waiting, and gradient boosting slows 10x)
     assert wide == "wide fits ran on 1 thread(s), the main thread among them: False"
@@ -504,3 +521,36 @@ def test_training_rows_are_freed_before_the_validation_rows_are_predicted():
     del X_train
     got = _fit_predict(Probe(), MODELS[1], "classification", training, X, np.arange(80, 100), 2, 1, keep_trees=False)
     assert got.shape == (20, 2) and training == []
+
+
+def test_released_predictions_are_read_back_from_the_cache(tmp_path):
+    """run_tasks(release=True) holds no predictions once they are cached (at a million rows they
+    would share the memory with the fits still to come); loaded() gives the same numbers."""
+    from mlproj.errors import RunError
+
+    X, y = dataset()
+    plan = make_plan(y)
+    held = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path / "held"), n_jobs=2)
+    for n_jobs in (1, 2):  # fitted, then the same tasks as cache hits
+        released = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path / "released"), n_jobs=n_jobs, release=True)
+        assert released.keys() == held.keys()
+        for key, output in released.items():
+            assert output.predictions is None and output.stored is not None
+            np.testing.assert_array_equal(output.loaded(), held[key].predictions)
+            assert output.loaded() is not output.loaded()  # read each time, never kept
+    assert all(o.cached for o in released.values())
+    assert all(o.loaded() is o.predictions for o in held.values())  # held: nothing to read
+
+    stored = Path(next(iter(released.values())).stored)
+    stored.unlink()
+    with pytest.raises(RunError, match="disappeared or broke"):
+        next(iter(released.values())).loaded()
+
+
+def test_failed_fits_are_not_released(tmp_path):
+    X, y = dataset()
+    broken = ModelSpec("broken", "LogisticRegression", {"C": -1.0}, role="candidate", simplicity=1)
+    plan = make_plan(y, [MODELS[0], broken])
+    outputs = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path), n_jobs=1, release=True)
+    failed = [o for o in outputs.values() if o.error is not None]
+    assert failed and all(o.stored is None and o.loaded() is None for o in failed)
