@@ -136,7 +136,8 @@ FORESTS = frozenset({"RandomForestClassifier", "RandomForestRegressor", "ExtraTr
 # passes with OpenMP, with Python in between: two fits side by side on one thread each contend
 # for the GIL and are no faster than one after the other (0.16 s per fit at 12,800 rows), while
 # one fit on two OpenMP threads takes 0.13 s, and 1.8x less time than on one at 100,000 rows.
-# Such fits run alone on every granted core (see _execute_in_threads).
+# Such fits run alone on every granted core (see _execute_in_threads), unless OMP_NUM_THREADS
+# allows them only one thread: then they cannot use the other cores and do not hold them.
 
 
 # A fit whose training matrix is at least this large runs alone, on every granted core (see
@@ -386,8 +387,9 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
     def keep(output: TaskOutput) -> None:
         if on_done:
             on_done(output)
-        if release and output.predictions is not None and cache.path(output.key).exists():
-            output = replace(output, predictions=None, stored=str(cache.path(output.key)))
+        entry = cache.path(output.key)
+        if release and output.predictions is not None and entry.exists():
+            output = replace(output, predictions=None, stored=str(entry))
         outputs[output.key] = output
 
     for task in tasks:
