@@ -19,7 +19,7 @@ from mlproj import analysis, persist, rundir
 from mlproj.config import LoadedProject
 from mlproj.data import Dataset, load_dataset
 from mlproj.errors import DataError
-from mlproj.execute import Cache, TaskOutput, run_tasks, spread_path
+from mlproj.execute import Cache, TaskOutput, run_tasks, spread_path, threadpool_controller
 from mlproj.models import HISTORICAL, ModelSpec, resolve_specs, supports_missing_values
 from mlproj.leakage import check_leakage
 from mlproj.memory import return_freed_memory
@@ -102,8 +102,11 @@ def _import_skops_in_background() -> None:
 
     The final model is saved with skops, whose import takes ~0.1 s even without its list of
     estimators (see persist.skops_io); paid at the end, that time would add to every run.
+    The fits' thread controller is made first: made beside the import, it would wait for it.
     """
     import threading
+
+    threadpool_controller()
 
     def load() -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -388,9 +389,82 @@ def _most_fits_side_by_side(monkeypatch, tmp_path, models) -> dict[str, int]:
 
 def test_forests_hold_every_core_so_they_never_fit_side_by_side(tmp_path, monkeypatch):
     forest = ModelSpec("rf", "RandomForestClassifier", {"n_estimators": 5}, simplicity=2)
-    peak = _most_fits_side_by_side(monkeypatch, tmp_path, [MODELS[0], MODELS[1], forest])
-    assert peak["rf"] == 1  # no other fit ran while a forest was fitting
-    assert max(peak["dummy"], peak["logistic"]) == 2  # small fits do run side by side
+    fits = _fits_over_time(monkeypatch, tmp_path, [MODELS[0], MODELS[1], forest])
+    forests = [f for f in fits if f.name == "rf"]
+    assert not any(_overlap(a, b) for a in forests for b in forests if a is not b)
+    # the only fit beside a forest is the lodger's, one at a time
+    beside = [f for f in fits if f.name != "rf" and any(_overlap(f, g) for g in forests)]
+    assert beside and {f.thread for f in beside} == {"mlproj-lodger"}
+    assert _most_at_once(fits) == 2
+
+
+def test_a_fit_lodges_beside_a_forest_only_while_another_forest_waits(tmp_path, monkeypatch):
+    """So that the lodger's fit ends before the forests do, instead of keeping the next fits waiting."""
+    forest = ModelSpec("rf", "RandomForestClassifier", {"n_estimators": 5}, simplicity=2)
+    # More to lodge than the forests take time for: 12 fits of 0.25 s beside 6 forests of 0.3 s
+    fits = _fits_over_time(monkeypatch, tmp_path, [MODELS[0], MODELS[1], forest],
+                           seconds={"rf": 0.3, "dummy": 0.25, "logistic": 0.25})
+    lodged = [f for f in fits if f.thread == "mlproj-lodger"]
+    assert lodged and max(f.end for f in lodged) < max(f.end for f in fits if f.name == "rf")
+
+
+def test_gradient_boosting_on_several_threads_never_runs_beside_a_lodger(tmp_path, monkeypatch):
+    """Its OpenMP threads spin-wait: beside a third busy thread on two cores they crawl."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the suite sets 1
+    forest = ModelSpec("rf", "RandomForestClassifier", {"n_estimators": 5}, simplicity=3)
+    hgb = ModelSpec("hgb", "HistGradientBoostingClassifier", {"max_iter": 5}, simplicity=2)
+    # Slower than the forests, so that not all of them lodge beside one
+    fits = _fits_over_time(monkeypatch, tmp_path, [MODELS[0], hgb, forest], n=200, seconds={"hgb": 0.2})
+    wide = [f for f in fits if f.name == "hgb" and f.thread != "mlproj-lodger"]
+    assert wide and not any(_overlap(f, g) for f in wide for g in fits if g is not f)
+    assert any(f.name == "hgb" and f.thread == "mlproj-lodger" for f in fits)  # the others lodged
+
+
+@dataclass
+class Fit:
+    name: str
+    thread: str
+    start: float
+    end: float
+
+
+def _overlap(a: Fit, b: Fit) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _most_at_once(fits: list[Fit]) -> int:
+    return max(sum(1 for g in fits if g.start <= f.start < g.end) for f in fits)
+
+
+def _fits_over_time(monkeypatch, tmp_path, models, n: int = 120, seconds: dict | None = None) -> list[Fit]:
+    """Run a plan at -j 2 (each fit made to last 0.05 s at least, or `seconds[model]`) and return
+    when each fit ran, on which thread; the predictions must equal those of -j 1."""
+    import threading
+    import time
+
+    import mlproj.execute as execute
+
+    fits, lock = [], threading.Lock()
+    real = execute.fit_and_predict
+
+    def watched(*args):
+        start = time.perf_counter()
+        time.sleep((seconds or {}).get(args[0].name, 0.05))
+        try:
+            return real(*args)
+        finally:
+            with lock:
+                fits.append(Fit(args[0].name, threading.current_thread().name, start, time.perf_counter()))
+
+    X, y = dataset(n=n)
+    plan = make_plan(y, models)
+    serial = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path / "serial"), n_jobs=1)
+    monkeypatch.setattr(execute, "fit_and_predict", watched)
+    outputs = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path / "parallel"), n_jobs=2, workers="threads")
+    assert len(outputs) == len(plan.tasks) and all(o.error is None for o in outputs.values())
+    for key, output in serial.items():
+        np.testing.assert_array_equal(outputs[key].predictions, output.predictions)
+    return fits
 
 
 def test_gradient_boosting_holds_every_core(tmp_path, monkeypatch):
@@ -480,11 +554,28 @@ run_tasks(plan, plan.tasks, X, y, Cache({str(tmp_path / "capped")!r}), n_jobs=2,
 print("capped", sorted(set(seen)))
 print("wide fits ran on", len(wide_threads), "thread(s), the main thread among them:",
       threading.get_ident() in wide_threads)
+del os.environ["OMP_NUM_THREADS"]
+execute.LARGE_FIT_BYTES = 64 * 2**20
+import time
+from mlproj.models import ModelSpec
+from tests.test_execute import MODELS
+lodged = set()
+def record_slowly(*args):
+    time.sleep(0.05)  # long enough for the lodger to start beside a forest
+    if threading.current_thread().name == "mlproj-lodger":
+        lodged.add(_openmp_effective_n_threads())
+    return record(*args)
+execute.fit_and_predict = record_slowly
+hgb = ModelSpec("hgb", "HistGradientBoostingClassifier", {{"max_iter": 5}}, simplicity=2)
+forest = ModelSpec("rf", "RandomForestClassifier", {{"n_estimators": 5}}, simplicity=3)
+plan = make_plan(y, [MODELS[0], hgb, forest])
+run_tasks(plan, plan.tasks, X, y, Cache({str(tmp_path / "lodged")!r}), n_jobs=2, workers="threads")
+print("lodged", sorted(lodged))
 """
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    line, large, one, capped, wide = done.stdout.strip().splitlines()[-5:]
+    line, large, one, capped, wide, lodged = done.stdout.strip().splitlines()[-6:]
     assert line.startswith("threads [1] default "), line
     assert int(line.split()[-1]) >= 2  # the limit was needed: unlimited, a worker would use more
     assert large == "large [2]"  # a fit that runs alone uses both cores
@@ -495,6 +586,8 @@ print("wide fits ran on", len(wide_threads), "thread(s), the main thread among t
     # ... and all of them on one thread, so that libgomp keeps one team of helper threads
     # (with two teams on two cores it stops spin-waiting, and gradient boosting slows 10x)
     assert wide == "wide fits ran on 1 thread(s), the main thread among them: False"
+    # a fit beside a forest's threads uses one thread, whatever fits of its kind use alone
+    assert lodged == "lodged [1]"
 
 
 def test_training_rows_are_freed_before_the_validation_rows_are_predicted():
@@ -554,3 +647,15 @@ def test_failed_fits_are_not_released(tmp_path):
     outputs = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path), n_jobs=1, release=True)
     failed = [o for o in outputs.values() if o.error is not None]
     assert failed and all(o.stored is None and o.loaded() is None for o in failed)
+
+
+def test_thread_limits_share_one_controller_and_restore_the_limits():
+    from threadpoolctl import threadpool_info
+
+    from mlproj.execute import thread_limits, threadpool_controller
+
+    before = {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()}
+    with thread_limits({"blas": 1, "openmp": 1}):
+        assert all(lib["num_threads"] == 1 for lib in threadpool_info())
+    assert {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()} == before
+    assert threadpool_controller() is threadpool_controller()
