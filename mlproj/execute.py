@@ -393,6 +393,11 @@ def _class_columns(proba: np.ndarray, classes, n_classes: int) -> np.ndarray:
     return full
 
 
+# Predictions that run_tasks(release=True) may still hold: reading back what fits in this costs
+# more time (0.06 s for 20 folds of 3,200 rows) than the memory is worth.
+HELD_PREDICTIONS_BYTES = 4 * 2**20
+
+
 def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache: Cache, *,
               n_jobs: int = 1, on_done: Callable[[TaskOutput], None] | None = None,
               errors: np.ndarray | None = None, ranges: np.ndarray | None = None,
@@ -402,19 +407,24 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
 
     `on_done` is called once per task as results arrive (progress bars). KeyboardInterrupt
     propagates after the workers stop; every finished fit is already in the cache.
-    `release`: keep no predictions in memory once they are in the cache (`TaskOutput.loaded`
-    reads them back), so that the fits still to come do not share the memory with them: at a
-    million rows they are a third of the table's size by the last fits.
+    `release`: keep at most HELD_PREDICTIONS_BYTES of predictions in memory; the rest are let go
+    once they are in the cache (`TaskOutput.loaded` reads them back), so that the fits still to
+    come do not share the memory with them: at a million rows they are a third of the table's
+    size by the last fits.
     """
     outputs: dict[str, TaskOutput] = {}
     pending: list[Task] = []
+    held = [0]
 
     def keep(output: TaskOutput) -> None:
         if on_done:
             on_done(output)
-        entry = cache.path(output.key)
-        if release and output.predictions is not None and entry.exists():
-            output = replace(output, predictions=None, stored=str(entry))
+        if release and output.predictions is not None:
+            entry = cache.path(output.key)
+            if held[0] + output.predictions.nbytes > HELD_PREDICTIONS_BYTES and entry.exists():
+                output = replace(output, predictions=None, stored=str(entry))
+            else:
+                held[0] += output.predictions.nbytes
         outputs[output.key] = output
 
     for task in tasks:

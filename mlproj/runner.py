@@ -22,7 +22,7 @@ from mlproj.errors import DataError
 from mlproj.execute import Cache, TaskOutput, run_tasks, spread_path, threadpool_controller
 from mlproj.models import HISTORICAL, ModelSpec, resolve_specs, supports_missing_values
 from mlproj.leakage import check_leakage
-from mlproj.memory import return_freed_memory
+from mlproj.memory import heavy_imports, return_freed_memory
 from mlproj.plan import Plan, Task, compile_plan
 from mlproj.splits import check_split_feasible
 from mlproj.verdict import judge
@@ -50,9 +50,10 @@ class RunOutcome:
 
 def prepare(loaded: LoadedProject) -> Prepared:
     """Validate estimators and data, and compile the plan (no fitting)."""
-    from sklearn import __version__ as sklearn_version
+    with heavy_imports():
+        from sklearn import __version__ as sklearn_version
 
-    specs = resolve_specs(loaded)
+        specs = resolve_specs(loaded)  # imports the estimators' modules
     cases = analysis.resolve_cases(loaded.project)
     dataset = load_dataset(loaded)
     _check_missing_values(dataset, specs, loaded)

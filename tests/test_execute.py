@@ -616,11 +616,13 @@ def test_training_rows_are_freed_before_the_validation_rows_are_predicted():
     assert got.shape == (20, 2) and training == []
 
 
-def test_released_predictions_are_read_back_from_the_cache(tmp_path):
+def test_released_predictions_are_read_back_from_the_cache(tmp_path, monkeypatch):
     """run_tasks(release=True) holds no predictions once they are cached (at a million rows they
     would share the memory with the fits still to come); loaded() gives the same numbers."""
+    import mlproj.execute as execute
     from mlproj.errors import RunError
 
+    monkeypatch.setattr(execute, "HELD_PREDICTIONS_BYTES", 0)  # these are small
     X, y = dataset()
     plan = make_plan(y)
     held = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path / "held"), n_jobs=2)
@@ -638,6 +640,20 @@ def test_released_predictions_are_read_back_from_the_cache(tmp_path):
     stored.unlink()
     with pytest.raises(RunError, match="disappeared or broke"):
         next(iter(released.values())).loaded()
+
+
+def test_predictions_up_to_a_budget_are_held_not_released(tmp_path, monkeypatch):
+    import mlproj.execute as execute
+
+    X, y = dataset()
+    plan = make_plan(y)
+    fold_bytes = len(plan.rows_for(plan.tasks[0])[1]) * 2 * 8  # validation rows x two classes
+    monkeypatch.setattr(execute, "HELD_PREDICTIONS_BYTES", 3 * fold_bytes)
+    outputs = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path), n_jobs=1, release=True)
+    held = [o for o in outputs.values() if o.predictions is not None]
+    assert len(held) == 3 and sum(o.predictions.nbytes for o in held) == 3 * fold_bytes
+    released = [o for o in outputs.values() if o.predictions is None]
+    assert len(released) == len(outputs) - 3 and all(o.stored is not None for o in released)
 
 
 def test_failed_fits_are_not_released(tmp_path):

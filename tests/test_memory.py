@@ -71,3 +71,24 @@ def test_large_catalogues_map_large_allocations(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "LARGE_CATALOGUE_BYTES", 1)
     data.load_dataset(loaded)
     assert calls == [True]
+
+
+def test_heavy_imports_pause_the_collector_then_freeze_what_they_made():
+    import gc
+
+    from mlproj.memory import heavy_imports
+
+    try:
+        gc.unfreeze()
+        made = []
+        with heavy_imports():
+            assert not gc.isenabled()
+            made.append([made])  # a cycle, as imports make them
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        gc.disable()
+        with heavy_imports():
+            pass
+        assert not gc.isenabled()  # a collector switched off before stays off
+    finally:
+        gc.enable()
+        gc.unfreeze()
