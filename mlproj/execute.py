@@ -582,11 +582,11 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int, wi
     The exception is the lodger: a forest's threads leave the GIL free and never spin-wait, so
     the system can share its cores with one more fit on one thread at no loss. While a forest
     fits and another waits, a lodger thread takes the first small fit of the queue that runs on
-    one thread (not a forest, not a large training set) and fits it there, on one OpenMP thread. Gradient
-    boosting's Python, which a second OpenMP thread barely speeds up on small sets, then runs
-    beside the trees instead of after them: 0.3 s of 6.5 s at -j 2 on 20,000 rows. A fit that
-    holds several cores by other means than a forest's trees (OpenMP threads, which spin-wait)
-    does not start while a lodger fits.
+    one thread (not a forest, not a large training set) and fits it there, on one OpenMP
+    thread. Gradient boosting's Python, which a second OpenMP thread barely speeds up on small
+    sets, then runs beside the trees instead of after them (0.1-0.2 s of 6.3 s at -j 2 on
+    20,000 rows). A fit that holds several cores by other means than a forest's trees (OpenMP
+    threads, which spin-wait) does not start while a lodger fits.
     """
     import warnings
 
@@ -666,8 +666,10 @@ def _execute_in_threads(calls: Iterable[tuple], n_workers: int, threads: int, wi
 
     with warnings.catch_warnings(), thread_limits(_limits(threads)):
         warnings.simplefilter("ignore")
-        threads_to_start = [work] * min(n_workers, count) + ([lodge] if any(map(is_forest, todo)) else [])
-        for target in threads_to_start:
-            threading.Thread(target=target, name="mlproj-lodger" if target is lodge else "mlproj-fit", daemon=True).start()
+        starting = [(work, "mlproj-fit")] * min(n_workers, count)
+        if any(map(is_forest, todo)):
+            starting.append((lodge, "mlproj-lodger"))
+        for target, name in starting:
+            threading.Thread(target=target, name=name, daemon=True).start()
         for _ in range(count):
             yield done.get()
