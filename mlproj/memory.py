@@ -25,8 +25,13 @@ def heavy_imports():
 
     Their million or so long-lived objects set off full collections while they load, 0.1 s of
     every run's start-up, on one core however many the fits get; frozen, they are skipped by
-    the collections that follow. Imports leave little cyclic garbage to miss meanwhile.
+    the collections that follow. Imports leave little cyclic garbage to miss meanwhile. Once
+    scikit-learn is loaded this does nothing: a process that prepares many runs (the tests, a
+    notebook) does not freeze their garbage.
     """
+    if "sklearn.base" in sys.modules:
+        yield
+        return
     enabled = gc.isenabled()
     gc.disable()
     try:
