@@ -359,31 +359,11 @@ def test_forest_whose_model_is_kept_is_fitted_whole(tmp_path, monkeypatch):
 
 
 def _most_fits_side_by_side(monkeypatch, tmp_path, models) -> dict[str, int]:
-    """Run a plan at -j 2 and return, per model, the most fits running while one of it ran."""
-    import threading
-    import time
-
-    import mlproj.execute as execute
-
-    running, peak, lock = [0], {}, threading.Lock()
-    real = execute.fit_and_predict
-
-    def watched(*args):
-        with lock:
-            running[0] += 1
-            peak[args[0].name] = max(peak.get(args[0].name, 0), running[0])
-        time.sleep(0.05)  # long enough for another worker to start beside it, were it allowed
-        try:
-            return real(*args)
-        finally:
-            with lock:
-                running[0] -= 1
-
-    monkeypatch.setattr(execute, "fit_and_predict", watched)
-    X, y = dataset(n=120)
-    plan = make_plan(y, models)
-    outputs = run_tasks(plan, plan.tasks, X, y, Cache(tmp_path), n_jobs=2, workers="threads")
-    assert len(outputs) == len(plan.tasks) and all(o.error is None for o in outputs.values())
+    """Run a plan at -j 2 and return, per model, the most fits running when one of it started."""
+    fits = _fits_over_time(monkeypatch, tmp_path, models)
+    peak: dict[str, int] = {}
+    for f in fits:
+        peak[f.name] = max(peak.get(f.name, 0), sum(1 for g in fits if g.start <= f.start < g.end))
     return peak
 
 
@@ -395,7 +375,7 @@ def test_forests_hold_every_core_so_they_never_fit_side_by_side(tmp_path, monkey
     # the only fit beside a forest is the lodger's, one at a time
     beside = [f for f in fits if f.name != "rf" and any(_overlap(f, g) for g in forests)]
     assert beside and {f.thread for f in beside} == {"mlproj-lodger"}
-    assert _most_at_once(fits) == 2
+    assert max(sum(1 for g in fits if g.start <= f.start < g.end) for f in fits) == 2
 
 
 def test_a_fit_lodges_beside_a_forest_only_while_another_forest_waits(tmp_path, monkeypatch):
@@ -430,10 +410,6 @@ class Fit:
 
 def _overlap(a: Fit, b: Fit) -> bool:
     return a.start < b.end and b.start < a.end
-
-
-def _most_at_once(fits: list[Fit]) -> int:
-    return max(sum(1 for g in fits if g.start <= f.start < g.end) for f in fits)
 
 
 def _fits_over_time(monkeypatch, tmp_path, models, n: int = 120, seconds: dict | None = None) -> list[Fit]:
