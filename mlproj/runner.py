@@ -99,11 +99,12 @@ def _check_missing_values(dataset: Dataset, specs: list[ModelSpec], loaded: Load
 
 
 def _import_skops_in_background() -> None:
-    """Import skops on a spare core while the fits run (compiled fits leave the GIL free).
+    """Import skops beside the fits (compiled fits leave the GIL free).
 
-    The final model is saved with skops, whose import takes ~0.1 s even without its list of
-    estimators (see persist.skops_io); paid at the end, that time would add to every run.
-    The fits' thread controller is made first: made beside the import, it would wait for it.
+    The final model is saved with skops, whose import takes ~0.1 s of CPU even without its list
+    of estimators (see persist.skops_io). At -j 1 it runs on the core the fits leave spare; at
+    -j 2 it only moves that time off the end of the run. The fits' thread controller is made
+    first: made beside the import, it would wait for it.
     """
     import threading
 
