@@ -187,19 +187,21 @@ def verdict(
     config: Path = ConfigOption,
     as_json: bool = typer.Option(False, "--json", help="Print verdict.json."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Also write a JUnit XML report (one case per criterion)."),
-    allow_stale: bool = typer.Option(False, "--allow-stale", help="Judge even if config or data changed since the run."),
+    allow_stale: bool = typer.Option(False, "--allow-stale", help="Show the run's verdict even if the project file "
+                                     "or catalogue changed since (it judged the old ones)."),
 ) -> None:
-    """Judge a run against the finish line: exit 0 pass, 1 fail, 3 undetermined, 2 invalid or stale."""
+    """A run's verdict on the finish line: exit 0 pass, 1 fail, 3 undetermined, 2 invalid or stale."""
     from mlproj import review
 
     result = review.rejudge(run_dir, config, allow_stale=allow_stale)
     if junit is not None:
         review.write_junit(junit, result.verdict, result.project_name)
+    for reason in result.stale:  # on stderr also with --json: CI logs show it, the JSON stays clean
+        err.print(f"[yellow]warning:[/] stale run: {reason} (--allow-stale: this is the old run's verdict)",
+                  markup=True)
     if as_json:
         sys.stdout.write(json.dumps(result.verdict, indent=2) + "\n")
     else:
-        for reason in result.stale:
-            err.print(f"[yellow]warning:[/] stale run: {reason} (--allow-stale)", markup=True)
         _print_verdict(result.verdict, result.summary)
         out.print(f"Run: {_relative(result.run_dir)}")
     raise typer.Exit(result.verdict["exit_code"])
@@ -209,7 +211,7 @@ def verdict(
 @_guard
 def predict(
     run_dir: Optional[str] = typer.Argument(None, metavar="[RUN]", help="Run folder (default: the latest run)."),
-    data: Path = typer.Option(..., "--data", help="Catalogue to predict (.csv, .parquet)."),
+    data: Path = typer.Option(..., "--data", help="Catalogue to predict (any format a project reads: .csv, .parquet, .fits, ...)."),
     out_file: Path = typer.Option(..., "--out", help="Where to write the predictions (.csv, .parquet)."),
     model: Optional[str] = typer.Option(None, "--model", help="A saved model other than the selected one."),
     draws: int = typer.Option(0, "--draws", min=0, max=1000,

@@ -101,7 +101,8 @@ class FeatureExclusion(Section):
 
 
 class DataSection(Section):
-    path: str = Field(description="Catalogue file, relative to the project file (.csv, .parquet).")
+    path: str = Field(description="Catalogue file, relative to the project file: .csv, .tsv, .txt, .parquet, .pq, "
+                      ".fits, .fit, .fts, .fits.gz (the first table extension), .vot, .votable or .ecsv.")
     label: str = Field(
         description="Column with the raw class names (classification) or the numeric target "
         "(regression)."

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from xml.etree import ElementTree
 
+import pytest
 import yaml
 
+from mlproj.scaffold import _DETAILS, TEMPLATES
 from tests.e2e.helpers import cli, cli_subprocess, latest
 
 VERDICT_CODES = {"pass": 0, "fail": 1, "undetermined": 3}
@@ -106,6 +109,10 @@ def test_verdict_on_a_run_whose_config_changed_is_stale(tmp_path: Path):
     assert stale.exit_code == 2
     assert "stale" in stale.stderr and "changed after the run" in " ".join(stale.stderr.split())
     assert cli("verdict", "--allow-stale", cwd=demo).exit_code in (0, 1, 3)
+    # --json keeps stdout for the JSON, but a CI log must still show that the verdict is old
+    as_json = cli("verdict", "--allow-stale", "--json", cwd=demo)
+    assert as_json.exit_code == VERDICT_CODES[json.loads(as_json.stdout)["status"]]
+    assert "stale run" in as_json.stderr and "old run's verdict" in " ".join(as_json.stderr.split())
 
 
 def test_verdict_on_a_run_whose_data_changed_is_stale(tmp_path: Path):
@@ -134,12 +141,26 @@ def test_verdict_json_and_junit(tmp_path: Path):
     assert int(suite.get("failures")) == sum(c["status"] == "fail" for c in verdict["criteria"])
 
 
-def test_regression_template_runs(tmp_path: Path):
-    demo = _init(tmp_path, "regression")
-    result = cli("run", cwd=demo)
-    assert result.exit_code == 0, result.output
-    assert latest(demo, "summary.json")["task"] == "regression"
-    assert cli("verdict", cwd=demo).exit_code in (0, 1, 3)
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_the_verdicts_a_template_readme_promises(tmp_path: Path, template: str):
+    """The README that `mlproj init` writes tells the user which thresholds pass, stay
+    undetermined and fail on the demo catalogue: each of them does, with its exit code."""
+    demo = _init(tmp_path, template)
+    readme = " ".join((demo / "README.md").read_text().split())
+    project = yaml.safe_load((demo / "mlproj.yaml").read_text())
+    for threshold, status in _DETAILS[template].verdicts:
+        assert re.search(rf"(?<![\d.]){re.escape(f'{threshold:g}')}(?![\d])", readme), \
+            f"the README does not mention the threshold {threshold:g}"
+        text = (demo / "mlproj.yaml").read_text()
+        old = f"threshold: {project['finish_line']['threshold']:g}"
+        assert old in text
+        (demo / "mlproj.yaml").write_text(text.replace(old, f"threshold: {threshold:g}"))
+        project["finish_line"]["threshold"] = threshold
+        run = cli("run", cwd=demo)
+        assert run.exit_code == 0, run.output
+        verdict = cli("verdict", cwd=demo)
+        assert verdict.exit_code == VERDICT_CODES[status], f"threshold {threshold:g}: {verdict.output}"
+    assert latest(demo, "summary.json")["task"] == template  # each template is named after its task
 
 
 def test_plan_and_schema(tmp_path: Path):
