@@ -20,6 +20,7 @@ import numpy as np
 from mlproj import metrics, stats
 from mlproj.config import MetricSection, Project
 from mlproj.execute import TaskOutput
+from mlproj.models import ignores_features
 from mlproj.plan import Plan, Task
 
 
@@ -133,11 +134,13 @@ def _positive_score(case: Case, predictions: np.ndarray, is_main: bool) -> np.nd
 
 
 def score_repeat(plan: Plan, cases: list[Case], y: np.ndarray, repeat: int,
-                 fold_outputs: dict[int, TaskOutput | None]) -> tuple[dict[int, dict[str, float]], dict[str, dict]]:
+                 fold_outputs: dict[int, TaskOutput | None], *, blind: bool = False
+                 ) -> tuple[dict[int, dict[str, float]], dict[str, dict]]:
     """Metrics of every fold of one model × repeat, and the pooled operating-point counts.
 
     Returns ({fold: {column: value}}, {column: counts}) where counts pool the folds (every
     development object once) for rate metrics: the numbers behind a Wilson interval.
+    `blind`: the model ignores the features (see _transfer).
     """
     repeat_splits = {fold: plan.split(repeat, fold) for fold in fold_outputs}
     values: dict[int, dict[str, float]] = {fold: {} for fold in fold_outputs}
@@ -155,7 +158,7 @@ def score_repeat(plan: Plan, cases: list[Case], y: np.ndarray, repeat: int,
                     values[fold][column] = math.nan
                     continue
                 if plan.task_kind == "classification" and metric.name in metrics.OPERATING_POINT_METRICS:
-                    point = _transfer(case, metric, y, usable, repeat_splits, fold, is_main)
+                    point = _transfer(case, metric, y, usable, repeat_splits, fold, is_main, blind)
                     defined = point is not None and not math.isnan(point.value)
                     values[fold][column] = point.value if defined else math.nan
                     if defined:  # a fold without positives (or negatives) adds nothing to either count
@@ -231,9 +234,18 @@ def score_uncertainty(method: str, y: np.ndarray, mu: np.ndarray, sigma: np.ndar
 
 
 def _transfer(case: Case, metric: ResolvedMetric, y: np.ndarray, usable: dict, splits: dict, fold: int,
-              is_main: bool) -> metrics.OperatingPoint | None:
+              is_main: bool, blind: bool = False) -> metrics.OperatingPoint | None:
+    """The fold's rate at the operating point chosen on the other folds' predictions.
+
+    A model that ignores the features (the dummy) has its operating point chosen on its own
+    fold instead. Its scores are the training fold's class prior plus a tiny random
+    tie-breaker, so the prior, which differs from fold to fold by more than the tie-breaker,
+    is all a threshold from the other folds would see: it would select all of this fold or none
+    of it (TPR 0 or 1). Its own scores carry no information about the labels, so choosing on
+    them is not optimistic, and its TPR at FPR α is then α, the ROC diagonal.
+    """
     score = _positive_score(case, usable[fold], is_main)
-    others = [f for f in usable if f != fold]
+    others = [fold] if blind else [f for f in usable if f != fold]
     if score is None or not others:
         return None
     reference_rows = np.concatenate([splits[f].valid for f in others])
@@ -273,7 +285,7 @@ def results_rows(plan: Plan, outputs: dict[str, TaskOutput], y: np.ndarray, case
     rates: dict[str, dict[str, dict]] = {}
     for (model, repeat), tasks in by_model_repeat.items():
         fold_outputs = {fold: outputs.get(t.key) for fold, t in tasks.items()}
-        values, pooled = score_repeat(plan, cases, y, repeat, fold_outputs)
+        values, pooled = score_repeat(plan, cases, y, repeat, fold_outputs, blind=ignores_features(plan.model(model)))
         for fold, task in tasks.items():
             fold_values[task.key] = values[fold]
         if repeat == 0:
@@ -369,15 +381,12 @@ def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, c
         for metric in case.metrics:
             if plan.task_kind == "classification" and metric.name in metrics.OPERATING_POINT_METRICS:
                 point = None
-                if development_predictions:
-                    folds = sorted(development_predictions)
-                    ref_rows = np.concatenate([plan.split(0, f).valid for f in folds])
-                    ref_scores = [_positive_score(case, development_predictions[f], is_main) for f in folds]
-                    score = _positive_score(case, predictions, is_main)
-                    if score is not None and all(s is not None for s in ref_scores):
-                        point = metrics.transferred_point(
-                            metric.name, metric.params, np.isin(y[ref_rows], case.positives),
-                            np.concatenate(ref_scores), np.isin(y[test_rows], case.positives), score)
+                score = _positive_score(case, predictions, is_main)
+                reference = _test_reference(case, model, plan, predictions, development_predictions, is_main)
+                if score is not None and reference is not None:
+                    point = metrics.transferred_point(
+                        metric.name, metric.params, np.isin(y[reference[0]], case.positives), reference[1],
+                        np.isin(y[test_rows], case.positives), score)
                 values[metric.label] = _json_float(point.value if point else math.nan)
                 if point:
                     record = rate_record(metric.name, {"true_positives": point.true_positives,
@@ -412,6 +421,23 @@ def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, c
                                 case.uncertainty_methods[-1])
         result["cases"][case.name] = entry
     return result
+
+
+def _test_reference(case: Case, model: str, plan: Plan, predictions: np.ndarray,
+                    development_predictions: dict[int, np.ndarray] | None,
+                    is_main: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows and scores the test set's operating point is chosen on: the development set's
+    out-of-fold predictions, or for a model that ignores the features its own (see _transfer)."""
+    if ignores_features(plan.model(model)):
+        score = _positive_score(case, predictions, is_main)
+        return None if score is None else (plan.test, score)
+    if not development_predictions:
+        return None
+    folds = sorted(development_predictions)
+    scores = [_positive_score(case, development_predictions[f], is_main) for f in folds]
+    if any(s is None for s in scores):
+        return None
+    return np.concatenate([plan.split(0, f).valid for f in folds]), np.concatenate(scores)
 
 
 def _pit(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, method: str) -> dict:

@@ -18,6 +18,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from mlproj.errors import MlprojError
 
@@ -29,8 +30,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Markup and emoji codes only where a message asks for them (markup=True, user text escaped):
+# a project's expressions and names ("class in [galaxy]", "file.yaml:100:") are shown as written.
+out = Console(highlight=False, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False)
 EXIT_INVALID, EXIT_INTERRUPTED, EXIT_INTERNAL = 2, 130, 70
 _state = {"debug": False}
 
@@ -47,7 +50,7 @@ def _guard(command):
         except MlprojError as exc:
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]error:[/] {exc.render()}", soft_wrap=True, markup=True, highlight=False)
+            err.print(f"[bold red]error:[/] {escape(exc.render())}", soft_wrap=True, markup=True, highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted: every finished fit is kept in the cache; `mlproj run` resumes from it.")
@@ -98,7 +101,7 @@ def check(config: Path = ConfigOption) -> None:
     _print_data(prepared)
     _print_plan(prepared)
     for warning in prepared.dataset.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", markup=True)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     out.print("[green]OK[/]: the project file and the catalogue are valid.", markup=True)
 
 
@@ -157,7 +160,7 @@ def run(
         raise MlprojError("the dask backend needs a scheduler address",
                           hint="pass --scheduler tcp://HOST:PORT or set execution.scheduler")
     for warning in prepared.dataset.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", markup=True)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     total = len(prepared.plan.tasks)
     cached = runner.cached_count(prepared)
     out.print(f"{prepared.loaded.project.name}: {len(prepared.plan.models)} models × {prepared.plan.repeats} repeats × "
@@ -197,7 +200,7 @@ def verdict(
     if junit is not None:
         review.write_junit(junit, result.verdict, result.project_name)
     for reason in result.stale:  # on stderr also with --json: CI logs show it, the JSON stays clean
-        err.print(f"[yellow]warning:[/] stale run: {reason} (--allow-stale: this is the old run's verdict)",
+        err.print(f"[yellow]warning:[/] stale run: {escape(reason)} (--allow-stale: this is the old run's verdict)",
                   markup=True)
     if as_json:
         sys.stdout.write(json.dumps(result.verdict, indent=2) + "\n")
@@ -342,11 +345,12 @@ def _print_verdict(verdict: dict, summary: dict, already_shown: set[str] = froze
                   f"{prior['overall_slope']:.3f} (1 = no pull toward the training sample's bulk).")
     for warning in verdict.get("warnings", []):
         if warning not in already_shown:
-            out.print(f"[yellow]warning:[/] {warning}", markup=True)
+            out.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     status = verdict["status"]
     colour = _COLOURS[status]
     reason = verdict.get("reason") or ""
-    out.print(f"[bold {colour}]VERDICT: {status.upper()}[/] — selected {verdict.get('selected_model')}: {reason}.",
+    out.print(f"[bold {colour}]VERDICT: {status.upper()}[/] — selected {escape(str(verdict.get('selected_model')))}: "
+              f"{escape(reason)}.",
               markup=True)
 
 
@@ -359,8 +363,8 @@ def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several:
     from mlproj.numbers import significant, significant_interval
 
     primary = case["primary"]["label"]
-    title = f"Selection [bold]{case['name']}[/]: " if several else ""
-    out.print(f"\n{title}[bold]cross-validated {primary}[/] over {summary['repeats']} × {summary['folds']} folds: "
+    title = f"Selection [bold]{escape(case['name'])}[/]: " if several else ""
+    out.print(f"\n{title}[bold]cross-validated {escape(primary)}[/] over {summary['repeats']} × {summary['folds']} folds: "
               f"mean ± corrected SE, {summary['confidence'] * 100:g}% interval", markup=True)
     table = Table()
     for column in ("model", "role", primary, "interval", "out-of-fold counts [95% Wilson]", "fit s"):
@@ -390,7 +394,7 @@ def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several:
                          _fmt(c["p_equivalent"], 3), _fmt(c["p_worse"], 3), c["decision"])
         out.print(comp)
     if selected:
-        out.print(f"Selected [bold]{selected}[/]: {judged.get('reason', '')}.", markup=True)
+        out.print(f"Selected [bold]{escape(selected)}[/]: {escape(judged.get('reason', ''))}.", markup=True)
         others = [label for label in case["metrics"] if label != primary]
         if others:
             chosen = case["models"][selected]["metrics"]
@@ -407,7 +411,7 @@ def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several:
                   + (f"; {_counts(rate, case['primary']['name'])}" if rate else ""))
         note = (rate or {}).get("resolution")
         if note:
-            out.print(f"[yellow]note:[/] {note}", markup=True)
+            out.print(f"[yellow]note:[/] {escape(note)}", markup=True)
 
 
 def _print_uncertainty(judged: dict | None, case: dict, summary: dict) -> None:
@@ -456,6 +460,7 @@ def _counts(rate: dict | None, metric: str) -> str:
 
 def _print_criteria(verdict: dict) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     out.print("\n[bold]Criteria[/]", markup=True)
     crit = Table()
@@ -463,7 +468,7 @@ def _print_criteria(verdict: dict) -> None:
     crit.add_column("status")
     crit.add_column("detail", overflow="fold")
     for c in verdict["criteria"]:
-        status = f"[{_COLOURS[c['status']]}]{c['status']}[/]" + ("" if c.get("required", True) else " (optional)")
+        status = Text(c["status"], style=_COLOURS[c["status"]]) + ("" if c.get("required", True) else " (optional)")
         crit.add_row(c["name"], status, c["detail"])
     out.print(crit)
 

@@ -137,6 +137,14 @@ def _buildable(cls: type) -> bool:
                 and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
+# Trivial baselines whose predictions do not depend on the features.
+FEATURE_BLIND = frozenset({"UninformativeClassifier", "DummyClassifier", "DummyRegressor"})
+
+
+def ignores_features(spec: ModelSpec) -> bool:
+    return spec.estimator in FEATURE_BLIND
+
+
 def simplicity_of(estimator_class: type) -> int:
     module = estimator_class.__module__
     if module.startswith(_LINEAR_MODULES):

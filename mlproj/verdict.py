@@ -92,7 +92,7 @@ def _judge_case(case: dict, models: dict, design: dict, test: dict | None, sever
                            f"{finish.state.replace('_', ' ')}: {finish.detail}"}]
     if "dummy" in case["models"]:
         criteria.append({**base, "name": prefix + "beats_trivial_baseline",
-                         **_versus_dummy(case, selection.best, folds, repeats, confidence)})
+                         **_versus_dummy(case, selection, folds, repeats, confidence)})
 
     comparisons = []
     challenger = _best_challenger(case, models, usable, better_high)
@@ -206,16 +206,19 @@ def _fmt(value) -> str:
     return "—" if value is None else f"{value:.4g}"
 
 
-def _versus_dummy(case: dict, best: str, folds: int, repeats: int, confidence: float) -> dict:
-    if best == "dummy":
+def _versus_dummy(case: dict, selection: stats.Selection, folds: int, repeats: int, confidence: float) -> dict:
+    """Does the selected model (the one reported and used) beat the uninformative dummy? When the
+    dummy itself is selected, the best model is compared with it, to show by how little it fails."""
+    selected = selection.best if selection.selected == "dummy" else selection.selected
+    if selected == "dummy":
         return {"status": "fail", "value": 0.0, "threshold": case["margin"],
                 "detail": "no model scores better than the uninformative dummy baseline"}
-    versus = stats.compare(_scores(case, "dummy"), _scores(case, best), names=("dummy", best), folds=folds,
+    versus = stats.compare(_scores(case, "dummy"), _scores(case, selected), names=("dummy", selected), folds=folds,
                            repeats=repeats, margin=case["margin"], greater_is_better=case["primary"]["greater_is_better"],
                            confidence=confidence)
     return {"status": {"improved": "pass", "undetermined": "undetermined"}.get(versus.decision, "fail"),
             "value": _num(versus.difference), "threshold": case["margin"],
-            "detail": f"{best} vs dummy: {versus.decision} (P(better) = {versus.p_better:.3f}, "
+            "detail": f"{selected} vs dummy: {versus.decision} (P(better) = {versus.p_better:.3f}, "
                       f"difference {stats.significant(versus.difference, versus.se)})"}
 
 

@@ -296,6 +296,50 @@ def test_transferred_threshold_differs_from_tuning_on_the_scored_fold():
     assert pooled["true_positives"] == int(is_star[plan.development].sum() - is_star[valid].sum())
 
 
+def _blind_dummy(task, valid):
+    """What the uninformative dummy predicts: its training fold's prior (different in every fold)
+    plus a tie-breaker far smaller than the differences between the folds' priors."""
+    if task.model != "dummy":
+        return None
+    rng = np.random.default_rng(task.fold)
+    prior = np.array([0.30 + 0.01 * task.fold, 0.35, 0.35 - 0.01 * task.fold])
+    return prior + 1e-6 * rng.uniform(-0.5, 0.5, size=(len(valid), 3))
+
+
+def test_a_dummy_that_ignores_the_features_chooses_its_operating_point_on_its_own_fold():
+    proj = project()
+    plan = make_plan(proj)
+    P = probabilities(3)
+    outputs = outputs_from(plan, {"dummy": P, "hgb": P}, by_task=_blind_dummy)
+    rows, _ = results_rows(plan, outputs, LABELS, resolve_cases(proj))
+    is_star = LABELS == STAR
+    scores = {t.fold: outputs[t.key].predictions[:, STAR] for t in plan.tasks if t.model == "dummy"}
+    for fold in range(3):
+        valid = plan.split(0, fold).valid
+        own = rate_at(is_star[valid], scores[fold], threshold_at_fpr(is_star[valid], scores[fold], 0.1))
+        assert row_of(rows, "dummy", 0, fold)["tpr_at_fpr(fpr=0.1)"] == pytest.approx(own)
+        # a threshold from the other folds sees only their priors: all of this fold or none of it
+        others = [f for f in range(3) if f != fold]
+        reference = np.concatenate([plan.split(0, f).valid for f in others])
+        t = threshold_at_fpr(is_star[reference], np.concatenate([scores[f] for f in others]), 0.1)
+        assert rate_at(is_star[valid], scores[fold], t) in (0.0, 1.0)
+
+
+def test_score_test_of_a_dummy_that_ignores_the_features_uses_its_own_test_scores():
+    proj = project(primary="{name: tpr_at_fpr, fpr: 0.5}")
+    plan = make_plan(proj)
+    P = probabilities(4)
+    P[:, STAR] += 1.0  # the development predictions of the CV folds sit far above the final model's
+    task = next(t for t in plan.tasks if t.model == "dummy")
+    test_predictions = _blind_dummy(task, plan.test)
+    result = score_test("dummy", test_predictions, plan, LABELS, resolve_cases(proj), development_of(plan, P))
+    is_star = LABELS[plan.test] == STAR
+    score = test_predictions[:, STAR]
+    expected = rate_at(is_star, score, threshold_at_fpr(is_star, score, 0.5))
+    assert expected > 0  # a threshold from the development predictions would select nothing
+    assert result["cases"]["star"]["metrics"]["tpr_at_fpr(fpr=0.5)"] == pytest.approx(expected)
+
+
 def test_score_repeat_returns_fold_values_and_pooled_counts():
     proj = project(secondary="[roc_auc]")
     plan = make_plan(proj)

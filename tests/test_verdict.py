@@ -152,6 +152,8 @@ def test_simpler_equivalent_model_is_selected_with_the_reason():
     assert equal["decision"] == "equivalent" and equal["p_equivalent"] > 0.95
     assert equal["difference"] == pytest.approx(0.001, abs=1e-4)
     assert comparison(verdict, "dummy", "hgb")["decision"] == "improved"
+    # but the criterion is about the model the verdict reports and `predict` uses
+    assert criterion(verdict, "beats_trivial_baseline")["detail"].startswith("logistic vs dummy: improved")
     assert verdict["status"] == "pass"
 
 
