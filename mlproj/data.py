@@ -249,15 +249,13 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
     warnings: list[str] = []
 
     if project.objective.task == "classification":
-        y, keep, classes, used_columns = _labels_from_classes(table, loaded)
-        if (~keep).any():
-            dropped["matching no class"] = int((~keep).sum())
+        labelled = ~_missing_cells(table[data.label])
+        y, matched, classes, used_columns = _labels_from_classes(table, loaded, labelled)
+        keep = _rows_to_keep({"with a missing label": labelled, "matching no class": matched}, dropped)
         positive = classes.index(project.positive)
     else:
         target = _numeric_column(table, data.label, loaded.where("data", "label"), role="regression target")
-        keep = np.isfinite(target)
-        if (~keep).any():
-            dropped["missing or infinite target"] = int((~keep).sum())
+        keep = _rows_to_keep({"missing or infinite target": np.isfinite(target)}, dropped)
         y, classes, positive, used_columns = target, None, None, set()
 
     historical = _historical(table, loaded, classes if project.objective.task == "classification" else None)
@@ -295,6 +293,7 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
     if len(y) == 0:
         raise DataError("no rows are left after applying the class definitions", where=loaded.where("classes"),
                         hint="check the expressions against the values in the label column")
+    _check_derived_values(X, names, loaded)
     infinite = [n for n, bad in zip(names, np.isinf(X).any(axis=0)) if bad]
     if infinite:
         raise DataError(f"feature(s) {', '.join(infinite)} contain infinite values",
@@ -308,6 +307,35 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
                       historical=historical, groups=groups, order=order, errors=errors, limit_ranges=ranges)
     _check_sizes(dataset, loaded, min_per_class)
     return dataset
+
+
+def _rows_to_keep(valid: dict[str, np.ndarray], dropped: dict[str, int]) -> np.ndarray:
+    """The rows valid for every reason, in order; `dropped` counts each reason's rows that no
+    earlier reason already dropped, so the counts add up to the rows lost."""
+    keep = np.ones(len(next(iter(valid.values()))), dtype=bool)
+    for reason, ok in valid.items():
+        lost = int((keep & ~ok).sum())
+        if lost:
+            dropped[reason] = lost
+        keep &= ok
+    return keep
+
+
+def _check_derived_values(X: np.ndarray, names: list[str], loaded: LoadedProject) -> None:
+    """A derived feature without a single finite value is a mistake in its expression (log10 of
+    negative numbers, a division by zero), not missing data to impute."""
+    derived = loaded.project.data.derived
+    for j, name in enumerate(names):
+        values = X[:, j]
+        if name not in derived or np.isfinite(values).any():
+            continue
+        what = "NaN" if np.isnan(values).all() else "infinite" if np.isinf(values).all() else "NaN or infinite"
+        raise ConfigError(
+            f"derived feature '{name}' = \"{derived[name]}\" is {what} for every row ({len(values)} rows)",
+            where=loaded.where("data", "derived", name),
+            hint="check the expression against the values of its columns: log10, log and sqrt need positive "
+                 "numbers, a division needs a non-zero divisor, and a column empty in every row gives NaN",
+        )
 
 
 def prepare_table(table, loaded: LoadedProject) -> tuple[dict[str, int], dict[str, tuple], list[str]]:
@@ -522,8 +550,7 @@ def _add_derived(table, loaded: LoadedProject) -> list[str]:
         if name in table.columns:
             raise ConfigError(f"derived feature '{name}' has the name of an existing column", where=where,
                               hint="choose another name")
-        expression = parse_expression(text, context=where)
-        values = expression.evaluate(table)
+        values = _evaluate(parse_expression(text, context=where), table)
         if values.dtype.kind not in "biuf":
             raise ConfigError(f"derived feature '{name}' = \"{text}\" is not numeric", where=where,
                               hint="derived features must be arithmetic on numeric columns")
@@ -531,7 +558,9 @@ def _add_derived(table, loaded: LoadedProject) -> list[str]:
     return list(derived)
 
 
-def _labels_from_classes(table, loaded: LoadedProject):
+def _labels_from_classes(table, loaded: LoadedProject, labelled: np.ndarray):
+    """Class indices from the operational definitions, applied to the labelled rows only: a row
+    without a label must not fall into a class defined by exclusion, such as class != 'GALAXY'."""
     project = loaded.project
     classes = list(project.classes)
     matches = np.zeros((len(table), len(classes)), dtype=bool)
@@ -539,14 +568,14 @@ def _labels_from_classes(table, loaded: LoadedProject):
     for j, (name, text) in enumerate(project.classes.items()):
         where = loaded.where("classes", name)
         expression = parse_expression(text, context=where)
-        values = expression.evaluate(table)
+        values = _evaluate(expression, table)
         if values.dtype != bool:
             raise ConfigError(
                 f"class definition \"{text}\" is not a condition (it gives {values.dtype} values)",
                 where=where,
                 hint="write a comparison, e.g. \"class == 'GALAXY'\" or \"z > 0.1\"",
             )
-        matches[:, j] = values
+        matches[:, j] = values & labelled
         used_columns |= set(expression.names)
     overlap = matches.sum(axis=1) > 1
     if overlap.any():
@@ -567,20 +596,86 @@ def _labels_from_classes(table, loaded: LoadedProject):
     return y, keep, classes, used_columns
 
 
+def _evaluate(expression, table) -> np.ndarray:
+    """Evaluate an expression on the raw table. When it fails on a number column with a few cells
+    of text (read as text because of them), the cells are the problem, not the expression."""
+    try:
+        return expression.evaluate(table)
+    except ConfigError:
+        for name in sorted(expression.names & set(table.columns)):
+            numbers, unreadable = _cells_as_numbers(table[name])
+            if unreadable.any() and np.isfinite(numbers).any():
+                raise _unreadable_cells_error(f"column '{name}' (used in \"{expression.text}\")",
+                                              table[name], unreadable, expression.context) from None
+        raise
+
+
 def _numeric_column(table, name: str, where: str, role: str) -> np.ndarray:
     import pandas as pd
 
     column = table[name]
     if pd.api.types.is_bool_dtype(column):
         return column.to_numpy(dtype=np.float64)
-    if not pd.api.types.is_numeric_dtype(column):
-        sample = column.dropna().astype(str).unique()[:3]
-        raise DataError(
-            f"{role} '{name}' is not numeric (values such as {', '.join(repr(s) for s in sample)})",
-            where=where,
-            hint="remove it from the features, or define classes from it instead; empty cells are read as missing",
-        )
-    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_numeric_dtype(column):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    numbers, unreadable = _cells_as_numbers(column)
+    if unreadable.any():
+        raise _unreadable_cells_error(f"{role} '{name}'", column, unreadable, where)
+    return numbers  # text cells that all read as numbers or are empty, e.g. an all-empty column
+
+
+def _missing_cells(column) -> np.ndarray:
+    """Cells without a value: NaN, masked, empty or blank, or a word pyarrow reads as missing in a
+    number column (NA, null, …), which stays text in a text column."""
+    import pandas as pd
+    from pyarrow import csv as arrow_csv
+
+    if pd.api.types.is_numeric_dtype(column):
+        return column.isna().to_numpy()
+    words = set(arrow_csv.ConvertOptions().null_values)
+    try:
+        values = column.dropna().unique()
+    except TypeError:  # cells that hold arrays (a Parquet list column) are never blank
+        return column.isna().to_numpy()
+    # Checked once per distinct value: a label column has millions of cells but a handful of values.
+    blanks = [cell for cell in values if isinstance(cell, str) and cell.strip() in words]
+    return (column.isna() | column.isin(blanks)).to_numpy()
+
+
+def _cells_as_numbers(column) -> tuple[np.ndarray, np.ndarray]:
+    """A text column read as numbers (missing cells NaN), and where a cell holds something else."""
+    import pandas as pd
+
+    missing = _missing_cells(column)
+    numbers = pd.to_numeric(column.where(~missing), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return numbers, np.isnan(numbers) & ~missing
+
+
+# Bad cells quoted in a message; the count says how many there are in all.
+SHOWN_CELLS = 5
+
+
+def _unreadable_cells_error(subject: str, column, unreadable: np.ndarray, where: str) -> DataError:
+    """Name the cells that are not numbers, by data row (1 = the first row below the header)."""
+    rows = np.flatnonzero(unreadable)
+    if len(rows) == (~_missing_cells(column)).sum():  # not one number: a text column
+        sample = ", ".join(_cell(c) for c in column.iloc[rows[:100]].astype(str).unique()[:3])
+        return DataError(f"{subject} is not numeric: none of its cells is a number (values such as {sample})",
+                         where=where, hint="remove it from the features, or define classes from it instead")
+    examples = ", ".join(f"{_cell(column.iloc[r])} in data row {r + 1}" for r in rows[:SHOWN_CELLS])
+    more = f" and {len(rows) - SHOWN_CELLS} more" if len(rows) > SHOWN_CELLS else ""
+    cells = "1 cell that is not a number" if len(rows) == 1 else f"{len(rows)} cells that are not numbers"
+    return DataError(
+        f"{subject} has {cells}: {examples}{more} (data row 1 is the first row below the header)",
+        where=where,
+        hint="correct these cells in the catalogue, or empty them: empty cells (and NA, null) are read as "
+             "missing values; data.sentinels can only declare numeric codes such as -99.99",
+    )
+
+
+def _cell(value) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 20 else text[:17] + "...")
 
 
 def _feature_names(table, loaded: LoadedProject, derived: list[str], used_columns: set[str]) -> list[str]:

@@ -289,8 +289,9 @@ def _separating_classification(X, y, names, development, positive, threshold, cl
         out.append(LeakageWarning(
             "separating_feature",
             f"feature '{feature}' alone separates {label} from the rest almost perfectly (AUC {separation:.3f}): "
-            f"it may encode the label (leakage); remove it unless it is available for the objects you "
-            f"will classify",
+            f"check that it does not encode the label (leakage: derived from the spectrum or the "
+            f"classification itself) and is available for the objects you will classify; a genuine "
+            f"physical discriminant (a colour cut, say) may simply make this case easy, and is kept",
             {"feature": feature, "auc": float(separation), "rank_auc": float(rank_auc),
              "binned_auc": float(binned_auc), "class": label, "n": n},
         ))
@@ -336,8 +337,9 @@ def _separating_regression(X, y, names, development, threshold, binned):
         out.append(LeakageWarning(
             "separating_feature",
             f"feature '{feature}' alone predicts the target almost perfectly (|Spearman ρ| {abs(spearman):.3f}, "
-            f"R² {max(r2, 0.0 if np.isnan(binned_r2) else binned_r2):.3f}): it may encode the target "
-            f"(leakage); remove it unless it is available for the objects you will predict",
+            f"R² {max(r2, 0.0 if np.isnan(binned_r2) else binned_r2):.3f}): check that it does not "
+            f"encode the target (leakage: derived from the target's own measurement) and is available "
+            f"for the objects you will predict; a genuine physical predictor may simply make this case easy",
             {"feature": feature, "spearman": float(spearman), "r2": float(r2), "binned_r2": float(binned_r2),
              "n": n},
         ))

@@ -43,6 +43,7 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, d
 
     estimator = load_model(info_path.with_suffix(".skops"))
     env = rundir.read_json(run_dir / "environment.json")
+    _check_paths(data, out, Path(env["data"]["path"]))
     loaded = load_project(Path(env["config"]["path"]))
     table = read_table(data, where=str(data))
     original = list(table.columns)
@@ -60,6 +61,10 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, d
             if len(case["positives"]) > 1:
                 result[f"p_{case['name']}"] = proba[:, case["positives"]].sum(axis=1)
         result["predicted_class"] = np.asarray(info["classes"])[np.argmax(proba, axis=1)]
+        for case in info["cases"]:
+            point = case.get("operating_point")
+            if point:  # the selection whose rates the run validated, not the most probable class
+                result[f"selected_{case['name']}"] = proba[:, case["positives"]].sum(axis=1) >= point["threshold"]
     else:
         per_draw = np.array([estimator.predict(x) for x in inputs])
         mu = per_draw.mean(axis=0)
@@ -82,6 +87,19 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, d
         else:
             handle.write(result.to_csv(index=False).encode("utf-8"))
     return Prediction(info["model"], len(result), [c for c in result.columns if c not in original], out)
+
+
+def _check_paths(data: Path, out: Path, catalogue: Path) -> None:
+    """--data must exist (relative to where the command runs, unlike data.path), and --out must
+    not overwrite it or the project's catalogue: p_* columns there would become features."""
+    if not data.exists():
+        raise DataError(f"--data {data}: no such file",
+                        hint=f"--data is relative to the folder you run mlproj in ({Path.cwd()}), "
+                             "not to the project file")
+    for protected, what in ((data, "the catalogue given with --data"), (catalogue, "the project's catalogue")):
+        if out.resolve() == protected.resolve():
+            raise DataError(f"--out {out} is {what}: the predictions would overwrite it",
+                            hint="write the predictions to another file")
 
 
 def _input_draws(X: np.ndarray, table, loaded, names: list[str], draws: int, seed: int) -> list[np.ndarray]:

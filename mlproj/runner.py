@@ -179,7 +179,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     rundir.write_json(run_dir / "environment.json",
                       rundir.environment(loaded.path, loaded.config_hash, dataset.source, dataset.file_hash,
                                          loaded.source_sha256))
-    _store_models(run_dir, cache, plan, selected, outputs, prepared)
+    _store_models(run_dir, cache, plan, selected, outputs, prepared, summary.get("test") or {})
     rundir.write_json(run_dir / "verdict.json", verdict)
     rundir.mark_latest(run_dir)
     return RunOutcome(
@@ -191,8 +191,10 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
 
 
 def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], outputs: dict[str, TaskOutput],
-                  prepared: Prepared) -> None:
-    """models/<name>.skops and models/<name>.json: what `mlproj predict` needs to apply a model."""
+                  prepared: Prepared, test: dict) -> None:
+    """models/<name>.skops and models/<name>.json: what `mlproj predict` needs to apply a model,
+    including the operating points validated on the test set (their thresholds were chosen on
+    the development set's out-of-fold predictions)."""
     import shutil
 
     dataset, cases = prepared.dataset, prepared.cases
@@ -204,8 +206,11 @@ def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], 
         target = run_dir / "models" / f"{name}.skops"
         target.parent.mkdir(exist_ok=True)
         shutil.copyfile(source, target)
+        tested = test.get("models", {}).get(name, {}).get("cases", {})
         info = {"model": name, "task": plan.task_kind, "features": plan.feature_names, "classes": dataset.classes,
-                "cases": [{"name": c.name, "positives": list(c.positives)} for c in cases]}
+                "cases": [{"name": c.name, "positives": list(c.positives),
+                           "operating_point": _operating_point(tested.get(c.name, {}), c.primary.label)}
+                          for c in cases]}
         oof = development_predictions(plan, outputs, name) if plan.task_kind == "regression" else {}
         if oof:
             # The global σ (paper §5.2, first level): the out-of-fold RMS residual of the development
@@ -219,6 +224,13 @@ def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], 
                 info["sigma_method"] = plan.model(name).uncertainty
                 info["sigma_factor"] = analysis.sigma_factor(dataset.y[rows], stacked)
         rundir.write_json(target.with_suffix(".json"), info)
+
+
+def _operating_point(tested_case: dict, primary: str) -> dict | None:
+    """The threshold of the case's primary metric when it is a rate at an operating point
+    (tpr_at_fpr, fpr_at_fnr): the selection the finish line judged."""
+    threshold = tested_case.get("rates", {}).get(primary, {}).get("threshold")
+    return None if threshold is None else {"metric": primary, "threshold": threshold}
 
 
 def _historical_outputs(plan: Plan, tasks: list[Task], dataset: Dataset, on_task) -> dict[str, TaskOutput]:

@@ -73,6 +73,36 @@ def test_labels_from_class_definitions_with_merged_classes(tmp_path):
     assert ds.warnings == []
 
 
+def test_rows_without_a_label_are_dropped_and_counted_before_the_class_definitions(tmp_path):
+    frame = catalogue()
+    frame.loc[[1, 2, 5], "class"] = ""  # a STAR, a QSO and a STAR lose their label: empty cells
+    write_csv(tmp_path, frame)
+    classes = {"galaxy": "class == 'GALAXY'", "other": "class != 'GALAXY'"}
+    ds = load_dataset(project(tmp_path, classes=classes))
+    # Without the label, 'other' (defined by exclusion) would have taken them.
+    assert ds.dropped == {"with a missing label": 3}
+    assert ds.class_counts() == {"galaxy": 10, "other": 27}
+    assert ds.n_rows == N - 3 and ds.n_rows_read == N
+
+
+def test_missing_labels_and_rows_matching_no_class_are_counted_apart(tmp_path):
+    frame = catalogue()
+    frame.loc[[0, 3, 7], "class"] = np.nan  # a GALAXY and two UNKNOWN
+    frame.to_parquet(tmp_path / "cat.parquet")
+    ds = load_dataset(project(tmp_path, path="cat.parquet"))
+    assert ds.dropped == {"with a missing label": 3, "matching no class": 8}
+    assert ds.class_counts() == {"galaxy": 9, "other": 20}
+
+
+def test_missing_numeric_label_is_not_taken_by_a_not_equal_definition(tmp_path):
+    frame = catalogue().assign(type=[3.0, 6.0, 6.0, 6.0] * (N // 4))
+    frame.loc[[1, 2], "type"] = np.nan  # IEEE: nan != 3 is true
+    write_csv(tmp_path, frame)
+    ds = load_dataset(project(tmp_path, label="type", classes={"galaxy": "type == 3", "other": "type != 3"}))
+    assert ds.dropped == {"with a missing label": 2}
+    assert ds.class_counts() == {"galaxy": 10, "other": 28}
+
+
 def test_positive_index_follows_class_order(tmp_path):
     write_csv(tmp_path, catalogue())
     classes = {"other": "class in ['STAR', 'QSO']", "galaxy": "class == 'GALAXY'"}
@@ -158,6 +188,75 @@ def test_non_numeric_feature(tmp_path):
         load_dataset(project(tmp_path))
     text = info.value.render()
     assert "feature 'g' is not numeric" in text and "'bright'" in text
+
+
+def _with_text_cells(frame: pd.DataFrame, column: str, cells: dict[int, str]) -> pd.DataFrame:
+    frame = frame.astype({column: object})
+    for row, text in cells.items():
+        frame.loc[row, column] = text
+    return frame
+
+
+def test_numeric_column_with_a_few_bad_cells_names_them_by_data_row(tmp_path):
+    write_csv(tmp_path, _with_text_cells(catalogue(), "u", {4: "--", 16: "21.3e"}))
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path))
+    text = info.value.render()
+    assert "feature 'u' has 2 cells that are not numbers: '--' in data row 5, '21.3e' in data row 17" in text
+    assert "data row 1 is the first row below the header" in text
+    assert "(data.features)" in text and "empty them" in text
+
+
+def test_many_bad_cells_are_counted_and_a_few_quoted(tmp_path):
+    write_csv(tmp_path, _with_text_cells(catalogue(), "g", {row: "n/d" for row in range(0, 16, 2)}))
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path))
+    text = info.value.render()
+    assert "feature 'g' has 8 cells that are not numbers" in text
+    assert "'n/d' in data row 9 and 3 more" in text and "data row 11" not in text
+
+
+def test_empty_and_na_cells_beside_a_bad_cell_are_missing_not_bad(tmp_path):
+    write_csv(tmp_path, _with_text_cells(catalogue(), "u", {0: "", 1: "NA", 2: " ", 3: "x"}))
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path))
+    assert "feature 'u' has 1 cell that is not a number: 'x' in data row 4 (" in info.value.render()
+
+
+def test_derived_feature_on_a_column_with_bad_cells_names_the_column_not_the_expression(tmp_path):
+    write_csv(tmp_path, _with_text_cells(catalogue(), "u", {4: "--", 16: "21.3e"}))
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path, extra_data='  derived: {u_g: "u - g"}\n'))
+    text = info.value.render()
+    assert "(data.derived.u_g)" in text and "arithmetic" not in text
+    assert "column 'u' (used in \"u - g\") has 2 cells that are not numbers: '--' in data row 5" in text
+
+
+def test_class_definition_on_a_column_with_bad_cells_names_the_column(tmp_path):
+    write_csv(tmp_path, _with_text_cells(catalogue(), "r", {6: "?"}))
+    classes = {"galaxy": "class == 'GALAXY' and r < 30", "other": "class in ['STAR', 'QSO']"}
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path, classes=classes))
+    text = info.value.render()
+    assert "(classes.galaxy)" in text and "column 'r'" in text and "'?' in data row 7" in text
+
+
+def test_derived_feature_that_is_nan_for_every_row(tmp_path):
+    write_csv(tmp_path, catalogue())
+    with pytest.raises(ConfigError) as info:
+        load_dataset(project(tmp_path, extra_data='  derived: {u_g: "u - g", lu: "log10(u - 100)"}\n'))
+    text = info.value.render()
+    assert "(data.derived.lu)" in text and "(data.features)" not in text
+    assert "derived feature 'lu' = \"log10(u - 100)\" is NaN for every row" in text
+    assert "impute" not in text
+
+
+def test_derived_feature_that_is_infinite_for_every_row(tmp_path):
+    write_csv(tmp_path, catalogue())
+    with pytest.raises(ConfigError) as info:
+        load_dataset(project(tmp_path, extra_data='  derived: {ratio: "u / 0"}\n'))
+    text = info.value.render()
+    assert "(data.derived.ratio)" in text and "is infinite for every row" in text
 
 
 def test_infinite_feature_value(tmp_path):

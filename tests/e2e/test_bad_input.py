@@ -33,6 +33,13 @@ def catalogue(n: int = 120, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
+def with_bad_u_cells(path: Path) -> None:
+    """Two cells of the magnitude u that are not numbers, in data rows 5 and 17."""
+    frame = catalogue().astype({"u": object})
+    frame.loc[4, "u"], frame.loc[16, "u"] = "--", "21.3e"
+    frame.to_csv(path, index=False)
+
+
 def with_changes(**changes) -> dict:
     return changed(GOOD, **changes)
 
@@ -91,6 +98,18 @@ CASES = [
     ("empty-project-file", "", None, ["empty"]),
     ("python-tag", "name: !!python/object/apply:os.system ['touch CANARY']\n", None, ["tag", "not allowed"]),
     ("label-as-feature", with_changes(data__features=["u", "g", "class"]), None, ["label column 'class'", "feature"]),
+    ("bad-cells-in-feature", GOOD, with_bad_u_cells,
+     ["data.features", "feature 'u' has 2 cells that are not numbers", "'--' in data row 5", "'21.3e' in data row 17"]),
+    ("bad-cells-in-derived-input", with_changes(data__derived={"u_g": "u - g"}), with_bad_u_cells,
+     ["data.derived.u_g", "column 'u'", "2 cells that are not numbers", "'--' in data row 5"]),
+    ("derived-nan-for-every-row", with_changes(data__derived={"lu": "log10(u - 100)"}), None,
+     ["data.derived.lu", "is NaN for every row"]),
+    ("derived-infinite-for-every-row", with_changes(data__derived={"ratio": "u / 0"}), None,
+     ["data.derived.ratio", "is infinite for every row"]),
+    # project text with square brackets or :codes: is shown as written (no rich markup, no emoji)
+    ("brackets-shown-as-written", with_changes(classes={"galaxy": "class in [galaxy]", "star": "class == 'STAR'"}),
+     None, ['"class in [galaxy]"', "('[galaxy]')"]),
+    ("line-100-shown-as-written", "#\n" * 98 + "name: a\nname: b\n", None, ["mlproj.yaml:100", "appears twice"]),
 ]
 
 
@@ -120,6 +139,20 @@ def test_missing_values_are_fine_for_estimators_that_handle_them(tmp_path: Path)
     catalogue().assign(u=lambda f: f.u.where(f.index % 7 != 0)).to_csv(tmp_path / "cat.csv", index=False)
     result = cli("run", cwd=tmp_path)
     assert result.exit_code == 0, result.output
+
+
+def test_rows_without_a_label_are_dropped_and_reported_not_counted_as_the_other_class(tmp_path: Path):
+    project = with_changes(classes={"galaxy": "class == 'GALAXY'", "star": "class != 'GALAXY'"})
+    (tmp_path / "mlproj.yaml").write_text(_project_text(project))
+    frame = catalogue()
+    stars = int((frame["class"] == "STAR").sum())
+    frame.loc[frame.index[:12], "class"] = ""  # empty cells in the CSV
+    frame.to_csv(tmp_path / "cat.csv", index=False)
+    unlabelled_stars = stars - int((frame["class"] == "STAR").sum())
+    result = cli("check", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "dropped 12 rows with a missing label" in result.stdout
+    assert f"star {stars - unlabelled_stars};" in result.stdout
 
 
 def test_good_project_is_accepted(tmp_path: Path):

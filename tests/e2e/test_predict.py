@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,29 @@ def test_classification_predictions_keep_the_input_columns(tmp_path: Path):
     probabilities = out[[c for c in out.columns if c.startswith("p_")]]
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
     assert set(out["predicted_class"]) <= {"galaxy", "other"}
+    # the selection at the operating point the run validated (1% contamination), not p >= 0.5
+    run = demo / "runs" / "latest"
+    selected = json.loads((run / "verdict.json").read_text())["selected_model"]
+    info = json.loads((run / "models" / f"{selected}.json").read_text())
+    point = info["cases"][0]["operating_point"]
+    tested = json.loads((run / "summary.json").read_text())["test"]["models"][selected]["cases"]["galaxy"]
+    assert point == {"metric": "tpr_at_fpr(fpr=0.01)", "threshold": tested["rates"][point["metric"]]["threshold"]}
+    assert 0.5 < point["threshold"] < 1
+    assert (out["selected_galaxy"] == (out["p_galaxy"] >= point["threshold"])).all()
+
+
+def test_predictions_never_overwrite_a_catalogue_and_a_missing_data_file_is_named(tmp_path: Path):
+    demo = _run(tmp_path, "classification")
+    before = (demo / "catalogue.csv").read_bytes()
+    for data, out in (("catalogue.csv", "catalogue.csv"), (str(tmp_path / "new.csv"), "catalogue.csv")):
+        if data != "catalogue.csv":
+            (tmp_path / "new.csv").write_bytes(before)
+        result = cli("predict", "--data", data, "--out", out, cwd=demo)
+        assert result.exit_code == 2 and "would overwrite" in result.stderr, result.output
+    assert (demo / "catalogue.csv").read_bytes() == before
+    missing = cli("predict", "--data", "nowhere.csv", "--out", "o.csv", cwd=demo)
+    assert missing.exit_code == 2
+    assert "no such file" in missing.stderr and "relative to the folder you run mlproj in" in missing.stderr
 
 
 def test_regression_predictions_have_sigma_and_interval(tmp_path: Path):
