@@ -333,7 +333,7 @@ def summarize_cases(plan: Plan, rows: list[dict], cases: list[Case], rates: dict
             per_model[spec.name] = {
                 "metrics": {
                     m.label: stats.summarize([r[case.column(m)] for r in mine], plan.folds, plan.repeats,
-                                             confidence).to_dict()
+                                             confidence, bounds=metrics.BOUNDS[m.name]).to_dict()
                     for m in case.metrics
                 },
                 "scores": [_json_float(r[case.primary_column]) for r in mine],
@@ -355,7 +355,8 @@ def summarize_cases(plan: Plan, rows: list[dict], cases: list[Case], rates: dict
             "positive": list(case.positives),
             "required": case.required,
             "primary": {"name": case.primary.name, "params": case.primary.params, "label": case.primary.label,
-                        "greater_is_better": case.primary.greater_is_better},
+                        "greater_is_better": case.primary.greater_is_better,
+                        "bounds": [_json_float(b) for b in metrics.BOUNDS[case.primary.name]]},
             "metrics": [m.label for m in case.metrics],
             "threshold": case.threshold,
             "margin": case.margin,

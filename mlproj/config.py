@@ -525,6 +525,20 @@ def _check_consistency(loaded: LoadedProject) -> None:
             metrics.validate_params(spec.name, spec.params, task)
         except ConfigError as exc:
             raise ConfigError(exc.message, where=loaded.where(*loc), hint=exc.hint) from None
+    finish_lines = [(("finish_line", "threshold"), project.finish_line, project.metric.primary)] + [
+        (("selections", i, "finish_line", "threshold"), s.finish_line, s.metric.primary)
+        for i, s in enumerate(project.selections)
+    ]
+    for loc, finish, primary in finish_lines:
+        low, high = metrics.BOUNDS[primary.name]
+        if not low <= finish.threshold <= high:
+            fraction = high == 1.0 and finish.threshold > 1
+            raise ConfigError(
+                f"finish-line threshold {finish.threshold:g} is outside the values {primary.name} can take "
+                f"([{low:g}, {high:g}]): the finish line could never be decided",
+                where=loaded.where(*loc),
+                hint=f"write it as a fraction, e.g. {finish.threshold / 100:g} for {finish.threshold:g}%" if fraction
+                else f"choose a threshold between {low:g} and {high:g}")
 
 
 def _parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:

@@ -75,6 +75,17 @@ METRICS: dict[str, MetricInfo] = {
 }
 
 
+# The values each metric can take: the true mean lies inside, so intervals are cut to them and
+# a finish line outside them can never be decided.
+_FRACTIONS = ("tpr_at_fpr", "fpr_at_fnr", "completeness", "purity", "roc_auc", "accuracy", "balanced_accuracy",
+              "brier", "outlier_fraction")
+BOUNDS: dict[str, tuple[float, float]] = {
+    **{name: (0.0, math.inf) for name in METRICS},
+    **{name: (0.0, 1.0) for name in _FRACTIONS},
+    "r2": (-math.inf, 1.0),
+}
+
+
 def metric_names(task: str) -> list[str]:
     return [n for n, m in METRICS.items() if m.task == task]
 

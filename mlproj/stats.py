@@ -115,11 +115,14 @@ def corrected_se(scores, folds: int, repeats: int, test_train_ratio: float | Non
     return float(np.std(x, ddof=1) * math.sqrt(1.0 / x.size + ratio))
 
 
-def summarize(scores, folds: int, repeats: int, confidence: float = 0.90) -> ScoreSummary:
+def summarize(scores, folds: int, repeats: int, confidence: float = 0.90,
+              bounds: tuple[float, float] = (-math.inf, math.inf)) -> ScoreSummary:
     """Mean, SDs and a Student-t interval (dof n-1) using the corrected SE.
 
     NaN scores (e.g. a fold where a metric is undefined because it holds one
     class) are dropped rather than imputed: imputing would invent information.
+    `bounds`: the values the metric can take (a rate lies in [0, 1]). The interval is cut to
+    them: the true mean lies inside, so the cut interval covers it as often.
     """
     _check_confidence(confidence)
     x = _as_scores(scores)
@@ -132,8 +135,8 @@ def summarize(scores, folds: int, repeats: int, confidence: float = 0.90) -> Sco
     sd = float(np.std(x, ddof=1))
     se = sd * math.sqrt(1.0 / n + 1.0 / (folds - 1))
     half = _t_quantile(confidence, n - 1) * se
-    return ScoreSummary(mean, sd, se, sd / math.sqrt(n), (mean - half, mean + half),
-                        n, folds, repeats, confidence)
+    interval = (max(mean - half, bounds[0]), min(mean + half, bounds[1]))
+    return ScoreSummary(mean, sd, se, sd / math.sqrt(n), interval, n, folds, repeats, confidence)
 
 
 # --------------------------------------------------------------------------- comparison

@@ -59,6 +59,12 @@ def judge(summary: dict) -> dict:
     }
 
 
+def _bounds(primary: dict) -> tuple[float, float]:
+    """The values the primary metric can take (None: unbounded; older runs recorded none)."""
+    low, high = primary.get("bounds") or (None, None)
+    return (-math.inf if low is None else low, math.inf if high is None else high)
+
+
 def _scores(case: dict, name: str) -> list[float]:
     return [math.nan if s is None else s for s in case["models"][name]["scores"]]
 
@@ -84,7 +90,8 @@ def _judge_case(case: dict, models: dict, design: dict, test: dict | None, sever
                   for n in usable]
     selection = stats.select_model(candidates, folds=folds, repeats=repeats, margin=case["margin"],
                                    greater_is_better=better_high, confidence=confidence)
-    primary = stats.summarize(_scores(case, selection.selected), folds, repeats, confidence)
+    primary = stats.summarize(_scores(case, selection.selected), folds, repeats, confidence,
+                              bounds=_bounds(case["primary"]))
     finish = stats.judge_finish_line(primary, case["threshold"], case["margin"], better_high)
     criteria = [{**base, "name": prefix + "finish_line", "status": _CRITERION_STATUS[finish.state],
                  "value": _num(primary.mean), "threshold": case["threshold"],

@@ -461,7 +461,7 @@ def test_summarize_cases_one_entry_per_case_with_paired_scores():
     star, both, gal = summary
     assert star["positive"] == [STAR] and both["positive"] == [STAR, QSO] and gal["required"] is False
     assert star["primary"] == {"name": "tpr_at_fpr", "params": {"fpr": 0.1}, "label": "tpr_at_fpr(fpr=0.1)",
-                               "greater_is_better": True}
+                               "greater_is_better": True, "bounds": [0.0, 1.0]}
     assert gal["primary"]["greater_is_better"] is False
     assert star["metrics"] == ["tpr_at_fpr(fpr=0.1)", "roc_auc"]
     assert (both["threshold"], both["margin"]) == (0.7, 0.02)

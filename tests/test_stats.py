@@ -40,6 +40,15 @@ def test_summarize_hand_example():
     assert (s.n, s.folds, s.repeats, s.confidence) == (6, 3, 2, 0.90)
 
 
+def test_summarize_cuts_the_interval_to_the_values_the_metric_can_take():
+    rates = [0.0, 0.02, 0.0, 0.05, 0.0, 0.01]
+    free = summarize(rates, folds=3, repeats=2)
+    assert free.interval[0] < 0  # the t interval does not know that a rate cannot be negative
+    cut = summarize(rates, folds=3, repeats=2, bounds=(0.0, 1.0))
+    assert cut.interval == (0.0, free.interval[1])
+    assert (cut.mean, cut.se) == (free.mean, free.se)
+
+
 def test_summarize_drops_nan():
     s = summarize([0.8, float("nan"), 0.79, 0.81, 0.83, 0.8], folds=3, repeats=2)
     assert s.n == 5

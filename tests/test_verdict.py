@@ -131,6 +131,18 @@ def test_a_candidate_equivalent_to_the_dummy_does_not_beat_it():
     assert verdict["status"] == "fail"
 
 
+def test_the_interval_of_a_rate_is_cut_to_the_values_it_can_take():
+    high = case({"hgb": scores(0.995, 0.01)}, label="tpr_at_fpr(fpr=0.01)", threshold=0.99)
+    unbounded = judge(summary(high))["primary"]["interval"]
+    assert unbounded[1] > 1  # a completeness above 100 % is what the plain t interval says
+    high["primary"]["bounds"] = [0.0, 1.0]
+    verdict = judge(summary(high))
+    assert verdict["primary"]["interval"] == [unbounded[0], 1.0]
+    # unbounded sides are recorded as None (JSON has no infinity)
+    high["primary"]["bounds"] = [0.0, None]
+    assert judge(summary(high))["primary"]["interval"] == unbounded
+
+
 def test_without_a_dummy_there_is_no_trivial_baseline_criterion():
     verdict = judge(summary(case({"logistic": scores(0.8, noise=TINY), "hgb": scores(0.95)})))
     assert [c["name"] for c in verdict["criteria"]] == ["finish_line"]
