@@ -163,8 +163,9 @@ def run(
         err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     total = len(prepared.plan.tasks)
     cached = runner.cached_count(prepared)
-    out.print(f"{prepared.loaded.project.name}: {len(prepared.plan.models)} models × {prepared.plan.repeats} repeats × "
-              f"{prepared.plan.folds} folds = {total} fits ({cached} cached) on {prepared.dataset.n_rows} objects")
+    plan = prepared.plan
+    out.print(f"{prepared.loaded.project.name}: {_count(len(plan.models), 'model')} × {_count(plan.repeats, 'repeat')} × "
+              f"{_count(plan.folds, 'fold')} = {total} fits ({cached} cached) on {prepared.dataset.n_rows} objects")
     columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
                TimeRemainingColumn())
     from mlproj.lock import project_lock
@@ -179,7 +180,12 @@ def run(
     else:
         out.print(f"Fitted {outcome.fitted}, reused {outcome.cached} from the cache"
                   + (f", {outcome.failed} failed" if outcome.failed else "") + ".")
-    _print_verdict(outcome.verdict, outcome.summary, already_shown=set(prepared.dataset.warnings))
+    from mlproj.verdict import failed_fit_warnings
+
+    failures = failed_fit_warnings(outcome.summary)
+    for failure in failures:  # before the tables: a failed candidate must not go unnoticed under a PASS
+        out.print(f"[bold red]failed fits:[/] {escape(failure)}", markup=True)
+    _print_verdict(outcome.verdict, outcome.summary, already_shown=set(prepared.dataset.warnings) | set(failures))
     out.print(f"Run written to {_relative(outcome.run_dir)}; `mlproj verdict` shows it again (exit code = verdict).")
 
 
@@ -307,7 +313,8 @@ def _print_plan(prepared) -> None:
     from mlproj import runner
 
     plan = prepared.plan
-    out.print(f"[bold]Run plan[/]: {plan.repeats} repeats × {plan.folds} folds on {len(plan.development)} objects; "
+    out.print(f"[bold]Run plan[/]: {_count(plan.repeats, 'repeat')} × {_count(plan.folds, 'fold')} on "
+              f"{len(plan.development)} objects; "
               f"{len(plan.test)} held out for the test", markup=True)
     table = Table()
     for column in ("model", "role", "estimator", "fits"):
@@ -355,6 +362,10 @@ def _print_verdict(verdict: dict, summary: dict, already_shown: set[str] = froze
 
 
 _COLOURS = {"pass": "green", "fail": "red", "undetermined": "yellow"}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several: bool) -> None:

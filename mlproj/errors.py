@@ -41,7 +41,7 @@ class DataError(MlprojError):
 
 
 class RunError(MlprojError):
-    """A run directory is missing, incomplete or stale."""
+    """A run cannot be made (every fit failed) or its folder is missing, incomplete or stale."""
 
 
 def _sentence(text: str) -> str:

@@ -18,7 +18,7 @@ import yaml
 from mlproj import analysis, persist, rundir
 from mlproj.config import LoadedProject
 from mlproj.data import Dataset, load_dataset
-from mlproj.errors import DataError
+from mlproj.errors import DataError, RunError
 from mlproj.execute import Cache, TaskOutput, run_tasks, spread_path, threadpool_controller
 from mlproj.models import HISTORICAL, ModelSpec, resolve_specs, supports_missing_values
 from mlproj.leakage import check_leakage
@@ -129,6 +129,10 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     outputs = run_tasks(plan, fitted_tasks, dataset.X, dataset.y, cache, n_jobs=n_jobs, on_done=on_task,
                         errors=dataset.errors, ranges=dataset.limit_ranges, scheduler=scheduler,
                         workers=loaded.project.execution.workers, release=True)
+    if fitted_tasks and len(fitted_tasks) == len(plan.tasks) and all(o.error for o in outputs.values()):
+        raise RunError(_every_fit_failed(plan, outputs), where=str(loaded.path),
+                       hint="fix the estimators or their params (`mlproj estimators` lists the allowed ones; "
+                            "`mlproj check` knows parameter names, not every combination), then run again")
     outputs.update(_historical_outputs(plan, [t for t in plan.tasks if t not in fitted_tasks], dataset, on_task))
 
     rows, rates = analysis.results_rows(plan, outputs, dataset.y, cases)
@@ -188,6 +192,16 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
         cached=sum(1 for o in everything if o.cached),
         failed=summary["failed_fits"],
     )
+
+
+def _every_fit_failed(plan: Plan, outputs: dict[str, TaskOutput]) -> str:
+    """What went wrong, one error per model: nothing was fitted, so there is nothing to judge."""
+    first: dict[str, str] = {}
+    for task in plan.tasks:
+        output = outputs.get(task.key)
+        if output is not None and output.error:
+            first.setdefault(task.model, output.error)
+    return "every fit failed, so there is nothing to judge: " + "; ".join(f"{m}: {e}" for m, e in first.items())
 
 
 def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], outputs: dict[str, TaskOutput],

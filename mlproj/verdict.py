@@ -21,11 +21,7 @@ def judge(summary: dict) -> dict:
     design = {"folds": summary["folds"], "repeats": summary["repeats"], "confidence": summary["confidence"]}
     models = {m["name"]: m for m in summary["models"]}
     several = len(summary["cases"]) > 1
-    warnings = list(summary.get("warnings", []))
-    for model in summary["models"]:
-        if model["failed_tasks"]:
-            warnings.append(f"{model['name']}: {model['failed_tasks']} of {model['n_tasks']} fits failed "
-                            f"({'; '.join(model['errors'][:2])})")
+    warnings = list(summary.get("warnings", [])) + failed_fit_warnings(summary)
 
     judged = [_judge_case(case, models, design, summary.get("test"), several) for case in summary["cases"]]
     criteria = [c for case in judged for c in case["criteria"]]
@@ -57,6 +53,18 @@ def judge(summary: dict) -> dict:
         "warnings": warnings,
         "exit_code": EXIT_CODES[status],
     }
+
+
+def failed_fit_warnings(summary: dict) -> list[str]:
+    """One line per model with failed fits; a model whose every fit failed takes no part."""
+    lines = []
+    for model in summary["models"]:
+        failed, total = model["failed_tasks"], model["n_tasks"]
+        if failed:
+            left_out = ": it takes no part in the selection and comparisons" if failed == total else ""
+            lines.append(f"{model['name']}: {failed} of {total} fits failed ({'; '.join(model['errors'][:2])})"
+                         + left_out)
+    return lines
 
 
 def _bounds(primary: dict) -> tuple[float, float]:

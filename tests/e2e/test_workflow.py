@@ -232,10 +232,30 @@ def test_a_run_with_failed_fits_is_never_up_to_date(tmp_path: Path):
     first = cli("run", "-j", "1", cwd=demo)
     assert first.exit_code == 0, first.output
     assert "5 failed" in first.stdout
+    # said before the tables and the verdict, not only among the warnings at the end
+    shown = " ".join(first.stdout.split())
+    said = shown.index("failed fits: broken: 5 of 5 fits failed")
+    assert said < shown.index("cross-validated") and "takes no part in the selection" in shown[said:]
+    assert shown.count("broken: 5 of 5 fits failed") == 1
     assert latest(demo, "summary.json")["failed_fits"] == 5
     again = cli("run", "-j", "1", cwd=demo)
     assert "Up to date" not in again.stdout
     assert "5 failed" in again.stdout  # retried, not remembered
+
+
+def test_a_run_whose_every_fit_fails_is_an_error_not_an_undetermined_verdict(tmp_path: Path):
+    demo = _init(tmp_path)
+    project = yaml.safe_load((demo / "mlproj.yaml").read_text())
+    project["validation"]["repeats"] = 1
+    project["baselines"] = []
+    project["candidates"] = [{"name": "broken", "estimator": "LogisticRegression",
+                              "params": {"penalty": "l1", "solver": "lbfgs"}}]
+    (demo / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    result = cli("run", "-j", "1", cwd=demo)
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.stderr.split())
+    assert "every fit failed, so there is nothing to judge: broken:" in message and "solver" in message.lower()
+    assert not (demo / "runs").exists()  # no run folder that `mlproj verdict` would call undetermined
 
 
 def test_fits_catalogue_gives_the_same_results_as_its_csv(tmp_path: Path):
