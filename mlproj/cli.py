@@ -32,7 +32,21 @@ app = typer.Typer(
 )
 # Markup and emoji codes only where a message asks for them (markup=True, user text escaped):
 # a project's expressions and names ("class in [galaxy]", "file.yaml:100:") are shown as written.
-out = Console(highlight=False, markup=False, emoji=False)
+class _StdoutConsole(Console):
+    def on_broken_pipe(self) -> None:
+        """`mlproj verdict | head -1`: the reader has what it wanted. Go quiet and keep the
+        command's exit code (rich exits 1, which would read as a FAIL verdict)."""
+        _stdout_closed()
+        self.quiet = True
+
+
+def _stdout_closed() -> None:
+    # Python's advice for SIGPIPE: point stdout at devnull, so that later writes and the final
+    # flush do not raise again.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+out = _StdoutConsole(highlight=False, markup=False, emoji=False)
 err = Console(stderr=True, highlight=False, markup=False, emoji=False)
 EXIT_INVALID, EXIT_INTERRUPTED, EXIT_INTERNAL = 2, 130, 70
 _state = {"debug": False}
@@ -208,11 +222,15 @@ def verdict(
     for reason in result.stale:  # on stderr also with --json: CI logs show it, the JSON stays clean
         err.print(f"[yellow]warning:[/] stale run: {escape(reason)} (--allow-stale: this is the old run's verdict)",
                   markup=True)
-    if as_json:
-        sys.stdout.write(json.dumps(result.verdict, indent=2) + "\n")
-    else:
-        _print_verdict(result.verdict, result.summary)
-        out.print(f"Run: {_relative(result.run_dir)}")
+    try:
+        if as_json:
+            sys.stdout.write(json.dumps(result.verdict, indent=2) + "\n")
+            sys.stdout.flush()
+        else:
+            _print_verdict(result.verdict, result.summary)
+            out.print(f"Run: {_relative(result.run_dir)}")
+    except BrokenPipeError:  # the JSON is written directly, not through the console
+        _stdout_closed()
     raise typer.Exit(result.verdict["exit_code"])
 
 

@@ -126,6 +126,23 @@ def test_verdict_on_a_run_whose_data_changed_is_stale(tmp_path: Path):
     assert "catalogue" in result.stderr and "changed" in result.stderr
 
 
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_verdict_into_a_closed_pipe_keeps_the_verdict_exit_code(tmp_path: Path, as_json: bool):
+    """`mlproj verdict | head -1`: the reader stops early; the exit code must still be the verdict's."""
+    import subprocess
+    import sys
+
+    demo = _init(tmp_path)
+    assert cli("run", cwd=demo).exit_code == 0
+    expected = VERDICT_CODES[latest(demo, "verdict.json")["status"]]
+    process = subprocess.Popen([sys.executable, "-m", "mlproj", "verdict", *(["--json"] if as_json else [])],
+                               cwd=demo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # closed before mlproj writes: its first write meets a broken pipe
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == expected, stderr
+    assert "Traceback" not in stderr
+
+
 def test_verdict_json_and_junit(tmp_path: Path):
     demo = _init(tmp_path)
     assert cli("run", cwd=demo).exit_code == 0
