@@ -81,8 +81,18 @@ def _guard(command):
     return wrapper
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from mlproj import __version__
+
+        out.print(f"mlproj {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.")) -> None:
+def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+         version: bool = typer.Option(False, "--version", help="Print mlproj's version and exit.",
+                                      is_eager=True, callback=_print_version)) -> None:
     _state["debug"] = debug
 
 
@@ -170,11 +180,16 @@ def run(
     if backend not in ("local", "dask"):
         raise MlprojError(f"unknown backend '{backend}'", hint="use --backend local or --backend dask")
     address = scheduler or loaded.project.execution.scheduler
+    if scheduler and backend != "dask":
+        raise MlprojError(f"--scheduler {scheduler} is for the dask backend, but this run uses '{backend}'",
+                          hint="add --backend dask (or set execution.backend: dask), or leave out --scheduler")
     if backend == "dask" and not address:
         raise MlprojError("the dask backend needs a scheduler address",
                           hint="pass --scheduler tcp://HOST:PORT or set execution.scheduler")
     for warning in prepared.dataset.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
+    for reason, count in prepared.dataset.dropped.items():
+        out.print(f"Dropped {count} rows {reason}.")
     total = len(prepared.plan.tasks)
     cached = runner.cached_count(prepared)
     plan = prepared.plan

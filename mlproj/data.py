@@ -94,6 +94,9 @@ def read_table(path: Path, *, where: str, columns: list[str] | None = None):
     """Read a catalogue into a pandas DataFrame, with readable errors for unreadable files."""
 
     kind = reader_for(path)
+    if kind is None and path.is_dir():
+        raise DataError(f"{path} is a folder, not a catalogue file", where=where,
+                        hint="name the catalogue file itself")
     if kind is None:
         raise DataError(
             f"cannot read '{path.name}': unsupported file type '{path.suffix}'",

@@ -107,6 +107,7 @@ CASES = [
     ("derived-infinite-for-every-row", with_changes(data__derived={"ratio": "u / 0"}), None,
      ["data.derived.ratio", "is infinite for every row"]),
     # project text with square brackets or :codes: is shown as written (no rich markup, no emoji)
+    ("data-path-is-a-folder", with_changes(data__path="."), None, ["is a folder, not a catalogue file"]),
     ("brackets-shown-as-written", with_changes(classes={"galaxy": "class in [galaxy]", "star": "class == 'STAR'"}),
      None, ['"class in [galaxy]"', "('[galaxy]')"]),
     ("line-100-shown-as-written", "#\n" * 98 + "name: a\nname: b\n", None, ["mlproj.yaml:100", "appears twice"]),
@@ -153,6 +154,9 @@ def test_rows_without_a_label_are_dropped_and_reported_not_counted_as_the_other_
     assert result.exit_code == 0, result.output
     assert "dropped 12 rows with a missing label" in result.stdout
     assert f"star {stars - unlabelled_stars};" in result.stdout
+    run = cli("run", cwd=tmp_path)  # the run says so too, not only `check`
+    assert run.exit_code == 0, run.output
+    assert "Dropped 12 rows with a missing label." in run.stdout
 
 
 def test_good_project_is_accepted(tmp_path: Path):

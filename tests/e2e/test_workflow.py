@@ -180,6 +180,17 @@ def test_the_verdicts_a_template_readme_promises(tmp_path: Path, template: str):
     assert latest(demo, "summary.json")["task"] == template  # each template is named after its task
 
 
+def test_version_and_a_scheduler_without_the_dask_backend(tmp_path: Path):
+    from mlproj import __version__
+
+    version = cli("--version")
+    assert (version.exit_code, version.stdout.strip()) == (0, f"mlproj {__version__}")
+    demo = _init(tmp_path)
+    alone = cli("run", "--scheduler", "tcp://127.0.0.1:8786", cwd=demo)
+    assert alone.exit_code == 2
+    assert "--backend dask" in alone.stderr and not (demo / "runs").exists()
+
+
 def test_plan_and_schema(tmp_path: Path):
     demo = _init(tmp_path)
     plan = cli("plan", "--json", cwd=demo)
