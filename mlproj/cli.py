@@ -281,8 +281,25 @@ def estimators(
     if task not in ("classification", "regression"):
         raise MlprojError(f"unknown task '{task}'", hint="use --task classification or --task regression")
     ranks = {0: "dummy", 1: "linear", 2: "trees", 3: "other"}
+    if task == "classification":
+        out.print(f"{'estimator':40s} {'rank':8s} probabilities (rate and ranking metrics need them)")
     for name, cls in sorted(allowed_estimators(task).items()):
-        out.print(f"{name:40s} {ranks[simplicity_of(cls)]}")
+        line = f"{name:40s} {ranks[simplicity_of(cls)]:8s}"
+        if task == "classification":
+            line += " " + _gives_probabilities(cls)
+        out.print(line.rstrip(), soft_wrap=True)  # one line per estimator, for grep
+
+
+def _gives_probabilities(cls: type) -> str:
+    import warnings
+
+    with warnings.catch_warnings():  # deprecated estimators warn when built
+        warnings.simplefilter("ignore")
+        if hasattr(cls(), "predict_proba"):
+            return "yes"
+    # Defined on the class but not on a default instance: some parameters turn it on
+    # (SVC probability: true, SGDClassifier loss: log_loss).
+    return "with some params (see its documentation)" if hasattr(cls, "predict_proba") else "no"
 
 
 cache_app = typer.Typer(help="Manage the fit cache in .mlproj/cache/.", no_args_is_help=True)
@@ -389,9 +406,9 @@ def _print_verdict(verdict: dict, summary: dict, already_shown: set[str] = froze
     status = verdict["status"]
     colour = _COLOURS[status]
     reason = verdict.get("reason") or ""
-    out.print(f"[bold {colour}]VERDICT: {status.upper()}[/] — selected {escape(str(verdict.get('selected_model')))}: "
-              f"{escape(reason)}.",
-              markup=True)
+    selected = verdict.get("selected_model")
+    chosen = f"selected {escape(selected)}" if selected else "no model selected"
+    out.print(f"[bold {colour}]VERDICT: {status.upper()}[/] — {chosen}: {escape(reason)}.", markup=True)
 
 
 _COLOURS = {"pass": "green", "fail": "red", "undetermined": "yellow"}
@@ -411,7 +428,11 @@ def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several:
     out.print(f"\n{title}[bold]cross-validated {escape(primary)}[/] over {summary['repeats']} × {summary['folds']} folds: "
               f"mean ± corrected SE, {summary['confidence'] * 100:g}% interval", markup=True)
     table = Table()
-    for column in ("model", "role", primary, "interval", "out-of-fold counts [95% Wilson]", "fit s"):
+    # Rates come with the counts behind them (paper §2.3), pooled over the folds of the first
+    # repeat, which hold every development object once.
+    counted = any(model.get("rates", {}).get(primary) for model in case["models"].values())
+    for column in ("model", "role", primary, "interval") + (("out-of-fold counts, first repeat [95% Wilson]",)
+                                                           if counted else ()) + ("fit s",):
         table.add_column(column)
     roles = {m["name"]: m for m in summary["models"]}
     selected = judged.get("selected_model")
@@ -420,15 +441,17 @@ def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several:
         mean, se = _nan(s["mean"]), _nan(s["se"])
         interval = significant_interval(_nan(s["interval"][0]), _nan(s["interval"][1]), se)
         fit = roles[name]["fit_seconds"]
+        counts = (_counts(model.get("rates", {}).get(primary), case["primary"]["name"]),) if counted else ()
         table.add_row(name + (" ◀ selected" if name == selected else ""), roles[name]["role"], significant(mean, se),
-                      interval, _counts(model.get("rates", {}).get(primary), case["primary"]["name"]),
-                      "—" if fit is None else f"{fit:.2f}")
+                      interval, *counts, "—" if fit is None else f"{fit:.2f}")
     out.print(table)
     comparisons = [c for c in verdict.get("comparisons", []) if c.get("selection", case["name"]) == case["name"]]
     if comparisons:
-        out.print(f"Paired comparisons of the best candidate with each baseline (margin ±{case['margin']:g}):")
+        out.print(f"Paired comparisons of the best candidate with each baseline (improvement: how much better b "
+                  f"scores than a, whichever way the metric improves; margin ±{case['margin']:g}):")
         comp = Table()
-        for column in ("b vs a", "difference", "90% interval", "P(better)", "P(equiv.)", "P(worse)", "decision"):
+        for column in ("b vs a", "improvement", f"{summary['confidence'] * 100:g}% interval", "P(better)", "P(equiv.)",
+                       "P(worse)", "decision"):
             comp.add_column(column)
         for c in comparisons:
             low, high = (_nan(v) for v in c["interval"])

@@ -145,7 +145,15 @@ def ignores_features(spec: ModelSpec) -> bool:
     return spec.estimator in FEATURE_BLIND
 
 
+# Where a module's family misleads: linear support-vector machines are linear models, and a
+# quadratic discriminant is not.
+_SIMPLICITY_OF_CLASS = {"LinearSVC": SIMPLICITY["linear"], "LinearSVR": SIMPLICITY["linear"],
+                        "QuadraticDiscriminantAnalysis": SIMPLICITY["other"]}
+
+
 def simplicity_of(estimator_class: type) -> int:
+    if estimator_class.__name__ in _SIMPLICITY_OF_CLASS:
+        return _SIMPLICITY_OF_CLASS[estimator_class.__name__]
     module = estimator_class.__module__
     if module.startswith(_LINEAR_MODULES):
         return SIMPLICITY["linear"]

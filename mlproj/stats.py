@@ -270,9 +270,9 @@ def select_model(candidates: Sequence[Candidate], *, folds: int, repeats: int, m
     m = f"\u00b1{margin:g}"
     if chosen is best:
         if len(pool) == 1:
-            reason = f"{best.name} has the best mean and no other model is equivalent to it within {m}"
+            reason = f"{best.name} has the best mean and no other model is shown to be equivalent to it within {m}"
         else:
-            reason = f"{best.name} has the best mean and no simpler model is equivalent to it within {m}"
+            reason = f"{best.name} has the best mean and no simpler model is shown to be equivalent to it within {m}"
     elif chosen.simplicity < best.simplicity:
         reason = f"{chosen.name} is equivalent to {best.name} within {m} and is simpler"
     elif _fit_key(chosen) < _fit_key(best):

@@ -248,6 +248,18 @@ def test_estimators_command_lists_the_allow_list():
     assert "HistGradientBoostingRegressor" in result.stdout and "LogisticRegression" not in result.stdout
 
 
+def test_estimators_command_says_which_classifiers_give_probabilities():
+    from tests.e2e.helpers import cli
+
+    result = cli("estimators")
+    assert result.exit_code == 0 and "Warning" not in result.output  # deprecated classes are built quietly
+    rows = {line.split()[0]: " ".join(line.split()[1:]) for line in result.stdout.splitlines()[1:]}
+    assert rows["HistGradientBoostingClassifier"] == "trees yes"
+    assert rows["LinearSVC"] == "linear no"  # a linear model, whatever sklearn.svm holds
+    assert rows["SVC"] == "other with some params (see its documentation)"
+    assert rows["QuadraticDiscriminantAnalysis"] == "other yes"
+
+
 @pytest.mark.parametrize("task", ["classification", "regression"])
 @pytest.mark.parametrize("baselines", ["[dummy]", "[standard]", "[dummy, standard]"])
 def test_names_reserved_by_the_config_are_those_of_the_baselines_run(task, baselines):

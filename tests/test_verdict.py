@@ -85,7 +85,7 @@ def test_pass_when_the_finish_line_is_reached_and_the_dummy_beaten():
     verdict = judge(summary(standard(scores(0.95))))
     assert verdict["status"] == "pass" and verdict["exit_code"] == 0
     assert verdict["selected_model"] == "hgb"
-    assert verdict["reason"] == "hgb has the best mean and no other model is equivalent to it within \u00b10.01"
+    assert verdict["reason"] == "hgb has the best mean and no other model is shown to be equivalent to it within \u00b10.01"
     finish = criterion(verdict, "finish_line")
     assert finish["status"] == "pass" and finish["threshold"] == 0.9
     assert finish["value"] == pytest.approx(0.95)
