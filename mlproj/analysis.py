@@ -475,6 +475,18 @@ def calibration_record(is_positive: np.ndarray, probability: np.ndarray) -> dict
     return curve.to_dict()
 
 
+def _runs(flags: list[bool], sides: list[bool]) -> list[list[int]]:
+    """Indices of the flagged bins, neighbours on the same side joined into one run."""
+    runs: list[list[int]] = []
+    for index, flag in enumerate(flags):
+        if flag:
+            if index and flags[index - 1] and sides[index - 1] == sides[index]:
+                runs[-1].append(index)
+            else:
+                runs.append([index])
+    return runs
+
+
 def toward_prior(y: np.ndarray, prediction: np.ndarray, bins: int = 10) -> dict:
     """Where predictions are pulled toward the bulk of the training sample (paper §5.3, figure 3).
 
@@ -492,12 +504,18 @@ def toward_prior(y: np.ndarray, prediction: np.ndarray, bins: int = 10) -> dict:
     slope = np.gradient(predicted, truth) if len(groups) > 1 else np.array([math.nan])
     pulled = [bool((t - median) * (p - t) < 0 and abs(p - t) > 0.5 * max(e, 1e-12) and abs(p - median) < abs(t - median))
               for t, p, e in zip(truth, predicted, scatter)]
-    flagged = [f"[{y[g].min():.3g}, {y[g].max():.3g}]" for g, f in zip(groups, pulled) if f]
+    # Neighbouring bins on the same side of the median are one range: below it predictions are
+    # pulled up, above it down.
+    above = [bool(t > median) for t in truth]
+    flagged = [f"{'down' if above[run[0]] else 'up'} for true values in "
+               f"[{y[np.concatenate([groups[i] for i in run])].min():.3g}, "
+               f"{y[np.concatenate([groups[i] for i in run])].max():.3g}]"
+               for run in _runs(pulled, above)]
     return {
         "truth": [_json_float(v) for v in truth], "predicted": [_json_float(v) for v in predicted],
         "slope": [_json_float(v) for v in slope], "pulled": pulled,
         "overall_slope": _json_float(float(np.polyfit(y, prediction, 1)[0])) if len(y) > 1 else None,
-        "detail": ("predictions are pulled toward the bulk of the training sample for true values in "
-                   + ", ".join(flagged) + " (paper §5.3): do not trust them at the edges of the sample")
+        "detail": ("predictions are pulled toward the bulk of the training sample (paper §5.3): "
+                   + "; ".join(flagged) + ". Do not trust them there")
         if flagged else None,
     }

@@ -175,7 +175,8 @@ def run(
     prepared = runner.prepare(loaded)
     n_jobs = jobs if jobs is not None else loaded.project.execution.n_jobs
     if n_jobs == 0:
-        raise MlprojError("-j must be a positive number of workers, or -1 for all cores")
+        raise MlprojError("-j must be a positive number of workers, or negative to count back from all cores "
+                          "(-1: all, -2: all but one)")
     backend = backend or loaded.project.execution.backend
     if backend not in ("local", "dask"):
         raise MlprojError(f"unknown backend '{backend}'", hint="use --backend local or --backend dask")

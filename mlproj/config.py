@@ -268,7 +268,8 @@ class Execution(Section):
     @classmethod
     def _nonzero(cls, value):
         if value == 0:
-            raise ValueError("n_jobs must be a positive number of workers, or -1 for all cores")
+            raise ValueError("n_jobs must be a positive number of workers, or negative to count back from all "
+                             "cores (-1: all, -2: all but one)")
         return value
 
 

@@ -55,6 +55,11 @@ def judge(summary: dict) -> dict:
     }
 
 
+def _continued(sentence: str) -> str:
+    """A sentence continued after a colon: "...: the PIT histogram ..." (not "The")."""
+    return sentence[:1].lower() + sentence[1:] if sentence[:2] != sentence[:2].upper() else sentence
+
+
 def failed_fit_warnings(summary: dict) -> list[str]:
     """One line per model with failed fits; a model whose every fit failed takes no part."""
     lines = []
@@ -139,7 +144,7 @@ def _judge_case(case: dict, models: dict, design: dict, test: dict | None, sever
     criteria.extend({**base, **c} for c in _uncertainty_criteria(case, selection.selected, prefix))
     if tested and tested["cases"].get(case["name"], {}).get("pit", {}).get("flagged"):
         warnings.append(f"{prefix}predicted uncertainties of {selection.selected} on the test set: "
-                        + tested["cases"][case["name"]]["pit"]["detail"])
+                        + _continued(tested["cases"][case["name"]]["pit"]["detail"]))
     return {
         **base,
         "uncertainty": uncertainty,

@@ -89,6 +89,8 @@ def test_pull_toward_the_training_prior_is_flagged_at_the_edges_only_when_presen
     assert report["overall_slope"] == pytest.approx(0.5, abs=0.05)
     assert report["pulled"][0] and report["pulled"][-1]
     assert "pulled toward the bulk" in report["detail"]
+    # neighbouring flagged bins on one side of the median are one range: here one below, one above
+    assert sum(report["pulled"]) > 2 and report["detail"].count("[") == 2
 
     honest = y + rng.normal(0, 0.005, y.size)
     report = toward_prior(y, honest)
