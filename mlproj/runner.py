@@ -147,7 +147,8 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
         final_outputs = run_tasks(plan, to_fit, dataset.X, dataset.y, cache, n_jobs=n_jobs, errors=dataset.errors,
                                   ranges=dataset.limit_ranges, keep_models=True, workers=loaded.project.execution.workers)
         final_outputs.update(_historical_outputs(plan, [t for t in finals if t not in to_fit], dataset, None))
-        summary["test"] = {"models": {}, "uses": record_test_use(loaded, selected, dataset.file_hash)}
+        summary["test"] = {"models": {}, "uses": record_test_use(loaded, {t.model: t.key for t in finals},
+                                                                 dataset.file_hash)}
         for task in finals:
             output = final_outputs[task.key]
             if output.predictions is not None:
@@ -326,18 +327,24 @@ def plan_seed(plan: Plan) -> int:
     return plan.splits[0].seed if plan.splits else 0
 
 
-def record_test_use(loaded: LoadedProject, models: list[str], data_hash: str) -> int:
-    """Count the distinct configurations that have looked at this project's test set."""
+def record_test_use(loaded: LoadedProject, fits: dict[str, str], data_hash: str) -> int:
+    """Count the distinct model configurations that have looked at this project's test set.
+
+    `fits`: the selected models' final fits (model name -> task key). A key changes with
+    anything that changes the fitted model or the test rows (estimator, parameters, features,
+    split, catalogue), and not with a new name, statement or finish line, which choose nothing
+    on the test set. Entries written before the keys were recorded count by configuration.
+    """
     ledger_path = loaded.root / ".mlproj" / "test-uses.json"
     try:
         ledger = json.loads(ledger_path.read_text())
     except (OSError, ValueError):
         ledger = []
-    entry = {"config": loaded.config_hash, "data": data_hash, "models": models}
+    entry = {"config": loaded.config_hash, "data": data_hash, "models": sorted(fits), "fits": sorted(fits.values())}
     if entry not in ledger:
         ledger.append(entry)
         rundir.write_json(ledger_path, ledger)
-    return len({(e["config"], e["data"]) for e in ledger if e.get("data") == data_hash})
+    return len({tuple(e["fits"]) if "fits" in e else e["config"] for e in ledger if e.get("data") == data_hash})
 
 
 def build_summary(prepared: Prepared, rows: list[dict], rates: dict) -> dict:

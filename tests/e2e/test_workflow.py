@@ -191,6 +191,27 @@ def test_version_and_a_scheduler_without_the_dask_backend(tmp_path: Path):
     assert "--backend dask" in alone.stderr and not (demo / "runs").exists()
 
 
+def test_the_test_set_counts_model_configurations_not_names_or_finish_lines(tmp_path: Path):
+    demo = _init(tmp_path)
+    project = yaml.safe_load((demo / "mlproj.yaml").read_text())
+    project["validation"]["repeats"] = 1
+
+    def run_with(**changes) -> dict:
+        for section, value in changes.items():
+            project[section] = value
+        (demo / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+        assert cli("run", cwd=demo).exit_code == 0
+        return latest(demo, "summary.json")
+
+    assert run_with()["test"]["uses"] == 1
+    assert run_with(name="renamed")["test"]["uses"] == 1
+    assert run_with(finish_line={"threshold": 0.95, "margin": 0.01})["test"]["uses"] == 1
+    changed = run_with(candidates=[{"name": "hgb", "estimator": "HistGradientBoostingClassifier",
+                                    "params": {"max_iter": 50}}])
+    assert changed["test"]["uses"] == 2
+    assert any("used by 2 different configurations" in w for w in changed["warnings"])
+
+
 def test_plan_and_schema(tmp_path: Path):
     demo = _init(tmp_path)
     plan = cli("plan", "--json", cwd=demo)
