@@ -30,8 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-# Markup and emoji codes only where a message asks for them (markup=True, user text escaped):
-# a project's expressions and names ("class in [galaxy]", "file.yaml:100:") are shown as written.
 class _StdoutConsole(Console):
     def on_broken_pipe(self) -> None:
         """`mlproj verdict | head -1`: the reader has what it wanted. Go quiet and keep the
@@ -46,6 +44,8 @@ def _stdout_closed() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+# Markup and emoji codes only where a message asks for them (markup=True, user text escaped):
+# a project's expressions and names ("class in [galaxy]", "file.yaml:100:") are shown as written.
 out = _StdoutConsole(highlight=False, markup=False, emoji=False)
 err = Console(stderr=True, highlight=False, markup=False, emoji=False)
 EXIT_INVALID, EXIT_INTERRUPTED, EXIT_INTERNAL = 2, 130, 70
