@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import gc
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -71,6 +72,9 @@ def _guard(command):
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # `mlproj schema | head`: JSON written to a reader that has stopped
+            _stdout_closed()
+            raise typer.Exit(0) from None
         except Exception as exc:  # noqa: BLE001 - last line of defence against tracebacks
             if _state["debug"]:
                 raise
@@ -159,6 +163,7 @@ def run(
     """Execute the plan (resuming from the cache), then judge it against the finish line."""
     from mlproj import review
 
+    _check_run_options(config, jobs, backend, scheduler)  # also when the latest run is up to date
     current = None if rerun else review.current_run(config)
     if current is not None:
         out.print(f"Up to date: {_relative(current.run_dir)} matches the project file and the catalogue; "
@@ -174,23 +179,15 @@ def run(
     loaded = load_project(config)
     prepared = runner.prepare(loaded)
     n_jobs = jobs if jobs is not None else loaded.project.execution.n_jobs
-    if n_jobs == 0:
-        raise MlprojError("-j must be a positive number of workers, or negative to count back from all cores "
-                          "(-1: all, -2: all but one)")
     backend = backend or loaded.project.execution.backend
-    if backend not in ("local", "dask"):
-        raise MlprojError(f"unknown backend '{backend}'", hint="use --backend local or --backend dask")
     address = scheduler or loaded.project.execution.scheduler
-    if scheduler and backend != "dask":
-        raise MlprojError(f"--scheduler {scheduler} is for the dask backend, but this run uses '{backend}'",
-                          hint="add --backend dask (or set execution.backend: dask), or leave out --scheduler")
     if backend == "dask" and not address:
         raise MlprojError("the dask backend needs a scheduler address",
                           hint="pass --scheduler tcp://HOST:PORT or set execution.scheduler")
     for warning in prepared.dataset.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     for reason, count in prepared.dataset.dropped.items():
-        out.print(f"Dropped {count} rows {reason}.")
+        out.print(f"Dropped {_count(count, 'row')} {reason}.")
     total = len(prepared.plan.tasks)
     cached = runner.cached_count(prepared)
     plan = prepared.plan
@@ -210,13 +207,25 @@ def run(
     else:
         out.print(f"Fitted {outcome.fitted}, reused {outcome.cached} from the cache"
                   + (f", {outcome.failed} failed" if outcome.failed else "") + ".")
-    from mlproj.verdict import failed_fit_warnings
-
-    failures = failed_fit_warnings(outcome.summary)
-    for failure in failures:  # before the tables: a failed candidate must not go unnoticed under a PASS
-        out.print(f"[bold red]failed fits:[/] {escape(failure)}", markup=True)
-    _print_verdict(outcome.verdict, outcome.summary, already_shown=set(prepared.dataset.warnings) | set(failures))
+    _print_verdict(outcome.verdict, outcome.summary, already_shown=set(prepared.dataset.warnings))
     out.print(f"Run written to {_relative(outcome.run_dir)}; `mlproj verdict` shows it again (exit code = verdict).")
+
+
+def _check_run_options(config: Path, jobs: int | None, backend: str | None, scheduler: str | None) -> None:
+    """The command line's own mistakes (the project file's values are checked when it loads)."""
+    if jobs == 0:
+        raise MlprojError("-j must be a positive number of workers, or negative to count back from all cores "
+                          "(-1: all, -2: all but one)")
+    if backend is not None and backend not in ("local", "dask"):
+        raise MlprojError(f"unknown backend '{backend}'", hint="use --backend local or --backend dask")
+    if scheduler:
+        if backend is None:  # the project file decides; read only in this case, to keep `run` quick
+            from mlproj.config import load_project
+
+            backend = load_project(config).project.execution.backend
+        if backend != "dask":
+            raise MlprojError(f"--scheduler {scheduler} is for the dask backend, but this run uses '{backend}'",
+                              hint="add --backend dask (or set execution.backend: dask), or leave out --scheduler")
 
 
 @app.command()
@@ -352,7 +361,7 @@ def _print_data(prepared) -> None:
     out.print(f"Catalogue {dataset.source.name}: {dataset.n_rows_read} rows read, {dataset.n_rows} used, "
               f"{len(dataset.feature_names)} features ({', '.join(dataset.feature_names)})")
     for reason, count in dataset.dropped.items():
-        out.print(f"  dropped {count} rows {reason}")
+        out.print(f"  dropped {_count(count, 'row')} {reason}")
     if dataset.classes:
         counts = ", ".join(f"{k} {v}" for k, v in dataset.class_counts().items())
         out.print(f"  classes: {counts}; positive: {prepared.loaded.project.positive}")
@@ -382,6 +391,12 @@ def _print_plan(prepared) -> None:
 
 
 def _print_verdict(verdict: dict, summary: dict, already_shown: set[str] = frozenset()) -> None:
+    from mlproj.failures import failed_fit_warnings
+
+    failures = failed_fit_warnings(summary)
+    for failure in failures:  # before the tables: a failed candidate must not go unnoticed under a PASS
+        out.print(f"[bold red]failed fits:[/] {escape(failure)}", markup=True)
+    already_shown = set(already_shown) | set(failures)
     several = len(summary["cases"]) > 1
     judged = {case["selection"]: case for case in verdict.get("selections", [])}
     for case in summary["cases"]:
@@ -442,14 +457,16 @@ def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several:
         mean, se = _nan(s["mean"]), _nan(s["se"])
         interval = significant_interval(_nan(s["interval"][0]), _nan(s["interval"][1]), se)
         fit = roles[name]["fit_seconds"]
+        failed = roles[name].get("failed_tasks", 0) == roles[name].get("n_tasks", -1)  # every fit failed
         counts = (_counts(model.get("rates", {}).get(primary), case["primary"]["name"]),) if counted else ()
-        table.add_row(name + (" ◀ selected" if name == selected else ""), roles[name]["role"], significant(mean, se),
-                      interval, *counts, "—" if fit is None else f"{fit:.2f}")
+        table.add_row(name + (" ◀ selected" if name == selected else ""), roles[name]["role"],
+                      "—" if math.isnan(mean) else significant(mean, se), interval, *counts,
+                      "failed" if failed else "—" if fit is None else f"{fit:.2f}")
     out.print(table)
     comparisons = [c for c in verdict.get("comparisons", []) if c.get("selection", case["name"]) == case["name"]]
     if comparisons:
-        out.print(f"Paired comparisons of the best candidate with each baseline (improvement: how much better b "
-                  f"scores than a, whichever way the metric improves; margin ±{case['margin']:g}):")
+        out.print(f"Paired comparisons of {escape(comparisons[0]['b'])} with each baseline (improvement: how much "
+                  f"better b scores than a, whichever way the metric improves; margin ±{case['margin']:g}):")
         comp = Table()
         for column in ("b vs a", "improvement", f"{summary['confidence'] * 100:g}% interval", "P(better)", "P(equiv.)",
                        "P(worse)", "decision"):

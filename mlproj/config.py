@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -533,13 +534,15 @@ def _check_consistency(loaded: LoadedProject) -> None:
     for loc, finish, primary in finish_lines:
         low, high = metrics.BOUNDS[primary.name]
         if not low <= finish.threshold <= high:
-            fraction = high == 1.0 and finish.threshold > 1
+            values = f"from {low:g} to {high:g}" if math.isfinite(low) and math.isfinite(high) else (
+                f"of at least {low:g}" if math.isfinite(low) else f"of at most {high:g}")
+            percent = (low, high) == (0.0, 1.0) and 1 < finish.threshold <= 100
             raise ConfigError(
                 f"finish-line threshold {finish.threshold:g} is outside the values {primary.name} can take "
-                f"([{low:g}, {high:g}]): the finish line could never be decided",
+                f"({values}): every model would reach it, or none could",
                 where=loaded.where(*loc),
-                hint=f"write it as a fraction, e.g. {finish.threshold / 100:g} for {finish.threshold:g}%" if fraction
-                else f"choose a threshold between {low:g} and {high:g}")
+                hint=f"write it as a fraction, e.g. {finish.threshold / 100:g} for {finish.threshold:g}%" if percent
+                else f"choose a threshold {values}")
 
 
 def _parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:

@@ -258,7 +258,7 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
         positive = classes.index(project.positive)
     else:
         target = _numeric_column(table, data.label, loaded.where("data", "label"), role="regression target")
-        keep = _rows_to_keep({"missing or infinite target": np.isfinite(target)}, dropped)
+        keep = _rows_to_keep({"with a missing or infinite target": np.isfinite(target)}, dropped)
         y, classes, positive, used_columns = target, None, None, set()
 
     historical = _historical(table, loaded, classes if project.objective.task == "classification" else None)

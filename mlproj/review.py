@@ -35,7 +35,7 @@ def rejudge(run: str | None, config: Path, *, allow_stale: bool = False) -> Revi
         raise RunError(
             f"run {run_dir.name} is stale: " + "; ".join(stale),
             hint="run `mlproj run` to bring it up to date (unchanged fits come from the cache), "
-                 "or pass --allow-stale to judge the old run anyway",
+                 "or pass --allow-stale to see the old run's verdict anyway",
         )
     project_name = summary.get("project", run_dir.name)
     return Review(run_dir, _judged(run_dir, env, summary), summary, stale, project_name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from mlproj import stats
+from mlproj.failures import failed_fit_warnings
 
 EXIT_CODES = {"pass": 0, "fail": 1, "undetermined": 3}
 _CRITERION_STATUS = {"reached": "pass", "not_reached": "fail", "undetermined": "undetermined"}
@@ -58,18 +59,6 @@ def judge(summary: dict) -> dict:
 def _continued(sentence: str) -> str:
     """A sentence continued after a colon: "...: the PIT histogram ..." (not "The")."""
     return sentence[:1].lower() + sentence[1:] if sentence[:2] != sentence[:2].upper() else sentence
-
-
-def failed_fit_warnings(summary: dict) -> list[str]:
-    """One line per model with failed fits; a model whose every fit failed takes no part."""
-    lines = []
-    for model in summary["models"]:
-        failed, total = model["failed_tasks"], model["n_tasks"]
-        if failed:
-            left_out = ": it takes no part in the selection and comparisons" if failed == total else ""
-            lines.append(f"{model['name']}: {failed} of {total} fits failed ({'; '.join(model['errors'][:2])})"
-                         + left_out)
-    return lines
 
 
 def _bounds(primary: dict) -> tuple[float, float]:
@@ -230,6 +219,12 @@ def _versus_dummy(case: dict, selection: stats.Selection, folds: int, repeats: i
     """Does the selected model (the one reported and used) beat the uninformative dummy? When the
     dummy itself is selected, the best model is compared with it, to show by how little it fails."""
     selected = selection.best if selection.selected == "dummy" else selection.selected
+    if not any(math.isfinite(v) for v in _scores(case, "dummy")):
+        # e.g. the purity of a dummy that selects nothing: there is no trivial score to beat, and
+        # a criterion that cannot be judged must not hold the verdict back.
+        return {"status": "undetermined", "required": False, "value": None, "threshold": case["margin"],
+                "detail": f"the uninformative dummy has no {case['primary']['label']} in any fold (e.g. it "
+                          "selects nothing), so there is nothing to compare with; not counted in the verdict"}
     if selected == "dummy":
         return {"status": "fail", "value": 0.0, "threshold": case["margin"],
                 "detail": "no model scores better than the uninformative dummy baseline"}

@@ -376,9 +376,10 @@ def test_non_finite_finish_line_is_config_error(old, new):
 
 def test_a_finish_line_outside_the_values_of_its_metric_is_config_error():
     rendered = error_of(CLASSIFICATION.replace("threshold: 0.9", "threshold: 90"))
-    assert "finish_line.threshold" in rendered and "[0, 1]" in rendered and "0.9 for 90%" in rendered
-    assert "never be decided" in error_of(CLASSIFICATION.replace("threshold: 0.9", "threshold: -0.1"))
-    assert "[0, inf]" in error_of(REGRESSION.replace("threshold: 0.05", "threshold: -0.01"))
+    assert "finish_line.threshold" in rendered and "from 0 to 1" in rendered and "0.9 for 90%" in rendered
+    below = error_of(CLASSIFICATION.replace("threshold: 0.9", "threshold: -0.1"))
+    assert "every model would reach it" in below and "for -0.1%" not in below
+    assert "of at least 0" in error_of(REGRESSION.replace("threshold: 0.05", "threshold: -0.01"))
     # a bound itself is a possible (if demanding) finish line
     assert parse(CLASSIFICATION.replace("threshold: 0.9", "threshold: 1.0")).project.finish_line.threshold == 1.0
 

@@ -423,7 +423,7 @@ def test_regression_target_nan_rows_dropped(tmp_path):
     write_csv(tmp_path, frame)
     ds = load_dataset(project(tmp_path, task="regression", label="z", features="[u, g, r]"))
     assert ds.classes is None and ds.positive is None
-    assert ds.dropped == {"missing or infinite target": 3}
+    assert ds.dropped == {"with a missing or infinite target": 3}
     assert ds.n_rows == N - 3 and ds.n_rows_read == N
     np.testing.assert_allclose(ds.y, frame["z"].dropna().to_numpy())
     assert ds.class_counts() == {}

@@ -143,6 +143,14 @@ def test_the_interval_of_a_rate_is_cut_to_the_values_it_can_take():
     assert judge(summary(high))["primary"]["interval"] == unbounded
 
 
+def test_a_dummy_without_any_score_does_not_hold_the_verdict_back():
+    """The purity of a dummy that selects nothing is undefined in every fold."""
+    verdict = judge(summary(case({"dummy": [math.nan] * (FOLDS * REPEATS), "hgb": scores(0.95)})))
+    beats = criterion(verdict, "beats_trivial_baseline")
+    assert beats["status"] == "undetermined" and beats["required"] is False and "nothing to compare" in beats["detail"]
+    assert verdict["status"] == "pass"
+
+
 def test_without_a_dummy_there_is_no_trivial_baseline_criterion():
     verdict = judge(summary(case({"logistic": scores(0.8, noise=TINY), "hgb": scores(0.95)})))
     assert [c["name"] for c in verdict["criteria"]] == ["finish_line"]

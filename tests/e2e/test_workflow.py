@@ -126,21 +126,23 @@ def test_verdict_on_a_run_whose_data_changed_is_stale(tmp_path: Path):
     assert "catalogue" in result.stderr and "changed" in result.stderr
 
 
-@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
-def test_verdict_into_a_closed_pipe_keeps_the_verdict_exit_code(tmp_path: Path, as_json: bool):
-    """`mlproj verdict | head -1`: the reader stops early; the exit code must still be the verdict's."""
+def test_commands_into_a_closed_pipe_keep_their_exit_codes(tmp_path: Path):
+    """`mlproj verdict | head -1`: the reader stops early; the exit code must still be the verdict's,
+    and JSON written straight to stdout (`schema`, `plan --json`) is no internal error."""
     import subprocess
     import sys
 
     demo = _init(tmp_path)
     assert cli("run", cwd=demo).exit_code == 0
-    expected = VERDICT_CODES[latest(demo, "verdict.json")["status"]]
-    process = subprocess.Popen([sys.executable, "-m", "mlproj", "verdict", *(["--json"] if as_json else [])],
-                               cwd=demo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    process.stdout.close()  # closed before mlproj writes: its first write meets a broken pipe
-    stderr = process.stderr.read().decode()
-    assert process.wait(timeout=120) == expected, stderr
-    assert "Traceback" not in stderr
+    verdict = VERDICT_CODES[latest(demo, "verdict.json")["status"]]
+    for command, expected in ((["verdict"], verdict), (["verdict", "--json"], verdict), (["schema"], 0),
+                              (["plan", "--json"], 0)):
+        process = subprocess.Popen([sys.executable, "-m", "mlproj", *command], cwd=demo,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process.stdout.close()  # closed before mlproj writes: its first write meets a broken pipe
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=120) == expected, (command, stderr)
+        assert "Traceback" not in stderr and "internal error" not in stderr, command
 
 
 def test_verdict_json_and_junit(tmp_path: Path):
@@ -189,6 +191,12 @@ def test_version_and_a_scheduler_without_the_dask_backend(tmp_path: Path):
     alone = cli("run", "--scheduler", "tcp://127.0.0.1:8786", cwd=demo)
     assert alone.exit_code == 2
     assert "--backend dask" in alone.stderr and not (demo / "runs").exists()
+    # also when the latest run is up to date and nothing would be fitted
+    assert cli("run", cwd=demo).exit_code == 0
+    for options, words in ((["--scheduler", "tcp://127.0.0.1:8786"], "--backend dask"),
+                           (["--backend", "bogus"], "unknown backend"), (["-j", "0"], "-j must be")):
+        result = cli("run", *options, cwd=demo)
+        assert result.exit_code == 2 and words in result.stderr, (options, result.output)
 
 
 def test_the_test_set_counts_model_configurations_not_names_or_finish_lines(tmp_path: Path):
