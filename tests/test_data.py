@@ -197,65 +197,55 @@ def _with_text_cells(frame: pd.DataFrame, column: str, cells: dict[int, str]) ->
     return frame
 
 
+def _load_error(tmp_path, frame: pd.DataFrame, error: type = DataError, **project_options) -> str:
+    """The rendered message of loading `frame` (as cat.csv) with the project options."""
+    write_csv(tmp_path, frame)
+    with pytest.raises(error) as info:
+        load_dataset(project(tmp_path, **project_options))
+    return info.value.render()
+
+
 def test_numeric_column_with_a_few_bad_cells_names_them_by_data_row(tmp_path):
-    write_csv(tmp_path, _with_text_cells(catalogue(), "u", {4: "--", 16: "21.3e"}))
-    with pytest.raises(DataError) as info:
-        load_dataset(project(tmp_path))
-    text = info.value.render()
+    text = _load_error(tmp_path, _with_text_cells(catalogue(), "u", {4: "--", 16: "21.3e"}))
     assert "feature 'u' has 2 cells that are not numbers: '--' in data row 5, '21.3e' in data row 17" in text
     assert "data row 1 is the first row below the header" in text
     assert "(data.features)" in text and "empty them" in text
 
 
 def test_many_bad_cells_are_counted_and_a_few_quoted(tmp_path):
-    write_csv(tmp_path, _with_text_cells(catalogue(), "g", {row: "n/d" for row in range(0, 16, 2)}))
-    with pytest.raises(DataError) as info:
-        load_dataset(project(tmp_path))
-    text = info.value.render()
+    text = _load_error(tmp_path, _with_text_cells(catalogue(), "g", {row: "n/d" for row in range(0, 16, 2)}))
     assert "feature 'g' has 8 cells that are not numbers" in text
     assert "'n/d' in data row 9 and 3 more" in text and "data row 11" not in text
 
 
 def test_empty_and_na_cells_beside_a_bad_cell_are_missing_not_bad(tmp_path):
-    write_csv(tmp_path, _with_text_cells(catalogue(), "u", {0: "", 1: "NA", 2: " ", 3: "x"}))
-    with pytest.raises(DataError) as info:
-        load_dataset(project(tmp_path))
-    assert "feature 'u' has 1 cell that is not a number: 'x' in data row 4 (" in info.value.render()
+    text = _load_error(tmp_path, _with_text_cells(catalogue(), "u", {0: "", 1: "NA", 2: " ", 3: "x"}))
+    assert "feature 'u' has 1 cell that is not a number: 'x' in data row 4 (" in text
 
 
 def test_derived_feature_on_a_column_with_bad_cells_names_the_column_not_the_expression(tmp_path):
-    write_csv(tmp_path, _with_text_cells(catalogue(), "u", {4: "--", 16: "21.3e"}))
-    with pytest.raises(DataError) as info:
-        load_dataset(project(tmp_path, extra_data='  derived: {u_g: "u - g"}\n'))
-    text = info.value.render()
+    text = _load_error(tmp_path, _with_text_cells(catalogue(), "u", {4: "--", 16: "21.3e"}),
+                       extra_data='  derived: {u_g: "u - g"}\n')
     assert "(data.derived.u_g)" in text and "arithmetic" not in text
     assert "column 'u' (used in \"u - g\") has 2 cells that are not numbers: '--' in data row 5" in text
 
 
 def test_class_definition_on_a_column_with_bad_cells_names_the_column(tmp_path):
-    write_csv(tmp_path, _with_text_cells(catalogue(), "r", {6: "?"}))
     classes = {"galaxy": "class == 'GALAXY' and r < 30", "other": "class in ['STAR', 'QSO']"}
-    with pytest.raises(DataError) as info:
-        load_dataset(project(tmp_path, classes=classes))
-    text = info.value.render()
+    text = _load_error(tmp_path, _with_text_cells(catalogue(), "r", {6: "?"}), classes=classes)
     assert "(classes.galaxy)" in text and "column 'r'" in text and "'?' in data row 7" in text
 
 
 def test_derived_feature_that_is_nan_for_every_row(tmp_path):
-    write_csv(tmp_path, catalogue())
-    with pytest.raises(ConfigError) as info:
-        load_dataset(project(tmp_path, extra_data='  derived: {u_g: "u - g", lu: "log10(u - 100)"}\n'))
-    text = info.value.render()
+    text = _load_error(tmp_path, catalogue(), ConfigError,
+                       extra_data='  derived: {u_g: "u - g", lu: "log10(u - 100)"}\n')
     assert "(data.derived.lu)" in text and "(data.features)" not in text
     assert "derived feature 'lu' = \"log10(u - 100)\" is NaN for every row" in text
     assert "impute" not in text
 
 
 def test_derived_feature_that_is_infinite_for_every_row(tmp_path):
-    write_csv(tmp_path, catalogue())
-    with pytest.raises(ConfigError) as info:
-        load_dataset(project(tmp_path, extra_data='  derived: {ratio: "u / 0"}\n'))
-    text = info.value.render()
+    text = _load_error(tmp_path, catalogue(), ConfigError, extra_data='  derived: {ratio: "u / 0"}\n')
     assert "(data.derived.ratio)" in text and "is infinite for every row" in text
 
 
