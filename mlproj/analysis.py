@@ -383,7 +383,7 @@ def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, c
             if plan.task_kind == "classification" and metric.name in metrics.OPERATING_POINT_METRICS:
                 point = None
                 score = _positive_score(case, predictions, is_main)
-                reference = _test_reference(case, model, plan, predictions, development_predictions, is_main)
+                reference = _test_reference(case, model, plan, score, development_predictions, is_main)
                 if score is not None and reference is not None:
                     point = metrics.transferred_point(
                         metric.name, metric.params, np.isin(y[reference[0]], case.positives), reference[1],
@@ -424,13 +424,13 @@ def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, c
     return result
 
 
-def _test_reference(case: Case, model: str, plan: Plan, predictions: np.ndarray,
+def _test_reference(case: Case, model: str, plan: Plan, score: np.ndarray | None,
                     development_predictions: dict[int, np.ndarray] | None,
                     is_main: bool) -> tuple[np.ndarray, np.ndarray] | None:
     """Rows and scores the test set's operating point is chosen on: the development set's
-    out-of-fold predictions, or for a model that ignores the features its own (see _transfer)."""
+    out-of-fold predictions, or for a model that ignores the features its own test scores
+    (`score`; see _transfer)."""
     if ignores_features(plan.model(model)):
-        score = _positive_score(case, predictions, is_main)
         return None if score is None else (plan.test, score)
     if not development_predictions:
         return None
@@ -507,10 +507,11 @@ def toward_prior(y: np.ndarray, prediction: np.ndarray, bins: int = 10) -> dict:
     # Neighbouring bins on the same side of the median are one range: below it predictions are
     # pulled up, above it down.
     above = [bool(t > median) for t in truth]
-    flagged = [f"{'down' if above[run[0]] else 'up'} for true values in "
-               f"[{y[np.concatenate([groups[i] for i in run])].min():.3g}, "
-               f"{y[np.concatenate([groups[i] for i in run])].max():.3g}]"
-               for run in _runs(pulled, above)]
+    flagged = []
+    for run in _runs(pulled, above):
+        values = y[np.concatenate([groups[i] for i in run])]
+        flagged.append(f"{'down' if above[run[0]] else 'up'} for true values in "
+                       f"[{values.min():.3g}, {values.max():.3g}]")
     return {
         "truth": [_json_float(v) for v in truth], "predicted": [_json_float(v) for v in predicted],
         "slope": [_json_float(v) for v in slope], "pulled": pulled,

@@ -75,8 +75,8 @@ METRICS: dict[str, MetricInfo] = {
 }
 
 
-# The values each metric can take: the true mean lies inside, so intervals are cut to them and
-# a finish line outside them can never be decided.
+# The values each metric can take: the true mean lies inside, so intervals are cut to them, and
+# a finish line outside them is a mistake (every model would reach it, or none could).
 _FRACTIONS = ("tpr_at_fpr", "fpr_at_fnr", "completeness", "purity", "roc_auc", "accuracy", "balanced_accuracy",
               "brier", "outlier_fraction")
 BOUNDS: dict[str, tuple[float, float]] = {

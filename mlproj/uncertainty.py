@@ -210,23 +210,23 @@ def pit_check(pit, bins: int = 10) -> PitCheck:
 
     if not flagged:
         shape = "uniform"
-        detail = (f"The PIT histogram of {n} objects is consistent with uniform "
+        detail = (f"the PIT histogram of {n} objects is consistent with uniform "
                   f"(KS = {stat:.3f}, p = {p:.2g}): the predicted uncertainties look calibrated.")
     elif abs(z_tilt) >= abs(z_spread):
         shape = "skewed"
         side, low_high = ("above", "low") if tilt > 0 else ("below", "high")
         frac = float(np.mean(u > 0.5) if tilt > 0 else np.mean(u < 0.5))
-        detail = (f"The PIT histogram is lopsided ({frac:.0%} of true values lie "
+        detail = (f"the PIT histogram is lopsided ({frac:.0%} of true values lie "
                   f"{side} the predicted mean; KS = {stat:.3f}, p = {p:.2g}): the predictions "
                   f"are biased {low_high}.")
     elif z_spread > 0:
         shape = "u_shaped"
-        detail = (f"The PIT histogram is U-shaped ({outer:.0%} of true values fall in the outer "
+        detail = (f"the PIT histogram is U-shaped ({outer:.0%} of true values fall in the outer "
                   f"quartiles of their PDFs, 50% expected; KS = {stat:.3f}, p = {p:.2g}): the "
                   f"predicted uncertainties are too small (overconfident).")
     else:
         shape = "peaked"
-        detail = (f"The PIT histogram is peaked (only {outer:.0%} of true values fall in the "
+        detail = (f"the PIT histogram is peaked (only {outer:.0%} of true values fall in the "
                   f"outer quartiles of their PDFs, 50% expected; KS = {stat:.3f}, p = {p:.2g}): "
                   f"the predicted uncertainties are too large (underconfident).")
     return PitCheck(stat, p, hist, edge_list, shape, flagged, detail)

@@ -56,11 +56,6 @@ def judge(summary: dict) -> dict:
     }
 
 
-def _continued(sentence: str) -> str:
-    """A sentence continued after a colon: "...: the PIT histogram ..." (not "The")."""
-    return sentence[:1].lower() + sentence[1:] if sentence[:2] != sentence[:2].upper() else sentence
-
-
 def _bounds(primary: dict) -> tuple[float, float]:
     """The values the primary metric can take (None: unbounded; older runs recorded none)."""
     low, high = primary.get("bounds") or (None, None)
@@ -133,7 +128,7 @@ def _judge_case(case: dict, models: dict, design: dict, test: dict | None, sever
     criteria.extend({**base, **c} for c in _uncertainty_criteria(case, selection.selected, prefix))
     if tested and tested["cases"].get(case["name"], {}).get("pit", {}).get("flagged"):
         warnings.append(f"{prefix}predicted uncertainties of {selection.selected} on the test set: "
-                        + _continued(tested["cases"][case["name"]]["pit"]["detail"]))
+                        + tested["cases"][case["name"]]["pit"]["detail"])
     return {
         **base,
         "uncertainty": uncertainty,
