@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from mlproj.errors import MlprojError
+from mlproj.errors import MlprojError, printable, storage_error
 
 app = typer.Typer(
     name="mlproj",
@@ -31,7 +31,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-class _StdoutConsole(Console):
+class _SafeConsole(Console):
+    """Every string printed is made printable first (mlproj.errors.printable): a project name,
+    column header or class name with control characters (ESC sequences) must not reach the
+    terminal raw. Rich's own styling is added after, so colours still work."""
+
+    def render_str(self, text: str, **kwargs):
+        return super().render_str(printable(text), **kwargs)
+
+
+class _StdoutConsole(_SafeConsole):
     def on_broken_pipe(self) -> None:
         """`mlproj verdict | head -1`: the reader has what it wanted. Go quiet and keep the
         command's exit code (rich exits 1, which would read as a FAIL verdict)."""
@@ -48,7 +57,7 @@ def _stdout_closed() -> None:
 # Markup and emoji codes only where a message asks for them (markup=True, user text escaped):
 # a project's expressions and names ("class in [galaxy]", "file.yaml:100:") are shown as written.
 out = _StdoutConsole(highlight=False, markup=False, emoji=False)
-err = Console(stderr=True, highlight=False, markup=False, emoji=False)
+err = _SafeConsole(stderr=True, highlight=False, markup=False, emoji=False)
 EXIT_INVALID, EXIT_INTERRUPTED, EXIT_INTERNAL = 2, 130, 70
 _state = {"debug": False}
 
@@ -65,7 +74,7 @@ def _guard(command):
         except MlprojError as exc:
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]error:[/] {escape(exc.render())}", soft_wrap=True, markup=True, highlight=False)
+            _print_error(exc)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted: every finished fit is kept in the cache; `mlproj run` resumes from it.")
@@ -78,11 +87,22 @@ def _guard(command):
         except Exception as exc:  # noqa: BLE001 - last line of defence against tracebacks
             if _state["debug"]:
                 raise
+            # A file-system fault at a path (full disk, read-only folder, a file or folder in the
+            # way, a symlink loop, a name too long) that no closer handler named: the user can fix
+            # it, so it is no bug. Anything else is.
+            storage = storage_error(exc) if isinstance(exc, OSError) and exc.filename is not None else None
+            if storage is not None:
+                _print_error(storage)
+                raise typer.Exit(storage.exit_code) from None
             err.print(f"internal error in mlproj ({type(exc).__name__}: {exc}). This is a bug; rerun with "
                       "--debug for the traceback and report it.", markup=False)
             raise typer.Exit(EXIT_INTERNAL) from None
 
     return wrapper
+
+
+def _print_error(exc: MlprojError) -> None:
+    err.print(f"[bold red]error:[/] {escape(exc.render())}", soft_wrap=True, markup=True, highlight=False)
 
 
 def _print_version(asked: bool) -> None:
@@ -202,6 +222,12 @@ def run(
         bar = progress.add_task("fits", total=total)
         outcome = runner.run_project(prepared, n_jobs=n_jobs, on_task=lambda _: progress.advance(bar),
                                      scheduler=address if backend == "dask" else None)
+    if outcome.mismatched:
+        one = outcome.mismatched == 1
+        err.print(f"[yellow]warning:[/] {outcome.mismatched} cache {'entry' if one else 'entries'} did not match "
+                  f"{'its' if one else 'their'} key (swapped or copied by hand, or written by "
+                  "an mlproj that did not store keys) and "
+                  f"{'was' if one else 'were'} refitted.", markup=True)
     if outcome.fitted == 0 and outcome.failed == 0:
         out.print(f"Nothing to fit: all {outcome.cached} results came from the cache.")
     else:
@@ -243,7 +269,8 @@ def verdict(
 
     result = review.rejudge(run_dir, config, allow_stale=allow_stale)
     if junit is not None:
-        review.write_junit(junit, result.verdict, result.project_name)
+        # XML 1.0 forbids most control characters even as references: they are replaced first.
+        review.write_junit(junit, _printable_tree(result.verdict), printable(result.project_name))
     for reason in result.stale:  # on stderr also with --json: CI logs show it, the JSON stays clean
         err.print(f"[yellow]warning:[/] stale run: {escape(reason)} (--allow-stale: this is the old run's verdict)",
                   markup=True)
@@ -347,6 +374,17 @@ def schema() -> None:
 
 
 # ---------------------------------------------------------------------------------------- rendering
+
+
+def _printable_tree(value):
+    """A copy of JSON-like data with every string made printable (mlproj.errors.printable)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(str(k)): _printable_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable_tree(v) for v in value]
+    return value
 
 
 def _relative(path: Path) -> str:

@@ -11,6 +11,8 @@ import difflib
 import hashlib
 import json
 import math
+import os
+import stat
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,22 +23,32 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlproj.errors import ConfigError
+from mlproj.files import file_kind, path_problem, read_bounded
 
 DEFAULT_CONFIG = "mlproj.yaml"
 # A bound on YAML nodes (counting every alias expansion) so that "billion laughs" files are
 # rejected before anything walks them.
 MAX_YAML_NODES = 100_000
 MAX_YAML_BYTES = 5_000_000
+# numpy's seeds are 32-bit: the base seed plus the last repeat's offset must stay below 2**32.
+MAX_SEED = 2**32 - 1
+# Above about 1.5e10 objects the binomial tails of the power analysis lose their precision (NaN).
+MAX_SAMPLE_SIZE = 10**10
+# Names of candidates and selections become file names (models/<name>.skops).
+MAX_NAME_LENGTH = 64
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 
 
 class Section(BaseModel):
-    """Base of every section: unknown keys are errors, not silently ignored."""
+    """Base of every section: unknown keys are errors, not silently ignored; numbers are finite
+    (.inf and .nan are no usable span, limit, sentinel or criterion)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Hypotheses(Section):
-    sample_size: int = Field(gt=0, description="Number of objects the selection will be applied to (N).")
+    sample_size: int = Field(gt=0, le=MAX_SAMPLE_SIZE,
+                             description="Number of objects the selection will be applied to (N), at most 10^10.")
     fractions: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
         min_length=2,
         description="Hypothesised fractions of the positive class, e.g. [0.01, 0.0001]: can the "
@@ -227,7 +239,8 @@ class Validation(Section):
         "(data.groups) per fold and in the test set; time: the test set is the latest observations "
         "(data.order) and folds predict forward in time.",
     )
-    seed: int = Field(default=0, ge=0, description="Base random seed.")
+    seed: int = Field(default=0, ge=0, le=MAX_SEED,
+                      description="Base random seed, from 0 to 2^32 - 1 - (repeats - 1) (numpy's seeds are 32-bit).")
     confidence: float = Field(
         default=0.90,
         gt=0.5,
@@ -237,9 +250,21 @@ class Validation(Section):
 
 
 class CandidateSpec(Section):
-    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", description="Short unique name.")
+    name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH,
+                      description="Short unique name (letters, digits, _ . -; at most 64 characters).")
     estimator: str = Field(description="scikit-learn estimator class name, e.g. HistGradientBoostingClassifier.")
     params: dict[str, Any] = Field(default_factory=dict, description="Estimator parameters.")
+
+    @field_validator("params")
+    @classmethod
+    def _usable_numbers(cls, value):
+        for key, number in _numbers(value):
+            if isinstance(number, float) and not math.isfinite(number):
+                raise ValueError(f"parameter '{key}' is {'NaN' if math.isnan(number) else 'infinite'}; "
+                                 "estimators need finite numbers (to mean 'no limit', most take null)")
+            if isinstance(number, int) and not -2**63 <= number < 2**63:
+                raise ValueError(f"parameter '{key}' = {number} does not fit a 64-bit integer; no estimator can use it")
+        return value
     scale: bool = Field(
         default=False, description="Standardise features first (StandardScaler in a pipeline)."
     )
@@ -247,7 +272,8 @@ class CandidateSpec(Section):
 
 class Execution(Section):
     n_jobs: int = Field(
-        default=-1, description="Parallel tasks: -1 = all cores, 1 = sequential (override with -j)."
+        default=-1, ge=-4096, le=4096,
+        description="Parallel tasks: -1 = all cores, 1 = sequential (override with -j); from -4096 to 4096."
     )
     backend: Literal["local", "dask"] = Field(
         default="local",
@@ -272,6 +298,18 @@ class Execution(Section):
             raise ValueError("n_jobs must be a positive number of workers, or negative to count back from all "
                              "cores (-1: all, -2: all but one)")
         return value
+
+
+def _numbers(value, key: str = "") -> typing.Iterator[tuple[str, Any]]:
+    """(dotted key, number) for every number inside estimator parameters (lists and mappings too)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _numbers(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _numbers(v, f"{key}[{i}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield key, value
 
 
 BaselineName = Literal["dummy", "standard", "historical"]
@@ -310,7 +348,8 @@ class Uncertainty(Section):
 
 
 class SelectionSpec(Section):
-    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", description="Name of this science case.")
+    name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH,
+                      description="Name of this science case (letters, digits, _ . -; at most 64 characters).")
     positive: str | list[str] = Field(
         description="Class (or list of classes, merged) this selection wants, e.g. qso or [star, qso]."
     )
@@ -384,7 +423,11 @@ class LoadedProject:
         return _where(self.path, self.lines, tuple(loc))
 
     def resolve(self, relative: str) -> Path:
-        return (self.root / relative).resolve()
+        """The absolute path; a symlink loop or an over-long name is left for the reader to report."""
+        try:
+            return (self.root / relative).resolve()
+        except (OSError, RuntimeError, ValueError):  # RuntimeError: a symlink loop (Python < 3.13)
+            return Path(os.path.abspath(self.root / relative))
 
     @property
     def config_hash(self) -> str:
@@ -399,17 +442,26 @@ def config_hash(project: Project) -> str:
 
 def load_project(path: str | Path) -> LoadedProject:
     path = Path(path)
-    if not path.exists():
+    # Stat before opening: a FIFO would block the open, /dev/zero would be read without end.
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
         raise ConfigError(
             f"project file {path} does not exist",
             hint="run the command in the project folder, pass -c PATH, or create one with `mlproj init`",
-        )
-    if path.is_dir():
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read project file {path}: {path_problem(exc)}",
+                          hint="pass the path of the mlproj.yaml file itself with -c") from None
+    if stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"{path} is a folder, not a project file", hint="pass the mlproj.yaml inside it with -c")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"project file {path} is not a regular file but {file_kind(info.st_mode)}",
+                          hint="pass the mlproj.yaml file itself with -c; mlproj reads no pipes or devices")
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MAX_YAML_BYTES)
     except OSError as exc:
-        raise ConfigError(f"cannot read project file {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read project file {path}: {path_problem(exc)}") from None
     if len(raw) > MAX_YAML_BYTES:
         raise ConfigError(f"project file {path} is larger than {MAX_YAML_BYTES // 1_000_000} MB", hint="a project file is a short YAML text")
     try:
@@ -510,6 +562,13 @@ def _check_consistency(loaded: LoadedProject) -> None:
     if band and not 0 < band[0] < band[1] < 1:
         raise ConfigError(f"uncertainty.coverage_68 must be a band [low, high] inside (0, 1), got {list(band)}",
                           where=loaded.where("uncertainty", "coverage_68"))
+    validation = project.validation
+    if validation.seed + validation.repeats - 1 > MAX_SEED:
+        raise ConfigError(
+            f"validation.seed {validation.seed} with {validation.repeats} repeats gives seeds up to "
+            f"{validation.seed + validation.repeats - 1}, beyond numpy's largest seed 2^32 - 1 = {MAX_SEED}",
+            where=loaded.where("validation", "seed"),
+            hint=f"choose a seed from 0 to {MAX_SEED - validation.repeats + 1} (repeat i uses seed + i)")
     strategy = project.validation.strategy
     needed = {"group": "groups", "time": "order"}.get(strategy)
     if needed and getattr(project.data, needed) is None:
@@ -546,8 +605,15 @@ def _check_consistency(loaded: LoadedProject) -> None:
 
 
 def _parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
+    if "\x00" in text:  # YAML's reader would say "ReaderError", with no line
+        raise _unreadable_character(text, text.index("\x00"), 0, path)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as exc:
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or "\x00")
+        position = exc.position if 0 <= exc.position < len(text) and ord(text[exc.position]) == code \
+            else text.find(chr(code))
+        raise _unreadable_character(text, max(position, 0), code, path) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -570,6 +636,19 @@ def _parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
     return data, lines
 
 
+def _unreadable_character(text: str, position: int, code: int, path: Path) -> ConfigError:
+    """A character YAML does not allow (NUL, other control characters), named with its line and column."""
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    if code == 0:
+        return ConfigError(f"the file contains a NUL byte (line {line}, column {column}): it is not a text file, "
+                           "or it was damaged", where=f"{path}:{line}",
+                           hint="open it in a text editor and remove the character, or recreate it with `mlproj init`")
+    return ConfigError(f"the file contains the control character U+{code:04X} (line {line}, column {column}), "
+                       "which YAML does not allow", where=f"{path}:{line}",
+                       hint="remove the character; in a quoted \"text\" write it as an escape such as \\t")
+
+
 def _construct(node, loc: tuple, lines: dict, path: Path, count: list[int]) -> Any:
     """Build plain Python values from YAML nodes, recording the line of every field."""
     count[0] += 1
@@ -589,6 +668,9 @@ def _construct(node, loc: tuple, lines: dict, path: Path, count: list[int]) -> A
             if not isinstance(key_node, yaml.ScalarNode):
                 raise ConfigError("keys must be plain names", where=f"{path}:{key_node.start_mark.line + 1}")
             key = _scalar(key_node, path)
+            if isinstance(key, str) and "\x00" in key:
+                raise ConfigError("a key contains a NUL character (\\0)", where=f"{path}:{key_node.start_mark.line + 1}",
+                                  hint="remove the \\0 escape from the key")
             if key == "<<":
                 raise ConfigError("YAML merge keys ('<<') are not supported", where=f"{path}:{key_node.start_mark.line + 1}")
             if not isinstance(key, (str, int, float, bool)):
@@ -604,7 +686,12 @@ def _construct(node, loc: tuple, lines: dict, path: Path, count: list[int]) -> A
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, loc + (i,), lines, path, count) for i, item in enumerate(node.value)]
-    return _scalar(node, path)
+    value = _scalar(node, path)
+    if isinstance(value, str) and "\x00" in value:  # written as the escape "\0" in a quoted text
+        raise ConfigError("the value contains a NUL character (\\0)",
+                          where=_where(path, lines, loc),
+                          hint="no name, path or expression can contain it; remove the \\0 escape")
+    return value
 
 
 _SCALAR_CONSTRUCTOR = yaml.SafeLoader("")
@@ -693,7 +780,7 @@ def _config_error(exc: ValidationError, path: Path, lines: dict[tuple, int]) -> 
         else:
             msg = error["msg"].removeprefix("Value error, ")
             got = error.get("input")
-            shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
+            shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {_short(repr(got))})"
             text = f"{_dotted(loc) or 'project'}: {msg}{shown}"
         messages.append(f"{_where(path, lines, loc)}: {text}")
     more = len(exc.errors()) - len(messages)
@@ -703,6 +790,10 @@ def _config_error(exc: ValidationError, path: Path, lines: dict[tuple, int]) -> 
         "invalid project file: " + "; ".join(messages),
         hint="`mlproj schema` prints every allowed field with its description",
     )
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[:limit - 25]}... ({len(text)} characters)"
 
 
 # pydantic inserts the union member's tag ("list[str]", "FeatureExclusion") into error locations.

@@ -9,6 +9,8 @@ that names the column and says what to do.
 from __future__ import annotations
 
 import difflib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import numpy as np
 
 from mlproj.config import LoadedProject
 from mlproj.errors import ConfigError, DataError
-from mlproj.files import file_hash
+from mlproj.files import file_hash, file_kind, open_regular, path_problem
 from mlproj.memory import map_large_allocations, return_freed_memory
 from mlproj.expressions import parse_expression
 from mlproj.splits import required_per_class
@@ -94,21 +96,30 @@ def read_table(path: Path, *, where: str, columns: list[str] | None = None):
     """Read a catalogue into a pandas DataFrame, with readable errors for unreadable files."""
 
     kind = reader_for(path)
-    if kind is None and path.is_dir():
+    # Stat, never open, before the reader does: a FIFO would block, /dev/zero would never end.
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except (OSError, ValueError) as exc:  # a symlink loop, a name too long, a NUL byte
+        raise DataError(f"cannot read catalogue {path}: {path_problem(exc)}", where=where,
+                        hint="check data.path; it is relative to the project file") from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
         raise DataError(f"{path} is a folder, not a catalogue file", where=where,
                         hint="name the catalogue file itself")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise DataError(f"catalogue {path} is not a regular file but {file_kind(info.st_mode)}", where=where,
+                        hint="name a catalogue file; mlproj reads no pipes or devices (save a stream to a file first)")
     if kind is None:
         raise DataError(
             f"cannot read '{path.name}': unsupported file type '{path.suffix}'",
             where=where,
             hint=f"use one of {', '.join(sorted(set(READERS)))}, or convert the catalogue (e.g. with TOPCAT)",
         )
-    if not path.exists():
+    if info is None:
         raise DataError(f"catalogue file {path} does not exist", where=where,
                         hint="check data.path; it is relative to the project file")
-    if path.is_dir():
-        raise DataError(f"{path} is a folder, not a catalogue file", where=where)
-    if path.stat().st_size == 0:
+    if info.st_size == 0:
         raise DataError(f"catalogue file {path} is empty", where=where)
     try:
         if kind == "csv":
@@ -219,13 +230,210 @@ def _read_csv(path: Path, where: str):
     """
     from pyarrow import csv as arrow_csv
 
-    parse = arrow_csv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-    table = arrow_csv.read_csv(path, parse_options=parse)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    parse = arrow_csv.ParseOptions(delimiter=delimiter)
+    try:
+        table = arrow_csv.read_csv(path, read_options=arrow_csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                                   parse_options=parse)
+    except ValueError as exc:  # pyarrow.ArrowInvalid
+        # "Empty CSV file or block" / "straddling object": a line longer than a block, not an empty file
+        if "Empty CSV file or block" in str(exc) or "straddl" in str(exc):
+            long_line = _long_line_error(path, delimiter.encode(), where)
+            if long_line is not None:
+                raise long_line from None
+        if "straddl" in str(exc) or "Expected" in str(exc):  # "Expected 4 columns, got 8: <the row>"
+            scan = _scan_lines(path, delimiter.encode())
+            # a value spanning lines: the reader's row begins with the line that opens the quote
+            if scan.opened is not None and ("straddl" in str(exc) or scan.opened_text[:40] in str(exc)):
+                raise _open_quote_error(f"catalogue {path} cannot be read", scan, where) from None
+        raise
     binary = [field.name for field in table.schema if str(field.type) in ("binary", "large_binary")]
     if binary:
         raise DataError(f"catalogue {path} is not UTF-8 text (column '{binary[0]}' has other bytes)",
                         where=where, hint="convert the file to UTF-8 or save it as Parquet")
+    _check_row_count(path, table.num_rows, delimiter.encode(), where)
     return _to_pandas(table)
+
+
+# pyarrow parses a CSV file in blocks of this size (its default); every line must fit in one.
+CSV_BLOCK_BYTES = 1 << 20
+_CHUNK = 1 << 20
+
+
+def _check_row_count(path: Path, rows: int, delimiter: bytes, where: str) -> None:
+    """One object per line, or an error: never fewer rows than data lines, silently.
+
+    A quote that does not close on its line (`"STAR`) makes the reader take every line up to the
+    next quote, or to the end of the file, as part of one value: the rows in between vanish. Blank
+    lines, which the reader skips, are the only lines that are no row.
+    """
+    newlines, last = 0, b"\n"
+    with open_regular(path) as handle:
+        while chunk := handle.read(_CHUNK):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+        # The common case: no blank line and no line break inside a value (else blank lines, counted
+        # apart, must explain the difference). Then only the last line can hold a quote that never
+        # closes: it takes the final line break into its value.
+        lines = newlines + (last != b"\n")
+        if (lines - 1 == rows or _non_blank_lines(path) - 1 == rows) and not _last_line_opens_quote(handle, delimiter):
+            return
+    scan = _scan_lines(path, delimiter)  # the slow, careful way: only to explain an error
+    if scan.data_lines == rows and not scan.inside_at_end:  # blank lines explain the difference
+        return
+    read = f"{rows} row was" if rows == 1 else f"{rows} rows were"
+    found = (f"catalogue {path} has {scan.data_lines} data lines, but {'only ' * (rows < scan.data_lines)}{read} read"
+             if scan.data_lines != rows else f"catalogue {path} has a quote that never closes")
+    if scan.opened is None:
+        raise DataError(found, where=where,
+                        hint="check the file for quotes (\") or line breaks inside values: mlproj reads one object "
+                             "per line")
+    raise _open_quote_error(found, scan, where)
+
+
+def _last_line_opens_quote(handle, delimiter: bytes) -> bool:
+    """Whether the last non-blank line opens a quoted value that it does not close."""
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, size - 2 * CSV_BLOCK_BYTES))  # a line the reader accepted is shorter
+    lines = [line for line in handle.read().splitlines() if line]
+    return bool(lines) and _ends_inside_quote(lines[-1], False, delimiter)
+
+
+def _non_blank_lines(path: Path) -> int:
+    """Lines that are not empty (the reader skips empty ones); \\n, \\r\\n and \\r end a line."""
+    count, rest = 0, b""
+    with open_regular(path) as handle:
+        while chunk := handle.read(_CHUNK):
+            buffer = rest + chunk
+            cut = buffer.rfind(b"\n")
+            if cut < 0:  # a lone CR ends a line too, unless it is the last byte (its LF may follow)
+                cut = buffer.rfind(b"\r", 0, len(buffer) - 1)
+            lines, rest = buffer[:cut + 1].splitlines(), buffer[cut + 1:]
+            count += len(lines) - lines.count(b"")
+    lines = rest.splitlines()
+    return count + len(lines) - lines.count(b"")
+
+
+@dataclass
+class _LineScan:
+    data_lines: int = 0  # non-blank lines after the header
+    opened: tuple[int, int] | None = None  # (line, data row) of the first quote that does not close on its line
+    opened_text: str = ""
+    closed: int | None = None  # the line where that quoted value closes
+    inside_at_end: bool = False  # a quoted value is open at the end of the file
+
+
+def _scan_lines(path: Path, delimiter: bytes) -> _LineScan:
+    scan, inside, header = _LineScan(), False, False
+    for number, line in _physical_lines(path):
+        if line and not header:
+            header = True
+        elif line:
+            scan.data_lines += 1
+        was_inside = inside
+        inside = _ends_inside_quote(line, inside, delimiter)
+        if inside and not was_inside and scan.opened is None:
+            scan.opened, scan.opened_text = (number, scan.data_lines), line.decode("utf-8", "replace")
+        elif was_inside and not inside and scan.opened is not None and scan.closed is None:
+            scan.closed = number
+    scan.inside_at_end = inside
+    return scan
+
+
+def _open_quote_error(found: str, scan: _LineScan, where: str) -> DataError:
+    line, row = scan.opened
+    until = f"up to line {scan.closed}" if scan.closed is not None else "up to the end of the file"
+    return DataError(
+        f"{found}: line {line} ({f'data row {row}' if row else 'the header'}) opens a quoted value (\") that does "
+        f"not close on that line, so the lines from there {until} are read as one value",
+        where=where,
+        hint=f"close or remove the quote on line {line}; a value cannot span lines: mlproj reads one object "
+             "per line",
+    )
+
+
+def _physical_lines(path: Path):
+    """(line number, bytes without the line break) of every line; \\n, \\r\\n and \\r end a line."""
+    rest, number = b"", 0
+    with open_regular(path) as handle:
+        while chunk := handle.read(_CHUNK):
+            lines = (rest + chunk).splitlines(keepends=True)
+            rest = lines.pop()  # perhaps incomplete, or a CR whose LF is in the next chunk
+            for line in lines:
+                number += 1
+                yield number, line.rstrip(b"\r\n")
+    if rest:
+        yield number + 1, rest.rstrip(b"\r\n")
+
+
+def _ends_inside_quote(line: bytes, inside: bool, delimiter: bytes) -> bool:
+    """Whether a quoted value is still open at the end of `line` (`inside`: open at its start).
+
+    As the reader parses: a quote opens a value only at the start of a field, "" inside a quoted
+    value is a quote, and a lone quote closes it."""
+    if b'"' not in line:
+        return inside
+    i, at_start = 0, not inside
+    while i < len(line):
+        if inside:
+            j = line.find(b'"', i)
+            if j < 0:
+                return True
+            if line[j + 1:j + 2] == b'"':
+                i = j + 2
+                continue
+            inside, at_start, i = False, False, j + 1
+        elif at_start and line[i:i + 1] == b'"':
+            inside, i = True, i + 1
+        else:
+            j = line.find(delimiter, i)
+            if j < 0:
+                return False
+            i, at_start = j + 1, True
+    return inside
+
+
+def _long_line_error(path: Path, delimiter: bytes, where: str) -> DataError | None:
+    """The real cause of pyarrow's "Empty CSV file or block" or "straddling object": a line longer
+    than the blocks it parses at a time (a header of a million columns, a huge value). The header
+    must fit in one block; another line fails when it spans two block boundaries."""
+    number, length, fields, header, longest = 1, 0, 1, 0, {}  # longest: blocks exceeded -> first line
+
+    def ended() -> None:
+        for blocks in (1, 2):
+            if length > blocks * CSV_BLOCK_BYTES:
+                longest.setdefault(blocks, (number, length))
+
+    with open_regular(path) as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            for k, piece in enumerate(chunk.split(b"\n")):
+                if k:  # a line ended before this piece
+                    ended()
+                    header = header or length
+                    number, length = number + 1, 0
+                length += len(piece)
+                if number == 1:
+                    fields += piece.count(delimiter)
+    ended()
+    header = header or length
+    limit = f"{CSV_BLOCK_BYTES // 2**20} MB"
+    if header > CSV_BLOCK_BYTES:
+        return DataError(
+            f"catalogue {path}: its header line has {fields:,} columns ({header / 1e6:.1f} MB), too many for the "
+            f"CSV reader, which needs the header to fit in {limit}",
+            where=where,
+            hint="keep only the columns the project needs, or save the catalogue as Parquet or FITS",
+        )
+    if not longest:
+        return None
+    line, length = longest.get(2) or longest[1]
+    return DataError(
+        f"catalogue {path}: line {line} is {length / 1e6:.1f} MB long, more than the CSV reader can take "
+        f"(it reads {limit} at a time)",
+        where=where,
+        hint="check that line for a quote that does not close or a value that is not a catalogue entry; "
+             "a catalogue with very long values is better saved as Parquet or FITS",
+    )
 
 
 # From this size of catalogue file on, freed memory is handed back at once (mlproj.memory).
@@ -242,7 +450,11 @@ def load_dataset(loaded: LoadedProject, *, min_per_class: int | None = None) -> 
     data = project.data
     path = loaded.resolve(data.path)
     where_path = loaded.where("data", "path")
-    if path.is_file() and path.stat().st_size >= LARGE_CATALOGUE_BYTES:
+    try:
+        large = path.stat().st_size >= LARGE_CATALOGUE_BYTES
+    except (OSError, ValueError):  # reported by read_table, with the field
+        large = False
+    if large:
         map_large_allocations()
     table = read_table(path, where=where_path, columns=needed_columns(loaded))
     n_read = len(table)

@@ -179,12 +179,18 @@ class _Evaluator:
         if isinstance(node, ast.Name):
             return self.columns[node.id]
         if isinstance(node, ast.BinOp):
-            left, right = self.eval(node.left), self.eval(node.right)
-            function, symbol = _BINOPS[type(node.op)]
-            if _is_text(left) or _is_text(right):
-                # Also keeps `'%0999999999d' % x` (str formatting) from allocating gigabytes.
-                raise self.fail(f"does arithmetic ({symbol!r}) on text, which is not possible")
-            return function(left, right)
+            # A flat sum or product (u + g + r + ...) is a chain down the left operands: walked in a
+            # loop, so that its length is not a depth (only the length limit bounds it).
+            chain = _left_chain(node)
+            left = self.eval(chain[0].left)
+            for link in chain:
+                right = self.eval(link.right)
+                function, symbol = _BINOPS[type(link.op)]
+                if _is_text(left) or _is_text(right):
+                    # Also keeps `'%0999999999d' % x` (str formatting) from allocating gigabytes.
+                    raise self.fail(f"does arithmetic ({symbol!r}) on text, which is not possible")
+                left = function(left, right)
+            return left
         if isinstance(node, ast.UnaryOp):
             value = self.eval(node.operand)
             if isinstance(node.op, ast.Not):
@@ -238,6 +244,16 @@ class _Evaluator:
         if name == "clip":
             return np.clip(*args)
         return _UFUNCS[name](*args)
+
+
+def _left_chain(node: ast.BinOp) -> list[ast.BinOp]:
+    """The binary operations along the left operands of `node`, innermost (evaluated first) first:
+    `a + b - c` is Sub(Add(a, b), c), so [Add, Sub]."""
+    chain = []
+    while isinstance(node, ast.BinOp):
+        chain.append(node)
+        node = node.left
+    return chain[::-1]
 
 
 def _constant(value: Any) -> Any:
@@ -407,15 +423,22 @@ def parse_expression(text: str, *, context: str) -> Expression:
             if node.id not in order:
                 order.append(node.id)
             return
-        if kind in (ast.BinOp, ast.UnaryOp, ast.Compare):
+        if kind is ast.BinOp:  # a flat chain (u + g + r + ...) counts as one level, as evaluated
+            chain = _left_chain(node)
+            for link in reversed(chain):  # the outermost operator first, as a recursive walk would
+                if type(link.op) in _OPERATOR_HINTS:
+                    symbol, instead = _OPERATOR_HINTS[type(link.op)]
+                    raise forbid(f"the operator {symbol!r} ({part(link)!r})",
+                                 f"use {instead!r} instead" if instead else None)
+            children = [chain[0].left] + [link.right for link in chain]
+        elif kind in (ast.UnaryOp, ast.Compare):
             ops = node.ops if kind is ast.Compare else [node.op]
             for op in ops:
                 if type(op) in _OPERATOR_HINTS:
                     symbol, instead = _OPERATOR_HINTS[type(op)]
                     raise forbid(f"the operator {symbol!r} ({part(node)!r})",
                                  f"use {instead!r} instead" if instead else None)
-            children = [node.left, node.right] if kind is ast.BinOp else (
-                [node.operand] if kind is ast.UnaryOp else [node.left])
+            children = [node.operand] if kind is ast.UnaryOp else [node.left]
             if kind is ast.Compare:
                 if len(node.ops) > 1 and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
                     raise forbid(f"'in' inside a chained comparison ({part(node)!r})",

@@ -13,14 +13,18 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlproj.errors import RunError
+from mlproj.errors import RunError, storage_error
 
 
 @contextmanager
 def project_lock(root: Path):
     path = Path(root) / ".mlproj" / "run.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+", encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8", errors="replace")
+    except OSError as exc:
+        # A read-only project, `.mlproj` a file, run.lock a folder: say which and what to do.
+        raise storage_error(exc, "lock the project with", path) or exc from None
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -30,10 +34,16 @@ def project_lock(root: Path):
             raise RunError(f"another `mlproj run` is already working on this project ({holder})",
                            where=str(root), hint="wait for it to finish; it keeps every fit in the cache, "
                                                  "so running again afterwards costs nothing") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
-        handle.flush()
+        try:  # who holds the lock, for the message above; the lock itself is the flock
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+            handle.flush()
+        except OSError:
+            pass  # a full disk: the run itself will say so where it writes what matters
         yield
     finally:
-        handle.close()  # closing releases the lock; a killed process releases it too
+        try:
+            handle.close()  # closing releases the lock; a killed process releases it too
+        except OSError:
+            pass  # the holder text could not be flushed; the descriptor is closed all the same

@@ -9,7 +9,6 @@ residuals and its 68% interval.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +17,17 @@ import numpy as np
 from mlproj import rundir
 from mlproj.config import load_project
 from mlproj.data import feature_matrix, prepare_table, read_table
-from mlproj.errors import DataError, RunError
+from mlproj.errors import DataError, RunError, storage_error
 from mlproj.execute import spread_of, spread_path
 from mlproj.files import atomic_write
 
 WRITERS = {".csv", ".parquet"}
+# models/<name>.json as the run wrote it (see runner._store_models); checked where it is read.
+MODEL_INFO_SHAPE = {"model": str, "task": frozenset({"classification", "regression"}), "features": [str],
+                    "classes?": (list, type(None)),
+                    "cases": [{"name": str, "positives": [int], "operating_point?": (dict, type(None))}],
+                    "sigma_global?": (int, float, type(None)), "sigma_factor?": (int, float),
+                    "sigma_method?": str}
 
 
 @dataclass
@@ -37,8 +42,15 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, d
             seed: int = 0) -> Prediction:
     if out.suffix.lower() not in WRITERS:
         raise DataError(f"cannot write predictions to '{out.name}'", hint="use a .csv or .parquet file name")
+    try:
+        is_folder = out.is_dir()
+    except OSError as exc:  # a name too long for the file system, a folder that cannot be read
+        raise storage_error(exc, "write", out) or exc from None
+    if is_folder:
+        raise DataError(f"--out {out} is a folder", hint="name a file to write the predictions to, such as "
+                        f"{out / 'predictions.csv'}")
     info_path = _model_info(run_dir, model)
-    info = json.loads(info_path.read_text(encoding="utf-8"))
+    info = rundir.read_json(info_path, MODEL_INFO_SHAPE)
     from mlproj.persist import load_model
 
     estimator = load_model(info_path.with_suffix(".skops"))
@@ -80,8 +92,8 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, d
         result["sigma"] = sigma
         result["low_68"] = mu - sigma
         result["high_68"] = mu + sigma
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out, "wb") as handle:
+    rundir.make_folder(out.parent)
+    with atomic_write(out, "wb") as handle:  # a full disk or a read-only folder: a StorageError
         if out.suffix.lower() == ".parquet":
             result.to_parquet(handle, index=False)
         else:

@@ -527,3 +527,177 @@ def test_mutated_files_give_project_or_config_error(text):
         assert isinstance(loaded, LoadedProject)
         assert isinstance(loaded.project, Project)
         assert len(loaded.config_hash) == 64
+
+
+# --------------------------------------------------------------------------- values the code cannot use (issue 20)
+
+@pytest.mark.parametrize("validation, needle", [
+    ("{repeats: 2, seed: 4294967295}", "seeds up to 4294967296"),  # seed + repeat overflows numpy's 2**32 - 1
+    ("{repeats: 3, seed: 4294967294}", "a seed from 0 to 4294967293"),
+    ("{seed: 1000000000000000000000000000000}", "less than or equal to 4294967295"),
+    ("{seed: -1}", "greater than or equal to 0"),
+])
+def test_seeds_numpy_cannot_use_are_refused_at_load(validation, needle):
+    text = CLASSIFICATION + f"validation: {validation}\n"
+    rendered = error_of(text)
+    assert needle in rendered
+    assert f":{line_of(text, 'validation:')} (validation.seed)" in rendered
+
+
+def test_the_largest_usable_seed_is_accepted():
+    assert parse(CLASSIFICATION + "validation: {repeats: 2, seed: 4294967294}\n").project.validation.seed == 4294967294
+    assert parse(CLASSIFICATION + "validation: {repeats: 1, seed: 4294967295}\n").project.validation.seed == 4294967295
+
+
+@pytest.mark.parametrize("extra, field", [
+    (("objective:\n  statement: s\n  task: classification\n  hypotheses: {sample_size: 10000000000000000000, "
+      "fractions: [0.01, 0.001]}\n"), "objective.hypotheses.sample_size"),
+    ("execution: {n_jobs: 1000000000000000000000000000000}\n", "execution.n_jobs"),
+    ("execution: {n_jobs: -1000000000000000000000000000000}\n", "execution.n_jobs"),
+    ("validation: {folds: 1000000}\n", "validation.folds"),
+    ("validation: {repeats: 1000000}\n", "validation.repeats"),
+    ("validation: {test_size: .nan}\n", "validation.test_size"),
+    ("uncertainty: {crps: .inf}\n", "uncertainty.crps"),
+])
+def test_integers_and_floats_beyond_what_the_code_can_use_name_their_field(extra, field):
+    base = CLASSIFICATION
+    if extra.startswith("objective:"):
+        base = base.replace("objective:\n  statement: Select galaxies at 1% contamination.\n  task: classification\n", "")
+    rendered = error_of(base + extra)
+    assert f"({field})" in rendered
+
+
+def test_sample_size_up_to_ten_billion_is_accepted():
+    text = CLASSIFICATION.replace("  task: classification\n", "  task: classification\n  hypotheses: "
+                                  "{sample_size: 10000000000, fractions: [0.01, 0.001]}\n")
+    assert parse(text).project.objective.hypotheses.sample_size == 10**10
+
+
+@pytest.mark.parametrize("value, needle", [
+    (".inf", "parameter 'learning_rate' is infinite"),
+    ("-.inf", "parameter 'learning_rate' is infinite"),
+    (".nan", "parameter 'learning_rate' is NaN"),
+    ("1" + "0" * 30, "does not fit a 64-bit integer"),
+])
+def test_non_finite_or_huge_estimator_params_are_refused_at_load(value, needle):
+    text = CLASSIFICATION + ("candidates:\n  - name: hgb\n    estimator: HistGradientBoostingClassifier\n"
+                             f"    params: {{learning_rate: {value}}}\n")
+    rendered = error_of(text)
+    assert needle in rendered
+    assert f":{line_of(text, 'params:')} (candidates[0].params)" in rendered
+
+
+def test_non_finite_numbers_nested_in_estimator_params_are_found():
+    text = CLASSIFICATION + ("candidates:\n  - name: mlp\n    estimator: MLPClassifier\n"
+                             "    params: {hidden_layer_sizes: [10, .inf]}\n")
+    assert "parameter 'hidden_layer_sizes[1]' is infinite" in error_of(text)
+
+
+@pytest.mark.parametrize("data_extra, field", [
+    ("  limits: {u: {flag: u_nodet, span: .inf}}\n", "data.limits.u.span"),
+    ("  limits: {u: {sentinel: -99, limit: .inf}}\n", "data.limits.u.limit"),
+    ("  sentinels: {u: [.nan]}\n", "data.sentinels.u[0]"),
+])
+def test_non_finite_numbers_in_sections_are_refused(data_extra, field):
+    text = CLASSIFICATION.replace("  label: class\n", "  label: class\n" + data_extra)
+    assert f"({field})" in error_of(text)
+
+
+@pytest.mark.parametrize("section", ["candidates", "selections"])
+def test_names_that_cannot_be_file_names_are_refused(section):
+    long_name = "a" * 300
+    if section == "candidates":
+        text = CLASSIFICATION + f"candidates:\n  - {{name: {long_name}, estimator: LogisticRegression}}\n"
+    else:
+        text = CLASSIFICATION + (f"selections:\n  - name: {long_name}\n    positive: star\n"
+                                 "    metric: {primary: roc_auc}\n    finish_line: {threshold: 0.8}\n")
+    rendered = error_of(text)
+    assert f"({section}[0].name)" in rendered and "at most 64 characters" in rendered
+    assert len(rendered) < 600  # the 300 letters are not quoted in full
+
+
+def test_names_of_64_characters_are_accepted():
+    text = CLASSIFICATION + f"candidates:\n  - {{name: {'a' * 64}, estimator: LogisticRegression}}\n"
+    assert parse(text).project.candidates[0].name == "a" * 64
+
+
+# --------------------------------------------------------------------------- bytes that are not text, files that are not files
+
+def test_nul_byte_in_the_file_names_its_line():
+    text = CLASSIFICATION.replace("  label: class\n", "  label: cl\x00ass\n")
+    rendered = error_of(text)
+    assert f"{PATH}:{line_of(text, 'label:')}:" in rendered
+    assert "NUL byte" in rendered and "ReaderError" not in rendered
+
+
+def test_control_character_in_the_file_names_its_line():
+    text = CLASSIFICATION.replace("name: galaxy-purity", "name: galaxy\x07purity")
+    rendered = error_of(text)
+    assert f"{PATH}:1:" in rendered and "U+0007" in rendered and "ReaderError" not in rendered
+
+
+def test_nul_escape_in_a_path_names_the_field():
+    text = CLASSIFICATION.replace("  path: catalog.csv", '  path: "cata\\0log.csv"')
+    rendered = error_of(text)
+    assert f":{line_of(text, 'path:')} (data.path)" in rendered and "NUL character" in rendered
+
+
+def _within(seconds: float, function, *args):
+    """function(*args) in a daemon thread: a hang fails the test instead of hanging the suite."""
+    import threading
+
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{function.__name__}{args} did not return within {seconds} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def test_fifo_as_project_file_is_refused_without_opening_it(tmp_path):
+    import os
+
+    fifo = tmp_path / "mlproj.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=r"not a regular file but a named pipe \(FIFO\)"):
+        _within(20, load_project, fifo)
+
+
+def test_device_as_project_file_is_refused(tmp_path):
+    link = tmp_path / "mlproj.yaml"
+    link.symlink_to("/dev/null")  # a device that is safe to read by mistake (/dev/zero: tests/e2e)
+    with pytest.raises(ConfigError, match="not a regular file but a character device"):
+        _within(20, load_project, link)
+
+
+def test_symlink_loop_and_too_long_name_as_project_file(tmp_path):
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    with pytest.raises(ConfigError, match="leads back to itself"):
+        load_project(tmp_path / "a.yaml")
+    with pytest.raises(ConfigError, match="name is too long"):
+        load_project(tmp_path / ("x" * 300 + ".yaml"))
+
+
+def test_an_oversized_project_file_is_read_only_up_to_the_limit(tmp_path, monkeypatch):
+    from mlproj import config, files
+
+    path = tmp_path / "mlproj.yaml"
+    path.write_text(CLASSIFICATION + "#" * 2000)
+    monkeypatch.setattr(config, "MAX_YAML_BYTES", 1000)
+    read = []
+    original = files.read_bounded
+    monkeypatch.setattr(config, "read_bounded", lambda p, limit: read.append(limit) or original(p, limit))
+    with pytest.raises(ConfigError, match="larger than"):
+        load_project(path)
+    assert read == [1000]
+    assert len(original(path, 1000)) == 1001

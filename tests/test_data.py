@@ -499,3 +499,162 @@ def test_parquet_with_duplicate_column_names_is_refused(tmp_path):
     pq.write_table(table, tmp_path / "dup.parquet")
     with pytest.raises(DataError, match="duplicate column names: u"):
         data_module.read_table(tmp_path / "dup.parquet", where="x")
+
+
+# --------------------------------------------------------------------------- rows the reader would lose, files that are no files (issue 20)
+
+def _lines(n: int = 120) -> list[str]:
+    """A header and `n` data lines of u, g, r, class (GALAXY and STAR alternating)."""
+    frame = catalogue(n)
+    frame["class"] = (["GALAXY", "STAR"] * n)[:n]
+    return frame.to_csv(index=False).splitlines()
+
+
+def _quote_error(tmp_path, lines: list[str], name: str = "cat.csv", ending: str = "\n") -> DataError:
+    (tmp_path / name).write_text(ending.join(lines) + ending, newline="")
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path, path=name, classes={"galaxy": "class == 'GALAXY'",
+                                                            "other": "class == 'STAR'"}))
+    return info.value
+
+
+@pytest.mark.parametrize("row", [100, 1, 120])
+def test_an_unclosed_quote_is_named_not_silently_merged_rows(tmp_path, row):
+    lines = _lines()
+    lines[row] = lines[row].replace("STAR", '"STAR').replace("GALAXY", '"GALAXY')
+    error = _quote_error(tmp_path, lines)
+    text = error.render()
+    assert "(data.path)" in error.where
+    assert f"line {row + 1} (data row {row}) opens a quoted value" in text
+    assert "up to the end of the file" in text
+    # on the last line, no row is lost: the value takes the final line break (and matches no class)
+    assert ("has a quote that never closes" if row == 120 else "has 120 data lines, but only") in text
+    assert "class" not in error.where  # not blamed on the class definitions
+
+
+def test_an_unclosed_quote_in_a_tsv_file_is_named(tmp_path):
+    lines = [line.replace(",", "\t") for line in _lines()]
+    lines[50] = lines[50].replace("\tSTAR", '\t"STAR').replace("\tGALAXY", '\t"GALAXY')
+    assert "line 51 (data row 50) opens a quoted value" in _quote_error(tmp_path, lines, "cat.tsv").render()
+
+
+def test_a_value_spanning_two_lines_is_said_not_silently_read(tmp_path):
+    lines = _lines()
+    lines[5] = lines[5].replace("GALAXY", '"GAL')
+    lines.insert(6, 'AXY"')  # a legal CSV value with a line break: 120 rows from 121 data lines
+    text = _quote_error(tmp_path, lines).render()
+    assert "has 121 data lines, but only 120 rows were read" in text
+    assert "line 6 (data row 5) opens a quoted value" in text and "up to line 7" in text
+
+
+def test_a_quote_that_merges_lines_into_too_many_fields_is_named(tmp_path):
+    lines = _lines()
+    lines[5] = lines[5].replace("GALAXY", '"GAL')
+    lines[6] = 'AXY",' + lines[6]  # the merged row has too many fields
+    text = _quote_error(tmp_path, lines).render()
+    assert "line 6 (data row 5) opens a quoted value" in text and "up to line 7" in text
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_blank_lines_and_line_endings_are_no_lost_rows(tmp_path, ending):
+    lines = _lines(40)
+    lines[1] = lines[1].replace("GALAXY", '"GALAXY"')  # quotes that close on their line are fine
+    lines[2] = lines[2].replace("STAR", '"ST""AR"').replace('"ST""AR"', '"STAR"')
+    lines.insert(10, "")
+    lines.append("")
+    (tmp_path / "cat.csv").write_text(ending.join(lines) + ending, newline="")
+    dataset = load_dataset(project(tmp_path, classes={"galaxy": "class == 'GALAXY'", "other": "class == 'STAR'"}))
+    assert dataset.n_rows_read == 40
+
+
+def test_quoted_values_with_commas_and_escaped_quotes_are_read(tmp_path):
+    lines = ["u,g,note,class"] + [f'{i},{i},"a, b ""c""",{"GALAXY" if i % 2 else "STAR"}' for i in range(40)]
+    (tmp_path / "cat.csv").write_text("\n".join(lines) + "\n")
+    dataset = load_dataset(project(tmp_path, classes={"galaxy": "class == 'GALAXY'", "other": "class == 'STAR'"}))
+    assert dataset.n_rows_read == 40
+
+
+def test_a_header_too_wide_for_the_reader_gives_the_column_count(tmp_path):
+    from mlproj.data import read_table
+
+    columns = 150_000
+    (tmp_path / "wide.csv").write_text(",".join(f"c{i}" for i in range(columns)) + "\n" + ",".join(["1"] * columns) + "\n")
+    with pytest.raises(DataError) as info:
+        read_table(tmp_path / "wide.csv", where="p.yaml:3 (data.path)")
+    text = info.value.render()
+    assert f"header line has {columns:,} columns" in text and "Empty CSV file" not in text
+
+
+def test_a_line_too_long_for_the_reader_is_named(tmp_path):
+    from mlproj.data import read_table
+
+    lines = _lines(10)
+    lines[4] += "x" * 3_000_000
+    (tmp_path / "cat.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="line 5 is 3.0 MB long, more than the CSV reader can take"):
+        read_table(tmp_path / "cat.csv", where="x")
+
+
+def _within(seconds: float, function, *args):
+    """function(*args) in a daemon thread: a hang fails the test instead of hanging the suite."""
+    import threading
+
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{function.__name__} did not return within {seconds} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def test_a_fifo_as_catalogue_is_refused_without_opening_it(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "cat.csv")
+    with pytest.raises(DataError) as info:
+        _within(20, load_dataset, project(tmp_path))
+    assert "not a regular file but a named pipe (FIFO)" in info.value.render()
+    assert "(data.path)" in info.value.where
+
+
+@pytest.mark.parametrize("name", ["cat.csv", "devnull"])
+def test_a_device_as_catalogue_is_refused(tmp_path, name):
+    (tmp_path / name).symlink_to("/dev/null")  # a device that is safe to read by mistake (/dev/zero: tests/e2e)
+    with pytest.raises(DataError, match="not a regular file but a character device"):
+        _within(20, load_dataset, project(tmp_path, path=name))
+
+
+def test_a_symlink_loop_or_a_too_long_name_as_catalogue_names_data_path(tmp_path):
+    (tmp_path / "a.csv").symlink_to(tmp_path / "b.csv")
+    (tmp_path / "b.csv").symlink_to(tmp_path / "a.csv")
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path, path="a.csv"))
+    assert "leads back to itself" in info.value.render() and "(data.path)" in info.value.where
+    with pytest.raises(DataError) as info:
+        load_dataset(project(tmp_path, path="x" * 300 + ".csv"))
+    assert "name is too long" in info.value.render() and "(data.path)" in info.value.where
+
+
+def test_file_hash_refuses_what_is_not_a_regular_file(tmp_path):
+    import os
+
+    from mlproj.files import NotRegularFileError, read_bounded
+
+    os.mkfifo(tmp_path / "fifo")
+    for path in (tmp_path / "fifo", Path("/dev/null"), tmp_path):
+        with pytest.raises(NotRegularFileError):
+            _within(20, file_hash, path)
+        with pytest.raises(OSError):  # review.py reads a failing hash as "can no longer be read"
+            _within(20, read_bounded, path, 10)
+    (tmp_path / "f.bin").write_bytes(b"abc" * 1000)
+    assert file_hash(tmp_path / "f.bin") == hashlib.sha256(b"abc" * 1000).hexdigest()
+    assert read_bounded(tmp_path / "f.bin", 10) == (b"abc" * 4)[:11]  # the limit and one byte more

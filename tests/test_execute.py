@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import numpy as np
 import pytest
 
 from mlproj.config import parse_project
+from mlproj.errors import StorageError
 from mlproj.execute import Cache, TaskOutput, fit_and_predict, run_tasks
 from mlproj.models import ModelSpec
 from mlproj.plan import compile_plan
@@ -102,6 +105,118 @@ def test_failed_outputs_are_not_cached(tmp_path):
     cache.put(TaskOutput(KEY, np.ones((3, 2)), 0.1, error="ValueError: boom"))
     assert not cache.path(KEY).exists()
     assert cache.get(KEY, 3) is None
+
+
+OTHER = "cd" + "1" * 62
+
+
+def test_swapped_entries_of_the_same_size_are_missed_and_counted(tmp_path):
+    cache = Cache(tmp_path)
+    mine, theirs = np.full((4, 2), 0.9), np.full((4, 2), 0.5)
+    cache.put(TaskOutput(KEY, mine, 0.1))
+    cache.put(TaskOutput(OTHER, theirs, 0.1))
+    first, second = cache.path(KEY), cache.path(OTHER)
+    swap = first.with_name("swap")
+    first.rename(swap)
+    second.rename(first)
+    swap.rename(second)
+    assert cache.get(KEY, 4) is None and cache.get(OTHER, 4) is None
+    assert cache.mismatched == 2
+    assert not first.exists() and not second.exists()  # refitted, then trusted again
+    cache.put(TaskOutput(KEY, mine, 0.1))
+    np.testing.assert_array_equal(cache.get(KEY, 4).predictions, mine)
+    assert cache.mismatched == 2
+
+
+def test_an_entry_without_its_key_is_refitted_once(tmp_path):
+    cache = Cache(tmp_path)
+    path = cache.path(KEY)
+    path.parent.mkdir(parents=True)
+    with open(path, "wb") as handle:  # as written before entries held their key
+        np.savez(handle, predictions=np.ones((3, 2)), fit_seconds=0.1)
+    assert cache.get(KEY, 3) is None and cache.mismatched == 1
+    assert not path.exists()
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_keeps_the_cached_entry_whole(tmp_path, monkeypatch):
+    import mlproj.files
+
+    cache = Cache(tmp_path)
+    cache.put(TaskOutput(KEY, np.ones((3, 2)), 0.1))
+    monkeypatch.setattr(mlproj.files.os, "fsync", _disk_full)
+    with pytest.raises(StorageError, match="the disk is full") as caught:
+        cache.put(TaskOutput(KEY, np.zeros((3, 2)), 0.2))
+    assert str(cache.path(KEY)) in str(caught.value)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(cache.get(KEY, 3).predictions, np.ones((3, 2)))
+    assert [p.name for p in cache.path(KEY).parent.iterdir()] == [f"{KEY}.npz"]  # no temporary left
+    assert cache.write_failure() is caught.value and cache.write_failure() is None
+
+
+def test_a_full_disk_while_an_entry_is_written(tmp_path, monkeypatch):
+    def half_then_full(stream, **arrays):
+        stream.write(b"PK\x03\x04 half an archive")
+        _disk_full()
+
+    monkeypatch.setattr(np, "savez", half_then_full)
+    cache = Cache(tmp_path)
+    with pytest.raises(StorageError, match="the disk is full"):
+        cache.put(TaskOutput(KEY, np.ones((3, 2)), 0.1))
+    monkeypatch.undo()
+    assert not cache.path(KEY).exists() and list(cache.path(KEY).parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("code, words", [(errno.EROFS, "read-only"), (errno.EACCES, "permission denied")])
+def test_a_cache_that_cannot_be_written(tmp_path, monkeypatch, code, words):
+    real = os.mkdir
+
+    def refuse(path, *args, **kwargs):
+        if str(path).startswith(str(tmp_path / "cache")):
+            raise OSError(code, os.strerror(code), str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", refuse)
+    with pytest.raises(StorageError, match=words) as caught:
+        Cache(tmp_path / "cache").put(TaskOutput(KEY, np.ones((3, 2)), 0.1))
+    assert str(tmp_path / "cache" / "ab") in str(caught.value) and "make it writable" in str(caught.value).lower()
+
+
+def test_a_cache_that_is_a_file(tmp_path):
+    (tmp_path / "cache").write_text("not a folder")
+    cache = Cache(tmp_path / "cache")
+    assert cache.get(KEY, 3) is None
+    with pytest.raises(StorageError, match=f"{tmp_path / 'cache'} is a file, where a folder is needed"):
+        cache.put(TaskOutput(KEY, np.ones((3, 2)), 0.1))
+    assert cache.sweep_temporary() == 0 and cache.prune(set()) == (0, 0)
+
+
+def test_a_stray_folder_in_the_cache(tmp_path):
+    cache = Cache(tmp_path)
+    cache.path(KEY).mkdir(parents=True)
+    with pytest.raises(StorageError, match="is a folder, where mlproj keeps the cache entry"):
+        cache.get(KEY, 3)
+    with pytest.raises(StorageError, match="Remove it"):
+        cache.put(TaskOutput(KEY, np.ones((3, 2)), 0.1))
+    (tmp_path / "ab" / ".half.npz.1234.tmp").mkdir()
+    assert cache.sweep_temporary() == 0 and cache.prune(set()) == (0, 0)  # folders are not mlproj's to delete
+    assert cache.path(KEY).is_dir()
+
+
+def test_a_worker_thread_whose_entry_cannot_be_stored_is_reported(tmp_path, monkeypatch):
+    """A worker thread's exception reaches the caller only as a failed fit: the cache keeps it."""
+    X, y = dataset()
+    plan = make_plan(y)
+    cache = Cache(tmp_path)
+    monkeypatch.setattr(np, "savez", _disk_full)
+    outputs = run_tasks(plan, plan.tasks, X, y, cache, n_jobs=2)
+    assert all(o.error and o.error.startswith("StorageError") for o in outputs.values())
+    failure = cache.write_failure()
+    assert isinstance(failure, StorageError) and "the disk is full" in str(failure)
+    assert cache.write_failure() is None
 
 
 # --------------------------------------------------------------------------- one task

@@ -222,7 +222,8 @@ def test_attribute_message_matches_spec():
     ("(" * 200 + "a" + ")" * 200, "nested too deeply"),
     ("-" * 150 + "a", "nested too deeply"),
     ("-" * 1999 + "a", "expression"),
-    ("+".join(["a"] * 150), "nested too deeply"),
+    ("**".join(["a"] * 150), "nested too deeply"),  # a tower of powers nests (right to left)
+    ("+".join(["a"] * 3000), "5999 characters"),
     ("", "empty"),
     ("   ", "empty"),
 ])
@@ -231,6 +232,30 @@ def test_hostile_sizes(text, part):
     assert part in message
     if text.strip():
         assert text[:30] in message
+
+
+@pytest.mark.parametrize("text, expected", [
+    (" + ".join(["u"] * 150), 150 * np.array([20.0, 21.0, 19.5, 22.0])),
+    ("+".join(["n"] * 999), 999 * np.array([1.0, 2.0, 3.0, 4.0])),
+    (" * ".join(["n"] * 150), np.array([1.0, 2.0**150, 3.0**150, 4.0**150])),
+    (" - ".join(["n"] * 150), -148 * np.array([1.0, 2.0, 3.0, 4.0])),
+    ("n + " * 120 + "n * 2 - n / 2", 121.5 * np.array([1.0, 2.0, 3.0, 4.0])),
+])
+def test_flat_sums_and_products_are_not_nesting(df, text, expected):
+    """A sum of many terms is a long chain in Python's syntax tree, not deep nesting: it is
+    evaluated (within the length limit), in order, as the same sum written with fewer terms."""
+    assert len(text) <= MAX_EXPRESSION_LENGTH
+    np.testing.assert_allclose(ev(text, df), expected)
+
+
+def test_flat_chain_still_checks_every_operator_and_name(df):
+    with pytest.raises(ConfigError, match="'&'"):
+        ev(" + ".join(["u"] * 150) + " & g", df)
+    with pytest.raises(ConfigError, match="'gg'"):
+        ev(" + ".join(["u"] * 150) + " + gg", df)
+    with pytest.raises(ConfigError, match="arithmetic"):
+        ev(" + ".join(["u"] * 150) + " + class", df)
+    assert parse_expression(" + ".join(["u", "g"] * 75), context="c").names == {"u", "g"}
 
 
 def test_unknown_column_suggests(df):

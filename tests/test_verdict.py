@@ -470,3 +470,29 @@ def test_verdict_is_rederived_identically_from_stored_json():
     s = summary(standard(scores(0.95)), test=held_out(0.9), power=power())
     stored = json.loads(json.dumps(s, allow_nan=False))
     assert judge(stored) == judge(s)
+
+
+# ------------------------------------------------------------------------------- the JUnit report
+
+
+def test_junit_report_of_names_with_control_characters_is_well_formed_xml(tmp_path):
+    """A selection (science case) named with terminal escapes reaches every criterion's name and
+    detail; XML 1.0 forbids such characters even as references, so the report replaces them."""
+    from xml.etree import ElementTree
+
+    from mlproj import review
+    from mlproj.cli import _printable_tree
+    from mlproj.errors import printable
+
+    first = standard(scores(0.95))
+    second = standard(scores(0.95), name="a\x1b]0;x\x07", required=False)
+    verdict = judge(summary(first, second))
+    assert any("\x1b" in c["name"] for c in verdict["criteria"])
+    path = tmp_path / "report.xml"
+    review.write_junit(path, _printable_tree(verdict), printable("\x1b[31mred"))
+    text = path.read_text(encoding="utf-8")
+    assert "\x1b" not in text and "\x07" not in text
+    suite = ElementTree.parse(path).getroot().find("testsuite")
+    assert suite.get("name") == "mlproj.\\x1b[31mred"
+    names = [c.get("name") for c in suite.findall("testcase")]
+    assert any(n.startswith("a\\x1b]0;x\\x07") for n in names)
