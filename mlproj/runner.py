@@ -2,12 +2,15 @@
 
 The CLI only renders what these functions return. Nothing is written to the run directory
 until every task has finished, and every finished fit is in the cache at once, so an
-interrupted run loses nothing and leaves no half-written run behind.
+interrupted run loses nothing and leaves no half-written run behind: the run folder is written
+hidden and renamed into place when complete (rundir.start_run_dir, publish_run).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -18,7 +21,7 @@ import yaml
 from mlproj import analysis, persist, rundir
 from mlproj.config import LoadedProject
 from mlproj.data import Dataset, load_dataset
-from mlproj.errors import DataError, RunError
+from mlproj.errors import STORAGE_ERRNOS, DataError, RunError, storage_error
 from mlproj.execute import Cache, TaskOutput, run_tasks, spread_path, threadpool_controller
 from mlproj.models import HISTORICAL, ModelSpec, resolve_specs, supports_missing_values
 from mlproj.leakage import check_leakage
@@ -46,6 +49,7 @@ class RunOutcome:
     cached: int
     failed: int
     summary: dict = field(repr=False, default_factory=dict)
+    mismatched: int = 0  # cache entries that held another key's fit (or none): refitted
 
 
 def prepare(loaded: LoadedProject) -> Prepared:
@@ -125,10 +129,13 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     _import_skops_in_background()
     cache = Cache(loaded.root / CACHE_DIR)
     cache.sweep_temporary()
+    cache.write_failure()  # forget one an earlier run in this process left
+    rundir.sweep_unfinished_runs(loaded.root)
     fitted_tasks = [t for t in plan.tasks if plan.model(t.model).estimator != HISTORICAL]
     outputs = run_tasks(plan, fitted_tasks, dataset.X, dataset.y, cache, n_jobs=n_jobs, on_done=on_task,
                         errors=dataset.errors, ranges=dataset.limit_ranges, scheduler=scheduler,
                         workers=loaded.project.execution.workers, release=True)
+    _check_stored(cache, outputs)
     if fitted_tasks and len(fitted_tasks) == len(plan.tasks) and all(o.error for o in outputs.values()):
         raise RunError(_every_fit_failed(plan, outputs), where=str(loaded.path),
                        hint="fix the estimators or their params (`mlproj estimators` lists the allowed ones; "
@@ -146,6 +153,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
         to_fit = [t for t in finals if plan.model(t.model).estimator != HISTORICAL]
         final_outputs = run_tasks(plan, to_fit, dataset.X, dataset.y, cache, n_jobs=n_jobs, errors=dataset.errors,
                                   ranges=dataset.limit_ranges, keep_models=True, workers=loaded.project.execution.workers)
+        _check_stored(cache, final_outputs)
         final_outputs.update(_historical_outputs(plan, [t for t in finals if t not in to_fit], dataset, None))
         summary["test"] = {"models": {}, "uses": record_test_use(loaded, {t.model: t.key for t in finals},
                                                                  dataset.file_hash)}
@@ -175,24 +183,51 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     # A run with failed fits is never "up to date": the next `mlproj run` retries them.
     summary["failed_fits"] = sum(1 for o in everything if o.error is not None)
 
-    run_dir = rundir.new_run_dir(loaded.root, loaded.config_hash)
-    rundir.write_atomic(run_dir / "project.yaml",
-                        yaml.safe_dump(loaded.project.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
-    rundir.write_json(run_dir / "plan.json", plan.to_dict())
-    rundir.write_csv(run_dir / "results.csv", rows)
-    rundir.write_json(run_dir / "summary.json", summary)
-    rundir.write_json(run_dir / "environment.json",
-                      rundir.environment(loaded.path, loaded.config_hash, dataset.source, dataset.file_hash,
-                                         loaded.source_sha256))
-    _store_models(run_dir, cache, plan, selected, outputs, prepared, summary.get("test") or {})
-    rundir.write_json(run_dir / "verdict.json", verdict)
+    # Written hidden and renamed into place once verdict.json is in it: a full disk or a kill
+    # part-way leaves no folder that looks like a run (the next run sweeps what a kill leaves).
+    staging = rundir.start_run_dir(loaded.root, loaded.config_hash)
+    try:
+        rundir.write_atomic(staging / "project.yaml",
+                            yaml.safe_dump(loaded.project.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
+        rundir.write_json(staging / "plan.json", plan.to_dict())
+        rundir.write_csv(staging / "results.csv", rows)
+        rundir.write_json(staging / "summary.json", summary)
+        rundir.write_json(staging / "environment.json",
+                          rundir.environment(loaded.path, loaded.config_hash, dataset.source, dataset.file_hash,
+                                             loaded.source_sha256))
+        _store_models(staging, cache, plan, selected, outputs, prepared, summary.get("test") or {})
+        rundir.write_json(staging / "verdict.json", verdict)
+        run_dir = rundir.publish_run(staging)
+    except BaseException as exc:
+        rundir.discard_run_dir(staging)
+        error = storage_error(exc, "write") if isinstance(exc, OSError) else None
+        if error is not None:
+            raise error from None
+        raise
     rundir.mark_latest(run_dir)
     return RunOutcome(
         run_dir=run_dir, verdict=verdict, summary=summary,
         fitted=sum(1 for o in everything if not o.cached and o.error is None and o.fit_seconds > 0),
         cached=sum(1 for o in everything if o.cached),
         failed=summary["failed_fits"],
+        mismatched=cache.mismatched,
     )
+
+
+_OS_ERROR = re.compile(r"^\w*Error: \[Errno (\d+)\]")
+
+
+def _check_stored(cache: Cache, outputs: dict[str, TaskOutput]) -> None:
+    """A fit the file system refused to store (a full disk, a read-only or blocked cache) stops
+    the run with what to do, instead of counting as a failed fit of the model."""
+    failure = cache.write_failure()
+    if failure is not None:
+        raise failure
+    for output in outputs.values():
+        found = _OS_ERROR.match(output.error or "")
+        if found and int(found.group(1)) in STORAGE_ERRNOS:  # saving a final model failed
+            code = int(found.group(1))
+            raise storage_error(OSError(code, os.strerror(code)), "save a fitted model in", cache.root) from None
 
 
 def _every_fit_failed(plan: Plan, outputs: dict[str, TaskOutput]) -> str:
@@ -209,9 +244,11 @@ def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], 
                   prepared: Prepared, test: dict) -> None:
     """models/<name>.skops and models/<name>.json: what `mlproj predict` needs to apply a model,
     including the operating points validated on the test set (their thresholds were chosen on
-    the development set's out-of-fold predictions)."""
-    import shutil
+    the development set's out-of-fold predictions).
 
+    The cached model files are copied only after the checks `mlproj predict` makes when it
+    loads them (persist.copy_model): a crafted file in `.mlproj/cache/` stops the run with a
+    RunError naming it, and never reaches the run folder."""
     dataset, cases = prepared.dataset, prepared.cases
     for name in selected:
         task = plan.final_tasks[name]
@@ -220,7 +257,7 @@ def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], 
             continue
         target = run_dir / "models" / f"{name}.skops"
         target.parent.mkdir(exist_ok=True)
-        shutil.copyfile(source, target)
+        persist.copy_model(source, target)
         tested = test.get("models", {}).get(name, {}).get("cases", {})
         info = {"model": name, "task": plan.task_kind, "features": plan.feature_names, "classes": dataset.classes,
                 "cases": [{"name": c.name, "positives": list(c.positives),
@@ -235,7 +272,7 @@ def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], 
             info["sigma_global"] = analysis.global_sigma(dataset.y[rows], stacked[:, 0])
             spread = spread_path(source)
             if stacked.shape[1] == 2 and spread.exists():
-                shutil.copyfile(spread, spread_path(target))
+                persist.copy_model(spread, spread_path(target))
                 info["sigma_method"] = plan.model(name).uncertainty
                 info["sigma_factor"] = analysis.sigma_factor(dataset.y[rows], stacked)
         rundir.write_json(target.with_suffix(".json"), info)
@@ -336,15 +373,33 @@ def record_test_use(loaded: LoadedProject, fits: dict[str, str], data_hash: str)
     on the test set. Entries written before the keys were recorded count by configuration.
     """
     ledger_path = loaded.root / ".mlproj" / "test-uses.json"
-    try:
-        ledger = json.loads(ledger_path.read_text())
-    except (OSError, ValueError):
-        ledger = []
+    ledger = _read_ledger(ledger_path)
     entry = {"config": loaded.config_hash, "data": data_hash, "models": sorted(fits), "fits": sorted(fits.values())}
     if entry not in ledger:
         ledger.append(entry)
         rundir.write_json(ledger_path, ledger)
     return len({tuple(e["fits"]) if "fits" in e else e["config"] for e in ledger if e.get("data") == data_hash})
+
+
+LEDGER_SHAPE = [{"data": str, "config?": str, "models?": [str], "fits?": [str]}]
+
+
+def _read_ledger(path: Path) -> list[dict]:
+    """The test-set ledger; none yet is an empty one, a damaged one is an error (not a new count)."""
+    damaged = RunError(f"{path} is damaged", hint="it counts the configurations that have used the held-out test "
+                       "set: restore it from a backup, or delete it to start that count again, then run "
+                       "`mlproj run` again")
+    try:
+        ledger = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (ValueError, RecursionError):
+        raise damaged from None
+    except OSError as exc:
+        raise storage_error(exc, "read", path) or exc from None
+    if rundir.shape_problem(ledger, LEDGER_SHAPE) or any("fits" not in e and "config" not in e for e in ledger):
+        raise damaged
+    return ledger
 
 
 def build_summary(prepared: Prepared, rows: list[dict], rates: dict) -> dict:
