@@ -128,7 +128,7 @@ def init(
     force: bool = typer.Option(False, "--force", help="Write into a folder that is not empty."),
 ) -> None:
     """Write a runnable project: commented mlproj.yaml, simulated catalogue, README."""
-    from mlproj.scaffold import scaffold
+    from mlproj.workflow.scaffold import scaffold
 
     written = scaffold(directory, template, force=force)
     out.print(f"Created a {template} project in {directory}:")
@@ -142,8 +142,8 @@ def init(
 @_guard
 def check(config: Path = ConfigOption) -> None:
     """Validate the project file and the catalogue; print what would be run."""
-    from mlproj import runner
-    from mlproj.config import load_project
+    from mlproj.project.config import load_project
+    from mlproj.workflow import run as runner
 
     prepared = runner.prepare(load_project(config))
     _print_data(prepared)
@@ -160,8 +160,8 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print the full plan as JSON."),
 ) -> None:
     """Print the run plan: models × folds × repeats, and how many fits are cached."""
-    from mlproj import runner
-    from mlproj.config import load_project
+    from mlproj.project.config import load_project
+    from mlproj.workflow import run as runner
 
     prepared = runner.prepare(load_project(config))
     if as_json:
@@ -181,7 +181,7 @@ def run(
                                "latest run is up to date (unchanged fits still come from the cache)."),
 ) -> None:
     """Execute the plan (resuming from the cache), then judge it against the finish line."""
-    from mlproj import review
+    from mlproj.workflow import review
 
     _check_run_options(config, jobs, backend, scheduler)  # also when the latest run is up to date
     current = None if rerun else review.current_run(config)
@@ -191,10 +191,17 @@ def run(
         _print_verdict(current.verdict, current.summary)
         return
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from mlproj import runner
-    from mlproj.config import load_project
+    from mlproj.project.config import load_project
+    from mlproj.workflow import run as runner
 
     loaded = load_project(config)
     prepared = runner.prepare(loaded)
@@ -215,7 +222,7 @@ def run(
               f"{_count(plan.folds, 'fold')} = {total} fits ({cached} cached) on {prepared.dataset.n_rows} objects")
     columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
                TimeRemainingColumn())
-    from mlproj.lock import project_lock
+    from mlproj.store.lock import project_lock
 
     with project_lock(loaded.root), Progress(*columns, console=err, transient=True,
                                              disable=not err.is_terminal) as progress:
@@ -246,7 +253,7 @@ def _check_run_options(config: Path, jobs: int | None, backend: str | None, sche
         raise MlprojError(f"unknown backend '{backend}'", hint="use --backend local or --backend dask")
     if scheduler:
         if backend is None:  # the project file decides; read only in this case, to keep `run` quick
-            from mlproj.config import load_project
+            from mlproj.project.config import load_project
 
             backend = load_project(config).project.execution.backend
         if backend != "dask":
@@ -265,7 +272,7 @@ def verdict(
                                      "or catalogue changed since (it judged the old ones)."),
 ) -> None:
     """A run's verdict on the finish line: exit 0 pass, 1 fail, 3 undetermined, 2 invalid or stale."""
-    from mlproj import review
+    from mlproj.workflow import review
 
     result = review.rejudge(run_dir, config, allow_stale=allow_stale)
     if junit is not None:
@@ -299,8 +306,8 @@ def predict(
     allow_stale: bool = typer.Option(False, "--allow-stale", help="Predict even if config or data changed."),
 ) -> None:
     """Apply the run's selected model to a new catalogue; keeps every input column."""
-    from mlproj import review
-    from mlproj.predict import predict as apply_model
+    from mlproj.workflow import review
+    from mlproj.workflow.predict import predict as apply_model
 
     result = review.rejudge(run_dir, config, allow_stale=allow_stale)
     done = apply_model(result.run_dir, data, out_file, model=model, draws=draws)
@@ -313,7 +320,7 @@ def estimators(
     task: str = typer.Option("classification", "--task", help="classification or regression."),
 ) -> None:
     """List the scikit-learn estimators a project file may name (the allow-list)."""
-    from mlproj.models import allowed_estimators, simplicity_of
+    from mlproj.plan.estimators import allowed_estimators, simplicity_of
 
     if task not in ("classification", "regression"):
         raise MlprojError(f"unknown task '{task}'", hint="use --task classification or --task regression")
@@ -350,9 +357,9 @@ def cache_prune(
     everything: bool = typer.Option(False, "--all", help="Delete every cached fit, not only stale ones."),
 ) -> None:
     """Delete cached fits that the current plan no longer uses (or all with --all)."""
-    from mlproj import runner
-    from mlproj.config import load_project
-    from mlproj.execute import Cache
+    from mlproj.execute.tasks import Cache
+    from mlproj.project.config import load_project
+    from mlproj.workflow import run as runner
 
     loaded = load_project(config)
     keep: set[str] = set()
@@ -368,7 +375,7 @@ def cache_prune(
 @_guard
 def schema() -> None:
     """Print the JSON Schema of the project file (for editors and validation)."""
-    from mlproj.config import json_schema
+    from mlproj.project.config import json_schema
 
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
 
@@ -408,7 +415,7 @@ def _print_data(prepared) -> None:
 def _print_plan(prepared) -> None:
     from rich.table import Table
 
-    from mlproj import runner
+    from mlproj.workflow import run as runner
 
     plan = prepared.plan
     out.print(f"[bold]Run plan[/]: {_count(plan.repeats, 'repeat')} × {_count(plan.folds, 'fold')} on "
@@ -429,7 +436,7 @@ def _print_plan(prepared) -> None:
 
 
 def _print_verdict(verdict: dict, summary: dict, already_shown: set[str] = frozenset()) -> None:
-    from mlproj.failures import failed_fit_warnings
+    from mlproj.analyse.failures import failed_fit_warnings
 
     failures = failed_fit_warnings(summary)
     for failure in failures:  # before the tables: a failed candidate must not go unnoticed under a PASS
@@ -475,7 +482,7 @@ def _count(n: int, noun: str) -> str:
 def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several: bool) -> None:
     from rich.table import Table
 
-    from mlproj.numbers import significant, significant_interval
+    from mlproj.science.numbers import significant, significant_interval
 
     primary = case["primary"]["label"]
     title = f"Selection [bold]{escape(case['name'])}[/]: " if several else ""
@@ -552,7 +559,7 @@ def _print_uncertainty(judged: dict | None, case: dict, summary: dict) -> None:
         table.add_column(column)
     stored = case["models"][model]["uncertainty"]
     held = test.get("uncertainty", {})
-    from mlproj.numbers import significant
+    from mlproj.science.numbers import significant
 
     for method, values in judged["methods"].items():
         cells = [significant(_nan(values[n]), _nan(stored[f"{n}[{method}]"]["se"]))

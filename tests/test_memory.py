@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
 import pytest
 
 from mlproj import memory
-
 
 FRAGMENT = """
 import sys
@@ -58,9 +56,9 @@ def test_without_glibc_nothing_happens(monkeypatch):
 
 
 def test_large_catalogues_map_large_allocations(tmp_path, monkeypatch):
-    import mlproj.data as data
-    from mlproj.config import load_project
-    from mlproj.scaffold import scaffold
+    import mlproj.data.dataset as data
+    from mlproj.project.config import load_project
+    from mlproj.workflow.scaffold import scaffold
 
     scaffold(tmp_path / "p", "classification", rows=300)
     calls = []

@@ -12,8 +12,8 @@ would) and reads what a run leaves behind (the cache, runs/latest); it changes n
 1. Startup: wall time of `mlproj --help`, `mlproj schema`, `mlproj verdict` as subprocesses,
    and which heavy modules the CLI has imported after running in-process.
 2. Orchestration overhead at -j 1: `mlproj run -j 1` against a hand-written scikit-learn loop
-   that fits the very same estimators (mlproj.models.build_estimator) on the very same rows
-   (the plan of mlproj.runner.prepare) and computes the ROC AUC of every fold.
+   that fits the very same estimators (mlproj.plan.estimators.build_estimator) on the very same rows
+   (the plan of mlproj.workflow.run.prepare) and computes the ROC AUC of every fold.
 3. -j 2 speed-up: `mlproj run -j 2` against `-j 1`, both with a fresh cache.
 4. No-op re-run: `mlproj run` again with nothing changed; the catalogue's hashing time apart.
 5. Scale: 1,000,000 rows x 20 features (Parquet), the default plan at -j 2: wall time and the
@@ -395,8 +395,9 @@ def _stop(proc: subprocess.Popen, sampler: TreeSampler) -> None:
 
 
 def template_config() -> dict:
-    import yaml
     from importlib import resources
+
+    import yaml
 
     text = (resources.files("mlproj") / "templates" / "classification.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
@@ -410,7 +411,7 @@ def write_config(project: Path, config: dict) -> None:
 
 def orchestration_project(project: Path, rows: int) -> None:
     """The classification template (dummy, logistic, random forest, HGB) on `rows` simulated objects, 5 x 1 folds."""
-    from mlproj.simulate import star_galaxy_catalogue
+    from mlproj.data.simulate import star_galaxy_catalogue
 
     project.mkdir(parents=True)
     star_galaxy_catalogue(rows, seed=0).to_csv(project / "catalogue.csv", index=False, lineterminator="\n")
@@ -464,7 +465,7 @@ HAND_LOOP = textwrap.dedent('''
     import yaml
     from sklearn.metrics import roc_auc_score
     # The estimators a script fitting this plan imports (it takes their instances from
-    # mlproj.models below, to be sure they are the same, but their import is its own cost).
+    # mlproj.plan.estimators below, to be sure they are the same, but their import is its own cost).
     from sklearn.dummy import DummyClassifier
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
@@ -482,10 +483,10 @@ HAND_LOOP = textwrap.dedent('''
     y_own = frame[config["data"]["label"]].to_numpy()
     t_read = time.perf_counter()
 
-    from mlproj.config import load_project
-    from mlproj.execute import inner_threads
-    from mlproj.models import build_estimator
-    from mlproj.runner import prepare
+    from mlproj.project.config import load_project
+    from mlproj.execute.tasks import inner_threads
+    from mlproj.plan.estimators import build_estimator
+    from mlproj.workflow.run import prepare
     prepared = prepare(load_project(project / "mlproj.yaml"))
     t_prepared = time.perf_counter()
 
@@ -665,7 +666,7 @@ def bench_orchestration(work: Path, env: dict, rows: int, reps: int, threads: in
     r.update(noop_rerun=rerun_s, noop_rerun_nothing="Nothing to fit" in rerun.stdout)
     say(f"rerun    `mlproj run --rerun` (no fits; read, check, analyse and write a new run folder from the cache): "
         f"{rerun_s:.2f} s ({'no fits' if 'Nothing to fit' in rerun.stdout else 'SOMETHING WAS REFITTED'})")
-    from mlproj.data import file_hash
+    from mlproj.data.dataset import file_hash
 
     catalogue = project / "catalogue.csv"
     hashes = []
@@ -744,7 +745,7 @@ def bench_scale(work: Path, env: dict, rows: int, timeout: float, results: dict)
         f"included: {mb(outcome['peak_pss'])} / {mb(table_bytes)} = {ratio:.2f} {status(ratio <= TARGETS['memory'])}")
     if finished:
         noop = monitored(cli + ["run", "-j", "2"], project, env, timeout=timeout)
-        from mlproj.data import file_hash
+        from mlproj.data.dataset import file_hash
 
         start = time.perf_counter()
         file_hash(project / "catalogue.parquet")

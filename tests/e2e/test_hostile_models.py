@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tests.e2e.helpers import cli, write_project
-from tests.test_persist import GADGETS, NAMED, one_gib_of_spaces
+from tests.store.test_model_files import GADGETS, NAMED, one_gib_of_spaces
 
 PROJECT = {
     "name": "hostile-models",
@@ -124,9 +124,9 @@ def test_a_crafted_spread_model_is_refused_by_predict(tmp_path):
 
 def _cached_model(folder: Path) -> Path:
     """The cache entry `mlproj run` copies into runs/<run>/models/ for the selected model."""
-    from mlproj.config import load_project
-    from mlproj.execute import Cache
-    from mlproj.runner import CACHE_DIR, prepare
+    from mlproj.execute.tasks import Cache
+    from mlproj.project.config import load_project
+    from mlproj.workflow.run import CACHE_DIR, prepare
 
     selected = json.loads((folder / "runs" / "latest" / "verdict.json").read_text())["selected_model"]
     plan = prepare(load_project(folder / "mlproj.yaml")).plan

@@ -129,7 +129,7 @@ def temporary_files(project: Path) -> list[Path]:
 
 FAIL_AT = """
 import errno
-import mlproj.rundir as rundir
+import mlproj.store.rundir as rundir
 real = rundir.write_text_atomic
 def failing(path, text):
     if {test}:
@@ -454,12 +454,12 @@ def test_control_characters_in_names_never_reach_the_terminal_or_the_junit_repor
     (KeyError("cases"), 70),
 ])
 def test_an_unhandled_file_system_fault_is_no_bug(project: Path, monkeypatch, error, code):
-    import mlproj.review
+    import mlproj.workflow.review
 
     def fails(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(mlproj.review, "rejudge", fails)
+    monkeypatch.setattr(mlproj.workflow.review, "rejudge", fails)
     result = run_cli("verdict", cwd=project)
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output

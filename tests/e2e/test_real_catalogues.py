@@ -29,7 +29,7 @@ def sdss_run(tmp_path_factory, shared_data):
 
 
 def _threshold_by_hand(is_positive: np.ndarray, score: np.ndarray, alpha: float) -> float:
-    """Independent of mlproj.metrics: the lowest score threshold whose FPR is at most α."""
+    """Independent of mlproj.science.metrics: the lowest score threshold whose FPR is at most α."""
     negatives = np.sort(score[~is_positive])[::-1]
     allowed_fp = int(np.floor(alpha * len(negatives) + 1e-9))
     candidates = np.unique(score)[::-1]  # select score >= t, t from high to low

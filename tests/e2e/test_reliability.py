@@ -9,8 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-
-from mlproj.lock import project_lock
+from mlproj.store.lock import project_lock
 from tests.e2e.helpers import cli, cli_subprocess, slow_project
 
 

@@ -77,8 +77,8 @@ def test_grouped_split_keeps_fields_together(tmp_path):
     plan = latest(tmp_path, "plan.json")
     assert plan["strategy"] == "group"
     table = pd.read_csv(tmp_path / "cat.csv")
-    from mlproj.config import load_project
-    from mlproj.runner import prepare
+    from mlproj.project.config import load_project
+    from mlproj.workflow.run import prepare
 
     prepared = prepare(load_project(tmp_path / "mlproj.yaml"))
     fields = table["field"].astype(str).to_numpy()
@@ -93,8 +93,8 @@ def test_time_ordered_split_predicts_forward(tmp_path):
     _write(tmp_path, _project(data__order="mjd", validation__strategy="time"))
     result = cli("run", cwd=tmp_path)
     assert result.exit_code == 0, result.output
-    from mlproj.config import load_project
-    from mlproj.runner import prepare
+    from mlproj.project.config import load_project
+    from mlproj.workflow.run import prepare
 
     prepared = prepare(load_project(tmp_path / "mlproj.yaml"))
     mjd = pd.read_csv(tmp_path / "cat.csv")["mjd"].to_numpy()

@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
-from mlproj.scaffold import _DETAILS, TEMPLATES
+from mlproj.workflow.scaffold import _DETAILS, TEMPLATES
 from tests.e2e.helpers import cli, cli_subprocess, latest
 
 VERDICT_CODES = {"pass": 0, "fail": 1, "undetermined": 3}

@@ -1,0 +1,3 @@
+"""Compile a project into a run plan (pure): splits, the estimator registry with its
+simplicity ranks, cases and content-hashed tasks.
+"""

@@ -1,0 +1,3 @@
+"""What lands on disk: atomic files, the project lock, run directories, model files
+(skops, type-checked) and the test-use ledger.
+"""

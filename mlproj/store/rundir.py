@@ -1,0 +1,329 @@
+"""The run directory: atomic files that later commands read, and staleness checks.
+
+`runs/<UTC timestamp>-<config hash[:8]>/` holds project.yaml, plan.json, results.csv,
+summary.json, verdict.json and environment.json; `runs/latest` names the newest run. Every file
+is written to a temporary file in the same folder, flushed and renamed, so an interrupted run
+never leaves a half file that looks complete. The run folder itself is written as
+`runs/.<name>.<random>.tmp/` (never taken for a run) and renamed into place once its verdict.json
+is in it; a killed run's leftover is swept by the next run, which holds the project lock. A folder
+without verdict.json is not a run, and a file that is not what mlproj wrote (even if valid JSON) is
+reported as damaged where it is read.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import io
+import json
+import os
+import platform
+import secrets
+import shutil
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from mlproj.errors import RunError, storage_error
+from mlproj.store.files import write_text_atomic
+
+RUNS = "runs"
+LATEST = "latest"
+PACKAGES = ("mlproj", "scikit-learn", "numpy", "scipy", "pandas", "pydantic", "joblib", "pyarrow")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    make_folder(path.parent)
+    write_text_atomic(path, text)
+
+
+def make_folder(path: Path) -> None:
+    """mkdir -p, with a file-system fault reported as a StorageError naming the folder."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, "create the folder", path) or exc from None
+
+
+def write_json(path: Path, data) -> None:
+    write_atomic(path, json.dumps(data, indent=2, allow_nan=False, default=_plain) + "\n")
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    write_atomic(path, buffer.getvalue())
+
+
+def _plain(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def start_run_dir(project_root: Path, config_hash: str, now: datetime | None = None) -> Path:
+    """A new, empty, hidden folder to write a run into: `runs/.<stamp>-<hash[:8]>.<random>.tmp/`.
+
+    publish_run renames it to `runs/<stamp>-<hash[:8]>/` once it is complete; until then no
+    command takes it for a run, and an interruption leaves only a hidden folder that the next run
+    sweeps (sweep_unfinished_runs).
+    """
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    runs = project_root / RUNS
+    make_folder(runs)
+    path = runs / f".{stamp}-{config_hash[:8]}.{secrets.token_hex(4)}.tmp"
+    try:
+        path.mkdir()
+    except OSError as exc:
+        raise storage_error(exc, "create the run folder", path) or exc from None
+    return path
+
+
+def is_unfinished(path: Path) -> bool:
+    """A folder start_run_dir made (or any hidden `.tmp` folder): never a run."""
+    return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
+def publish_run(staging: Path) -> Path:
+    """Rename a complete run folder from start_run_dir into place: `runs/<stamp>-<hash[:8]>[-n]/`."""
+    if not (staging / "verdict.json").is_file():
+        raise RunError(f"{staging} has no verdict.json: it is not a complete run and is not published")
+    base = staging.name[1:].rsplit(".", 2)[0]
+    path, n = staging.parent / base, 1
+    while os.path.lexists(path):
+        n += 1
+        path = staging.parent / f"{base}-{n}"
+    _sync_folder(staging)
+    try:
+        os.rename(staging, path)
+    except OSError as exc:
+        raise storage_error(exc, "write the run folder", path) or exc from None
+    _sync_folder(staging.parent)
+    return path
+
+
+def _sync_folder(path: Path) -> None:
+    """fsync a folder, so that a rename in it survives a crash (where the file system allows it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def sweep_unfinished_runs(project_root: Path) -> int:
+    """Remove the hidden folders of runs that were killed or failed while being written.
+
+    Only while holding the project lock (mlproj.store.lock): no other run of this project is alive then,
+    so every such folder is a leftover. Best effort: what cannot be removed stays hidden.
+    """
+    runs = project_root / RUNS
+    try:
+        leftovers = [p for p in runs.iterdir() if is_unfinished(p) and p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return 0
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(leftovers)
+
+
+def discard_run_dir(staging: Path) -> None:
+    """Remove a run folder that could not be completed (a full disk, an interruption)."""
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def mark_latest(run_dir: Path) -> None:
+    """`runs/latest`: a symlink where the file system allows it, else a one-line file."""
+    link = run_dir.parent / LATEST
+    tmp = run_dir.parent / f".{LATEST}.tmp"
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, "mark the latest run in", tmp) or exc from None
+    try:
+        tmp.symlink_to(run_dir.name, target_is_directory=True)
+    except OSError:
+        write_atomic(link, run_dir.name + "\n")
+        return
+    if link.is_dir() and not link.is_symlink():
+        tmp.unlink()
+        raise RunError(f"{link} is a folder; cannot mark the latest run", hint="rename it")
+    try:
+        os.replace(tmp, link)
+    except OSError as exc:
+        raise storage_error(exc, "mark the latest run in", link) or exc from None
+
+
+def find_run(run: str | None, project_root: Path) -> Path:
+    """The run folder a command should read: RUN if given, else the project's latest run.
+
+    Only a finished run counts: a folder with its verdict.json, not a hidden one being written.
+    """
+    if run:
+        path = Path(run)
+        if not path.is_dir():
+            raise RunError(f"run folder {run} does not exist", hint="pass a folder under runs/, or omit RUN for the latest")
+        _check_finished(path, f"{run} is not a finished run")
+        return path.resolve()
+    latest = project_root / RUNS / LATEST
+    try:
+        if latest.is_symlink() or latest.is_dir():
+            path = latest.resolve()
+        elif latest.is_file():
+            path = project_root / RUNS / _latest_name(latest)
+        else:
+            raise RunError(f"no runs yet in {project_root / RUNS}", hint="run `mlproj run` first")
+        if not path.is_dir():
+            raise RunError(f"the latest run {path} is missing", hint="run `mlproj run` again")
+    except RuntimeError:  # Python < 3.13 reports a symlink loop so
+        raise _latest_loops(latest) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _latest_loops(latest) from None
+        raise storage_error(exc, "read", latest) or exc from None
+    _check_finished(path, f"the latest run {path} is not finished")
+    return path
+
+
+def _check_finished(path: Path, what: str) -> None:
+    if is_unfinished(path):
+        why = "it is still being written, or was left by a run that was killed"
+    elif not (path / "verdict.json").is_file():
+        why = "it has no verdict.json"
+    else:
+        return
+    raise RunError(f"{what}: {why}", hint="a run interrupted or stopped by an error (a full disk) is not complete; "
+                                          "run `mlproj run` again (it resumes from the cache), or name another "
+                                          "run folder")
+
+
+def _latest_loops(latest: Path) -> RunError:
+    return RunError(f"{latest} is a symbolic link that leads back to itself (a loop)",
+                    hint=f"remove it (rm '{latest}'): the next `mlproj run` marks the latest run again, and "
+                         "`mlproj verdict RUN` reads any run by its folder")
+
+
+def _latest_name(latest: Path) -> str:
+    """The run named by a `runs/latest` file (where symlinks are not allowed): one plain folder name."""
+    try:
+        name = latest.read_bytes().decode("utf-8").strip()
+    except UnicodeDecodeError:
+        name = ""
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0\n") or is_unfinished(Path(name)):
+        raise RunError(f"{latest} is damaged (it should hold the name of the latest run folder)",
+                       hint="run `mlproj run` again") from None
+    return name
+
+
+STATUS = frozenset({"pass", "fail", "undetermined"})
+NUMBER = (int, float)
+# What mlproj wrote, as far as the commands that read these files rely on it: required keys (a
+# trailing "?" marks an optional one) and their types. [shape]: a list of such items.
+SHAPES = {
+    "verdict.json": {"status": STATUS, "exit_code": int, "criteria": [{"name": str, "status": STATUS, "detail": str}],
+                     "selected_model?": (str, type(None)), "selections?": [dict], "warnings?": [str]},
+    "summary.json": {"task": str, "folds": int, "repeats": int, "confidence": NUMBER, "project?": str,
+                     "models": [{"name": str, "role": str, "fit_seconds?": (int, float, type(None)),
+                                 "failed_tasks?": int, "n_tasks?": int, "errors?": [str]}],
+                     "cases": [{"name": str, "primary": {"name": str, "label": str}, "models": dict}],
+                     "warnings?": [str], "failed_fits?": int},
+    "environment.json": {"config": {"path": str, "hash": str, "file_sha256?": str},
+                         "data": {"path": str, "sha256": str}, "packages?": {}},
+}
+
+
+def read_json(path: Path, shape=None):
+    """A run file, checked against its shape (SHAPES by file name, or `shape`): a file that is
+    missing, truncated, not UTF-8 or not what mlproj wrote is a RunError naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path.name} is missing from run {path.parent}",
+                       hint="the run did not finish; run `mlproj run` again (it resumes from the cache)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise RunError(f"{path} is damaged", hint="run `mlproj run` again") from None
+    except OSError as exc:
+        raise storage_error(exc, "read", path) or exc from None
+    shape = SHAPES.get(path.name) if shape is None else shape
+    problem = None if shape is None else shape_problem(data, shape)
+    if problem:
+        raise RunError(f"{path} is damaged ({problem})", hint="run `mlproj run` again")
+    return data
+
+
+def shape_problem(value, shape, where: str = "") -> str | None:
+    """Why `value` does not have `shape` (see SHAPES), or None."""
+    it = f"'{where}'" if where else "the file"
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return f"{it} is not a mapping"
+        for key, inner in shape.items():
+            name = key.rstrip("?")
+            if name not in value:
+                if key.endswith("?"):
+                    continue
+                return f"'{where + '.' if where else ''}{name}' is missing"
+            problem = shape_problem(value[name], inner, f"{where + '.' if where else ''}{name}")
+            if problem:
+                return problem
+        return None
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return f"{it} is not a list"
+        for index, item in enumerate(value):
+            problem = shape_problem(item, shape[0], f"{where}[{index}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(shape, frozenset):
+        return None if isinstance(value, str) and value in shape else f"{it} is not one of {', '.join(sorted(shape))}"
+    types = shape if isinstance(shape, tuple) else (shape,)
+    if isinstance(value, bool) and bool not in types:
+        return f"{it} has the wrong type"
+    return None if isinstance(value, types) else f"{it} has the wrong type"
+
+
+def installed_version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def environment(config_path: Path, config_hash: str, data_path: Path, data_hash: str,
+                config_file_sha256: str = "") -> dict:
+    versions = {name: installed_version(name) for name in PACKAGES}
+    versions = {name: version for name, version in versions.items() if version is not None}
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "config": {"path": str(config_path), "hash": config_hash, "file_sha256": config_file_sha256},
+        "data": {"path": str(data_path), "sha256": data_hash},
+    }
+
+
+def staleness(env: dict, current_config_hash: str | None, current_data_hash: str | None) -> list[str]:
+    """Reasons a run no longer matches its project (empty when it is current)."""
+    reasons = []
+    if current_config_hash is None:
+        reasons.append(f"the project file {env['config']['path']} can no longer be read")
+    elif current_config_hash != env["config"]["hash"]:
+        reasons.append(f"the project file {env['config']['path']} changed after the run")
+    if current_data_hash is None:
+        reasons.append(f"the catalogue {env['data']['path']} is missing")
+    elif current_data_hash != env["data"]["sha256"]:
+        reasons.append(f"the catalogue {env['data']['path']} changed after the run")
+    return reasons

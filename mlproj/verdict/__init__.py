@@ -1,0 +1,3 @@
+"""judge(Summary) -> Verdict (pure): the finish line, the criteria, the reasons and the
+exit code.
+"""

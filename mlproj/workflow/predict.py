@@ -1,0 +1,145 @@
+"""Apply a run's selected model to a new catalogue, with uncertainties (`mlproj predict`).
+
+The new catalogue goes through exactly what the training catalogue went through (sentinels,
+non-detection bounds, derived features); the output keeps every input column (identifiers,
+positions) and adds the predictions: class probabilities for classification (calibrated if the
+project asked for it), and for regression the mean with the global 1σ of the out-of-fold
+residuals and its 68% interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mlproj.data.dataset import feature_matrix, prepare_table, read_table
+from mlproj.errors import DataError, RunError, storage_error
+from mlproj.execute.tasks import spread_of, spread_path
+from mlproj.project.config import load_project
+from mlproj.store import rundir
+from mlproj.store.files import atomic_write
+
+WRITERS = {".csv", ".parquet"}
+# models/<name>.json as the run wrote it (see runner._store_models); checked where it is read.
+MODEL_INFO_SHAPE = {"model": str, "task": frozenset({"classification", "regression"}), "features": [str],
+                    "classes?": (list, type(None)),
+                    "cases": [{"name": str, "positives": [int], "operating_point?": (dict, type(None))}],
+                    "sigma_global?": (int, float, type(None)), "sigma_factor?": (int, float),
+                    "sigma_method?": str}
+
+
+@dataclass
+class Prediction:
+    model: str
+    rows: int
+    columns: list[str]
+    out: Path
+
+
+def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, draws: int = 0,
+            seed: int = 0) -> Prediction:
+    if out.suffix.lower() not in WRITERS:
+        raise DataError(f"cannot write predictions to '{out.name}'", hint="use a .csv or .parquet file name")
+    try:
+        is_folder = out.is_dir()
+    except OSError as exc:  # a name too long for the file system, a folder that cannot be read
+        raise storage_error(exc, "write", out) or exc from None
+    if is_folder:
+        raise DataError(f"--out {out} is a folder", hint="name a file to write the predictions to, such as "
+                        f"{out / 'predictions.csv'}")
+    info_path = _model_info(run_dir, model)
+    info = rundir.read_json(info_path, MODEL_INFO_SHAPE)
+    from mlproj.plan.estimators import is_allowed_estimator_class
+    from mlproj.store.model_files import load_model
+
+    estimator = load_model(info_path.with_suffix(".skops"), is_allowed_estimator_class)
+    env = rundir.read_json(run_dir / "environment.json")
+    _check_paths(data, out, Path(env["data"]["path"]))
+    loaded = load_project(Path(env["config"]["path"]))
+    table = read_table(data, where=str(data))
+    original = list(table.columns)
+    prepared = table.copy()
+    _, _, derived = prepare_table(prepared, loaded)
+    X = feature_matrix(prepared, info["features"], loaded, derived)
+    inputs = _input_draws(X, prepared, loaded, info["features"], draws, seed)
+    result = table.copy()
+    if info["task"] == "classification":
+        # Averaging over draws of the inputs carries the measurement errors into the probabilities.
+        proba = np.mean([estimator.predict_proba(x) for x in inputs], axis=0)
+        for j, name in enumerate(info["classes"]):
+            result[f"p_{name}"] = proba[:, j]
+        for case in info["cases"]:
+            if len(case["positives"]) > 1:
+                result[f"p_{case['name']}"] = proba[:, case["positives"]].sum(axis=1)
+        result["predicted_class"] = np.asarray(info["classes"])[np.argmax(proba, axis=1)]
+        for case in info["cases"]:
+            point = case.get("operating_point")
+            if point:  # the selection whose rates the run validated, not the most probable class
+                result[f"selected_{case['name']}"] = proba[:, case["positives"]].sum(axis=1) >= point["threshold"]
+    else:
+        per_draw = np.array([estimator.predict(x) for x in inputs])
+        mu = per_draw.mean(axis=0)
+        sigma = np.full(len(mu), info.get("sigma_global", np.nan))
+        spread_file = spread_path(info_path.with_suffix(".skops"))
+        if "sigma_factor" in info and spread_file.exists():
+            sigma = spread_of(load_model(spread_file, is_allowed_estimator_class), X) * info["sigma_factor"]
+        if len(inputs) > 1:
+            # Input errors add to the model's σ in quadrature (paper §5.1: propagate uncertainties).
+            result["sigma_inputs"] = per_draw.std(axis=0)
+            sigma = np.sqrt(sigma ** 2 + per_draw.var(axis=0))
+        result["prediction"] = mu
+        result["sigma"] = sigma
+        result["low_68"] = mu - sigma
+        result["high_68"] = mu + sigma
+    rundir.make_folder(out.parent)
+    with atomic_write(out, "wb") as handle:  # a full disk or a read-only folder: a StorageError
+        if out.suffix.lower() == ".parquet":
+            result.to_parquet(handle, index=False)
+        else:
+            handle.write(result.to_csv(index=False).encode("utf-8"))
+    return Prediction(info["model"], len(result), [c for c in result.columns if c not in original], out)
+
+
+def _check_paths(data: Path, out: Path, catalogue: Path) -> None:
+    """--data must exist (relative to where the command runs, unlike data.path), and --out must
+    not overwrite it or the project's catalogue: p_* columns there would become features."""
+    if not data.exists():
+        raise DataError(f"--data {data}: no such file",
+                        hint=f"--data is relative to the folder you run mlproj in ({Path.cwd()}), "
+                             "not to the project file")
+    for protected, what in ((data, "the catalogue given with --data"), (catalogue, "the project's catalogue")):
+        if out.resolve() == protected.resolve():
+            raise DataError(f"--out {out} is {what}: the predictions would overwrite it",
+                            hint="write the predictions to another file")
+
+
+def _input_draws(X: np.ndarray, table, loaded, names: list[str], draws: int, seed: int) -> list[np.ndarray]:
+    """The inputs, or `draws` copies scattered by their Gaussian measurement errors."""
+    if draws <= 0:
+        return [X]
+    from mlproj.data.dataset import error_matrix
+
+    errors = error_matrix(table, loaded, names)
+    if errors is None:
+        raise DataError("--draws needs measurement errors, but the project has no data.errors",
+                        hint="add data.errors: {feature: error_column} to the project, or omit --draws")
+    rng = np.random.default_rng(seed)
+    return [X + rng.standard_normal(X.shape) * errors for _ in range(draws)]
+
+
+def _model_info(run_dir: Path, model: str | None) -> Path:
+    folder = run_dir / "models"
+    available = sorted(p for p in folder.glob("*.json")) if folder.is_dir() else []
+    if not available:
+        raise RunError(f"run {run_dir.name} has no saved model", hint="run `mlproj run` again (mlproj 0.1 saves "
+                       "the selected model of every run)")
+    if model is None:
+        verdict = rundir.read_json(run_dir / "verdict.json")
+        model = verdict.get("selected_model")
+    path = folder / f"{model}.json"
+    if not path.exists():
+        names = ", ".join(p.stem for p in available)
+        raise RunError(f"run {run_dir.name} has no saved model '{model}'", hint=f"saved models: {names}")
+    return path

@@ -1,0 +1,455 @@
+"""The `mlproj run` workflow as a library: prepare, execute, analyse, judge, record.
+
+The CLI only renders what these functions return. Nothing is written to the run directory
+until every task has finished, and every finished fit is in the cache at once, so an
+interrupted run loses nothing and leaves no half-written run behind: the run folder is written
+hidden and renamed into place when complete (rundir.start_run_dir, publish_run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import yaml
+
+from mlproj.analyse import summary as analysis
+from mlproj.data.dataset import Dataset, load_dataset
+from mlproj.data.leakage import check_leakage
+from mlproj.errors import STORAGE_ERRNOS, DataError, RunError, storage_error
+from mlproj.execute.tasks import Cache, TaskOutput, run_tasks, spread_path, threadpool_controller
+from mlproj.memory import heavy_imports, return_freed_memory
+from mlproj.plan.compile import Plan, Task, compile_plan
+from mlproj.plan.estimators import (
+    HISTORICAL,
+    ModelSpec,
+    is_allowed_estimator_class,
+    resolve_specs,
+    supports_missing_values,
+)
+from mlproj.plan.splits import check_split_feasible
+from mlproj.project.config import LoadedProject
+from mlproj.store import model_files as persist
+from mlproj.store import rundir
+from mlproj.verdict.judge import judge
+
+CACHE_DIR = Path(".mlproj") / "cache"
+
+
+@dataclass
+class Prepared:
+    loaded: LoadedProject
+    dataset: Dataset
+    plan: Plan
+    cases: list[analysis.Case]
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    verdict: dict
+    fitted: int
+    cached: int
+    failed: int
+    summary: dict = field(repr=False, default_factory=dict)
+    mismatched: int = 0  # cache entries that held another key's fit (or none): refitted
+
+
+def prepare(loaded: LoadedProject) -> Prepared:
+    """Validate estimators and data, and compile the plan (no fitting)."""
+    with heavy_imports():
+        from sklearn import __version__ as sklearn_version
+
+        specs = resolve_specs(loaded)  # imports the estimators' modules
+    cases = analysis.resolve_cases(loaded.project)
+    dataset = load_dataset(loaded)
+    _check_missing_values(dataset, specs, loaded)
+    validation = loaded.project.validation
+    problem = check_split_feasible(validation.strategy, dataset.y, dataset.groups, validation.folds,
+                                   validation.test_size, loaded.project.objective.task, order=dataset.order,
+                                   group_name=loaded.project.data.groups or "groups",
+                                   order_name=loaded.project.data.order or "order", class_names=dataset.classes)
+    if problem:
+        stratified = validation.strategy == "stratified"
+        raise DataError(problem, where=loaded.where("validation", "folds" if stratified else "strategy"),
+                        hint="reduce validation.folds or test_size, merge rare classes, or add labelled objects"
+                        if stratified else "choose fewer folds, a smaller test set or another strategy")
+    plan = compile_plan(loaded.project, specs, dataset.y, dataset.feature_names, dataset.file_hash,
+                        library_version=sklearn_version, groups=dataset.groups, order=dataset.order)
+    if plan.note:
+        dataset.warnings.append(plan.note)
+    for warning in check_leakage(dataset.X, dataset.y, dataset.feature_names, plan.test, plan.development,
+                                 task=loaded.project.objective.task,
+                                 positive=cases[0].positives[0] if cases[0].positives else None,
+                                 groups=dataset.groups, class_names=dataset.classes,
+                                 group_name=loaded.project.data.groups):
+        dataset.warnings.append(warning.message)
+    return_freed_memory()  # what reading and the checks used, before the fits need it
+    return Prepared(loaded, dataset, plan, cases)
+
+
+def _check_missing_values(dataset: Dataset, specs: list[ModelSpec], loaded: LoadedProject) -> None:
+    missing = dataset.missing_by_feature()
+    if not missing:
+        return
+    task = loaded.project.objective.task
+    unable = [s.name for s in specs if not s.impute and not supports_missing_values(s, task)]
+    if unable:
+        listed = ", ".join(f"{k} ({v})" for k, v in list(missing.items())[:6])
+        raise DataError(
+            f"features have missing values (NaN or empty cells: {listed}), which {', '.join(unable)} cannot handle",
+            where=loaded.where("data", "features"),
+            hint="set data.missing: impute (median imputation plus a missing-value indicator inside every model), "
+                 "use only estimators that accept missing values (e.g. HistGradientBoosting, RandomForest), or "
+                 "drop those features",
+        )
+
+
+def _import_skops_in_background() -> None:
+    """Import skops beside the fits (compiled fits leave the GIL free).
+
+    The final model is saved with skops, whose import takes ~0.1 s of CPU even without its list
+    of estimators (see persist.skops_io). At -j 1 it runs on the core the fits leave spare; at
+    -j 2 it only moves that time off the end of the run. The fits' thread controller is made
+    first: made beside the import, it would wait for it.
+    """
+    import threading
+
+    threadpool_controller()
+
+    def load() -> None:
+        try:
+            persist.skops_io()
+        except Exception:  # noqa: BLE001 - the real import later reports any problem
+            pass
+
+    threading.Thread(target=load, name="import-skops", daemon=True).start()
+
+
+def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutput], None] | None = None,
+                scheduler: str | None = None) -> RunOutcome:
+    loaded, dataset, plan, cases = prepared.loaded, prepared.dataset, prepared.plan, prepared.cases
+    _import_skops_in_background()
+    cache = Cache(loaded.root / CACHE_DIR)
+    cache.sweep_temporary()
+    cache.write_failure()  # forget one an earlier run in this process left
+    rundir.sweep_unfinished_runs(loaded.root)
+    fitted_tasks = [t for t in plan.tasks if plan.model(t.model).estimator != HISTORICAL]
+    outputs = run_tasks(plan, fitted_tasks, dataset.X, dataset.y, cache, n_jobs=n_jobs, on_done=on_task,
+                        errors=dataset.errors, ranges=dataset.limit_ranges, scheduler=scheduler,
+                        workers=loaded.project.execution.workers, release=True)
+    _check_stored(cache, outputs)
+    if fitted_tasks and len(fitted_tasks) == len(plan.tasks) and all(o.error for o in outputs.values()):
+        raise RunError(_every_fit_failed(plan, outputs), where=str(loaded.path),
+                       hint="fix the estimators or their params (`mlproj estimators` lists the allowed ones; "
+                            "`mlproj check` knows parameter names, not every combination), then run again")
+    outputs.update(_historical_outputs(plan, [t for t in plan.tasks if t not in fitted_tasks], dataset, on_task))
+
+    rows, rates = analysis.results_rows(plan, outputs, dataset.y, cases)
+    summary = build_summary(prepared, rows, rates)
+    provisional = judge(summary)
+    selected = sorted({case["selected_model"] for case in provisional["selections"] if case["selected_model"]})
+    final_outputs: dict[str, TaskOutput] = {}
+    if selected:
+        # The held-out test set is touched once, by the selected models only (paper §5.6).
+        finals = [plan.final_tasks[name] for name in selected]
+        to_fit = [t for t in finals if plan.model(t.model).estimator != HISTORICAL]
+        final_outputs = run_tasks(plan, to_fit, dataset.X, dataset.y, cache, n_jobs=n_jobs, errors=dataset.errors,
+                                  ranges=dataset.limit_ranges, keep_models=True, workers=loaded.project.execution.workers)
+        _check_stored(cache, final_outputs)
+        final_outputs.update(_historical_outputs(plan, [t for t in finals if t not in to_fit], dataset, None))
+        summary["test"] = {"models": {}, "uses": record_test_use(loaded, {t.model: t.key for t in finals},
+                                                                 dataset.file_hash)}
+        for task in finals:
+            output = final_outputs[task.key]
+            if output.predictions is not None:
+                summary["test"]["models"][task.model] = analysis.score_test(
+                    task.model, output.predictions, plan, dataset.y, cases,
+                    development_predictions(plan, outputs, task.model))
+        if summary["test"]["uses"] > 1:
+            summary["warnings"].append(
+                f"the held-out test set has now been used by {summary['test']['uses']} different configurations "
+                "of this project: choosing between them on it makes it part of the training; its score is no "
+                "longer an independent estimate (paper §5.6)")
+    main_selected = provisional["selections"][0]["selected_model"]
+    if main_selected is not None:
+        summary["diagnostics"] = model_diagnostics(plan, outputs, dataset.y, cases[0], main_selected)
+        detail = (summary["diagnostics"].get("toward_prior") or {}).get("detail")
+        if detail:
+            summary["warnings"].append(f"{main_selected}: {detail}")
+    hypotheses = loaded.project.objective.hypotheses
+    if hypotheses is not None and main_selected is not None:
+        summary["power"] = hypothesis_power(plan, outputs, dataset.y, cases[0], summary["cases"][0],
+                                            main_selected, hypotheses)
+    verdict = judge(summary)
+    everything = list(outputs.values()) + list(final_outputs.values())
+    # A run with failed fits is never "up to date": the next `mlproj run` retries them.
+    summary["failed_fits"] = sum(1 for o in everything if o.error is not None)
+
+    # Written hidden and renamed into place once verdict.json is in it: a full disk or a kill
+    # part-way leaves no folder that looks like a run (the next run sweeps what a kill leaves).
+    staging = rundir.start_run_dir(loaded.root, loaded.config_hash)
+    try:
+        rundir.write_atomic(staging / "project.yaml",
+                            yaml.safe_dump(loaded.project.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
+        rundir.write_json(staging / "plan.json", plan.to_dict())
+        rundir.write_csv(staging / "results.csv", rows)
+        rundir.write_json(staging / "summary.json", summary)
+        rundir.write_json(staging / "environment.json",
+                          rundir.environment(loaded.path, loaded.config_hash, dataset.source, dataset.file_hash,
+                                             loaded.source_sha256))
+        _store_models(staging, cache, plan, selected, outputs, prepared, summary.get("test") or {})
+        rundir.write_json(staging / "verdict.json", verdict)
+        run_dir = rundir.publish_run(staging)
+    except BaseException as exc:
+        rundir.discard_run_dir(staging)
+        error = storage_error(exc, "write") if isinstance(exc, OSError) else None
+        if error is not None:
+            raise error from None
+        raise
+    rundir.mark_latest(run_dir)
+    return RunOutcome(
+        run_dir=run_dir, verdict=verdict, summary=summary,
+        fitted=sum(1 for o in everything if not o.cached and o.error is None and o.fit_seconds > 0),
+        cached=sum(1 for o in everything if o.cached),
+        failed=summary["failed_fits"],
+        mismatched=cache.mismatched,
+    )
+
+
+_OS_ERROR = re.compile(r"^\w*Error: \[Errno (\d+)\]")
+
+
+def _check_stored(cache: Cache, outputs: dict[str, TaskOutput]) -> None:
+    """A fit the file system refused to store (a full disk, a read-only or blocked cache) stops
+    the run with what to do, instead of counting as a failed fit of the model."""
+    failure = cache.write_failure()
+    if failure is not None:
+        raise failure
+    for output in outputs.values():
+        found = _OS_ERROR.match(output.error or "")
+        if found and int(found.group(1)) in STORAGE_ERRNOS:  # saving a final model failed
+            code = int(found.group(1))
+            raise storage_error(OSError(code, os.strerror(code)), "save a fitted model in", cache.root) from None
+
+
+def _every_fit_failed(plan: Plan, outputs: dict[str, TaskOutput]) -> str:
+    """What went wrong, one error per model: nothing was fitted, so there is nothing to judge."""
+    first: dict[str, str] = {}
+    for task in plan.tasks:
+        output = outputs.get(task.key)
+        if output is not None and output.error:
+            first.setdefault(task.model, output.error)
+    return "every fit failed, so there is nothing to judge: " + "; ".join(f"{m}: {e}" for m, e in first.items())
+
+
+def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], outputs: dict[str, TaskOutput],
+                  prepared: Prepared, test: dict) -> None:
+    """models/<name>.skops and models/<name>.json: what `mlproj predict` needs to apply a model,
+    including the operating points validated on the test set (their thresholds were chosen on
+    the development set's out-of-fold predictions).
+
+    The cached model files are copied only after the checks `mlproj predict` makes when it
+    loads them (persist.copy_model): a crafted file in `.mlproj/cache/` stops the run with a
+    RunError naming it, and never reaches the run folder."""
+    dataset, cases = prepared.dataset, prepared.cases
+    for name in selected:
+        task = plan.final_tasks[name]
+        source = cache.model_path(task.key)
+        if plan.model(name).estimator == HISTORICAL or not source.exists():
+            continue
+        target = run_dir / "models" / f"{name}.skops"
+        target.parent.mkdir(exist_ok=True)
+        persist.copy_model(source, target, is_allowed_estimator_class)
+        tested = test.get("models", {}).get(name, {}).get("cases", {})
+        info = {"model": name, "task": plan.task_kind, "features": plan.feature_names, "classes": dataset.classes,
+                "cases": [{"name": c.name, "positives": list(c.positives),
+                           "operating_point": _operating_point(tested.get(c.name, {}), c.primary.label)}
+                          for c in cases]}
+        oof = development_predictions(plan, outputs, name) if plan.task_kind == "regression" else {}
+        if oof:
+            # The global σ (paper §5.2, first level): the out-of-fold RMS residual of the development
+            # set; a σ(x) model is scaled by the factor calibrated on the same predictions.
+            rows = np.concatenate([plan.split(0, f).valid for f in sorted(oof)])
+            stacked = np.concatenate([oof[f] if oof[f].ndim == 2 else oof[f][:, None] for f in sorted(oof)])
+            info["sigma_global"] = analysis.global_sigma(dataset.y[rows], stacked[:, 0])
+            spread = spread_path(source)
+            if stacked.shape[1] == 2 and spread.exists():
+                persist.copy_model(spread, spread_path(target), is_allowed_estimator_class)
+                info["sigma_method"] = plan.model(name).uncertainty
+                info["sigma_factor"] = analysis.sigma_factor(dataset.y[rows], stacked)
+        rundir.write_json(target.with_suffix(".json"), info)
+
+
+def _operating_point(tested_case: dict, primary: str) -> dict | None:
+    """The threshold of the case's primary metric when it is a rate at an operating point
+    (tpr_at_fpr, fpr_at_fnr): the selection the finish line judged."""
+    threshold = tested_case.get("rates", {}).get(primary, {}).get("threshold")
+    return None if threshold is None else {"metric": primary, "threshold": threshold}
+
+
+def _historical_outputs(plan: Plan, tasks: list[Task], dataset: Dataset, on_task) -> dict[str, TaskOutput]:
+    """The classical method's predictions are read, not fitted: the same rows as every model."""
+    outputs = {}
+    for task in tasks:
+        _, rows = plan.rows_for(task)
+        output = TaskOutput(task.key, dataset.historical[rows], 0.0)
+        outputs[task.key] = output
+        if on_task:
+            on_task(output)
+    return outputs
+
+
+def development_predictions(plan: Plan, outputs: dict[str, TaskOutput], model: str) -> dict[int, np.ndarray]:
+    """Out-of-fold predictions of repeat 0 (every development object once), by fold."""
+    found = {}
+    for task in plan.tasks:
+        if task.model == model and task.repeat == 0:
+            output = outputs.get(task.key)
+            predictions = output.loaded() if output is not None else None
+            if predictions is None:
+                return {}
+            found[task.fold] = predictions
+    return found
+
+
+def hypothesis_power(plan: Plan, outputs: dict[str, TaskOutput], y: np.ndarray, case: analysis.Case,
+                     case_summary: dict, model: str, hypotheses) -> dict:
+    """Can the selected model tell the hypothesised fractions apart (paper §2.2)?
+
+    The operating point is the primary metric's (its pooled out-of-fold counts); for metrics
+    without one, the 0.5 probability threshold. The ROC is also scanned for the most powerful
+    operating point.
+    """
+    from mlproj.science import power
+
+    folds = development_predictions(plan, outputs, model)
+    if not folds:
+        return {"model": model, "selection": case.name, "power": None, "passed": False,
+                "detail": "no out-of-fold predictions", "target_power": hypotheses.power}
+    rows = np.concatenate([plan.split(0, f).valid for f in sorted(folds)])
+    predictions = np.concatenate([folds[f] for f in sorted(folds)])
+    score = predictions if predictions.ndim == 1 else predictions[:, list(case.positives)].sum(axis=1)
+    is_positive = np.isin(y[rows], case.positives)
+    counts = case_summary["models"][model]["rates"].get(case.primary.label)
+    if counts is None:
+        selected = score >= 0.5
+        counts = {"true_positives": int((selected & is_positive).sum()), "n_positive": int(is_positive.sum()),
+                  "false_positives": int((selected & ~is_positive).sum()), "n_negative": int((~is_positive).sum())}
+    rates = power.Rates(counts["true_positives"], counts["n_positive"], counts["false_positives"], counts["n_negative"])
+    result = power.power_analysis(rates, hypotheses.sample_size, hypotheses.fractions, alpha=hypotheses.alpha,
+                                  target_power=hypotheses.power, seed=plan_seed(plan)).to_dict()
+    best, _ = power.best_operating_point(is_positive, score, hypotheses.sample_size, hypotheses.fractions,
+                                         alpha=hypotheses.alpha, target_power=hypotheses.power, seed=plan_seed(plan))
+    result.update({"model": model, "selection": case.name,
+                   "best_operating_point": {"threshold": best.threshold, "tpr": best.tpr, "fpr": best.fpr,
+                                            "power": best.power, "critical_count": best.critical_count}})
+    return result
+
+
+def model_diagnostics(plan: Plan, outputs: dict[str, TaskOutput], y: np.ndarray, case: analysis.Case,
+                      model: str) -> dict:
+    """Calibration (classification) or the pull toward the training prior (regression), out of fold."""
+    folds = development_predictions(plan, outputs, model)
+    if not folds:
+        return {"model": model}
+    rows = np.concatenate([plan.split(0, f).valid for f in sorted(folds)])
+    predictions = np.concatenate([folds[f] for f in sorted(folds)])
+    if plan.task_kind == "regression":
+        return {"model": model, "toward_prior": analysis.toward_prior(y[rows], analysis.point_prediction(predictions))}
+    if predictions.ndim == 1:  # a historical score is no probability
+        return {"model": model}
+    probability = predictions[:, list(case.positives)].sum(axis=1)
+    return {"model": model, "calibration": analysis.calibration_record(np.isin(y[rows], case.positives), probability)}
+
+
+def plan_seed(plan: Plan) -> int:
+    return plan.splits[0].seed if plan.splits else 0
+
+
+def record_test_use(loaded: LoadedProject, fits: dict[str, str], data_hash: str) -> int:
+    """Count the distinct model configurations that have looked at this project's test set.
+
+    `fits`: the selected models' final fits (model name -> task key). A key changes with
+    anything that changes the fitted model or the test rows (estimator, parameters, features,
+    split, catalogue), and not with a new name, statement or finish line, which choose nothing
+    on the test set. Entries written before the keys were recorded count by configuration.
+    """
+    ledger_path = loaded.root / ".mlproj" / "test-uses.json"
+    ledger = _read_ledger(ledger_path)
+    entry = {"config": loaded.config_hash, "data": data_hash, "models": sorted(fits), "fits": sorted(fits.values())}
+    if entry not in ledger:
+        ledger.append(entry)
+        rundir.write_json(ledger_path, ledger)
+    return len({tuple(e["fits"]) if "fits" in e else e["config"] for e in ledger if e.get("data") == data_hash})
+
+
+LEDGER_SHAPE = [{"data": str, "config?": str, "models?": [str], "fits?": [str]}]
+
+
+def _read_ledger(path: Path) -> list[dict]:
+    """The test-set ledger; none yet is an empty one, a damaged one is an error (not a new count)."""
+    damaged = RunError(f"{path} is damaged", hint="it counts the configurations that have used the held-out test "
+                       "set: restore it from a backup, or delete it to start that count again, then run "
+                       "`mlproj run` again")
+    try:
+        ledger = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (ValueError, RecursionError):
+        raise damaged from None
+    except OSError as exc:
+        raise storage_error(exc, "read", path) or exc from None
+    if rundir.shape_problem(ledger, LEDGER_SHAPE) or any("fits" not in e and "config" not in e for e in ledger):
+        raise damaged
+    return ledger
+
+
+def build_summary(prepared: Prepared, rows: list[dict], rates: dict) -> dict:
+    dataset, plan, loaded = prepared.dataset, prepared.plan, prepared.loaded
+    confidence = loaded.project.validation.confidence
+    return {
+        "project": loaded.project.name,
+        "task": plan.task_kind,
+        "folds": plan.folds,
+        "repeats": plan.repeats,
+        "confidence": confidence,
+        "data": {
+            "path": str(dataset.source),
+            "rows_read": dataset.n_rows_read,
+            "rows_used": dataset.n_rows,
+            "dropped": dataset.dropped,
+            "classes": dataset.class_counts(),
+            "features": dataset.feature_names,
+            "n_development": int(len(plan.development)),
+            "n_test": int(len(plan.test)),
+        },
+        "models": analysis.summarize_models(plan, rows),
+        "cases": analysis.summarize_cases(plan, rows, prepared.cases, rates, confidence),
+        "test": None,
+        "power": None,
+        "diagnostics": None,
+        "warnings": list(dataset.warnings),
+    }
+
+
+def describe_plan(plan: Plan) -> list[dict]:
+    """Rows for `mlproj plan`: fits per model and what they are."""
+    rows = []
+    for spec in plan.models:
+        fits = sum(1 for t in plan.tasks if t.model == spec.name)
+        params = ", ".join(f"{k}={v}" for k, v in spec.params.items())
+        rows.append({"model": spec.name, "role": spec.role,
+                     "estimator": ("scaled " if spec.scale else "") + spec.estimator + (f"({params})" if params else ""),
+                     "fits": fits})
+    return rows
+
+
+def cached_count(prepared: Prepared) -> int:
+    cache = Cache(prepared.loaded.root / CACHE_DIR)
+    return sum(1 for t in prepared.plan.tasks if cache.path(t.key).exists())

@@ -1,0 +1,295 @@
+"""Tests of mlproj.data.leakage: each warning on constructed data, silence on honest data, SDSS redshift."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlproj.data.leakage import LeakageWarning, check_leakage
+
+
+def split_rows(n, test_fraction=0.2, seed=0):
+    rows = np.random.default_rng(seed).permutation(n)
+    k = int(n * test_fraction)
+    return np.sort(rows[:k]), np.sort(rows[k:])
+
+
+def kinds(warnings):
+    return [w.kind for w in warnings]
+
+
+def noise(n=2000, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)), [f"f{j}" for j in range(d)]
+
+
+# ----------------------------------------------------------------------------- no warnings
+
+@pytest.mark.parametrize("seed", range(5))
+def test_independent_noise_gives_no_warning(seed):
+    X, names = noise(seed=seed)
+    rng = np.random.default_rng(100 + seed)
+    test, dev = split_rows(len(X), seed=seed)
+    groups = np.arange(len(X))  # every object its own group: nothing shared
+    y = rng.integers(0, 3, len(X))
+    assert check_leakage(X, y, names, test, dev, task="classification", positive=2, groups=groups) == []
+    assert check_leakage(X, y, names, test, dev, task="classification") == []  # every class vs rest
+    assert check_leakage(X, rng.normal(size=len(X)), names, test, dev, task="regression", groups=groups) == []
+
+
+def test_small_noisy_data_gives_no_warning():
+    for seed in range(20):
+        X, names = noise(n=120, d=5, seed=seed)
+        y = np.random.default_rng(seed).integers(0, 2, 120)
+        test, dev = split_rows(120, seed=seed)
+        assert check_leakage(X, y, names, test, dev, task="classification", positive=1) == []
+        target = X[:, 0] + np.random.default_rng(seed).normal(size=120)  # related, but not a leak
+        assert check_leakage(X, target, names, test, dev, task="regression") == []
+
+
+def test_realistically_informative_feature_is_not_flagged():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 5000)
+    X = np.column_stack([y * 2.0 + rng.normal(size=5000), rng.normal(size=5000)])  # AUC ≈ 0.92
+    test, dev = split_rows(5000)
+    assert check_leakage(X, y, ["colour", "noise"], test, dev, task="classification", positive=1) == []
+
+
+# ------------------------------------------------------------------------------ duplicates
+
+def test_discrete_features_coinciding_by_chance_are_not_duplicates():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 4, size=(1000, 2)).astype(float)  # 16 possible rows: most test rows have a twin
+    test, dev = split_rows(1000)
+    assert check_leakage(X, np.zeros(1000), ["a", "b"], test, dev, task="regression") == []
+    X[:, 1] = rng.normal(size=1000)  # one measured feature: coincidences are now real duplicates
+    X[test[:3]] = X[dev[:3]]
+    warnings = check_leakage(X, np.zeros(1000), ["a", "b"], test, dev, task="regression")
+    assert kinds(warnings) == ["duplicate_rows"] and warnings[0].detail["n_test_duplicates"] == 3
+
+
+def test_discrete_features_with_many_real_duplicates_are_reported():
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 10, size=(2000, 5)).astype(float)  # 100,000 combinations: few chance twins
+    test, dev = split_rows(2000)
+    X[test[:150]] = X[dev[:150]]
+    warnings = check_leakage(X, np.zeros(2000), list("abcde"), test, dev, task="regression")
+    assert kinds(warnings) == ["duplicate_rows"]
+    assert warnings[0].detail["n_test_duplicates"] > 2 * warnings[0].detail["expected_by_chance"] > 0
+    assert "where chance alone gives about" in warnings[0].message
+
+
+def test_rounded_magnitudes_are_not_discrete_enough_to_hide_duplicates():
+    rng = np.random.default_rng(2)
+    X = np.round(rng.normal(20, 1, size=(5000, 5)), 2)  # catalogue magnitudes to 0.01 mag
+    test, dev = split_rows(5000)
+    X[test[:3]] = X[dev[:3]]
+    warnings = check_leakage(X, np.zeros(5000), [f"m{j}" for j in range(5)], test, dev, task="regression")
+    assert kinds(warnings) == ["duplicate_rows"] and warnings[0].detail["n_test_duplicates"] == 3
+
+
+def test_many_duplicated_objects_are_still_found():
+    X, names = noise(n=1000, d=3)
+    test, dev = split_rows(1000)
+    X[dev[400:]] = X[dev[:400]]  # half the development set are copies
+    X[test[:20]] = X[dev[:20]]
+    warnings = check_leakage(X, np.zeros(1000), names, test, dev, task="regression")
+    assert warnings[0].detail["n_test_duplicates"] == 20
+
+
+def test_duplicate_rows_are_counted():
+    X, names = noise(n=1000, d=4)
+    test, dev = split_rows(1000)
+    X[test[:37]] = X[dev[:37]]  # 37 test objects copied from the development set
+    X[dev[100], 2] = np.nan
+    X[test[50]] = X[dev[100]]  # NaN equals NaN
+    X[dev[101], 1] = -0.0
+    X[test[51]] = X[dev[101]]
+    X[test[51], 1] = 0.0  # -0.0 equals 0.0
+    X[test[52]] = X[test[53]]  # duplicates inside the test set do not count
+    warnings = check_leakage(X, np.zeros(1000), names, test, dev, task="regression")
+    assert kinds(warnings) == ["duplicate_rows"]
+    w = warnings[0]
+    assert isinstance(w, LeakageWarning)
+    assert w.detail["n_test_duplicates"] == 39 and w.detail["n_test"] == 200
+    assert w.message.startswith("39 objects in the test set have identical features to objects in the "
+                                "development set (duplicates in the catalogue?)")
+
+
+# ------------------------------------------------------------------------ separating feature
+
+def test_label_encoding_feature_is_flagged_and_named():
+    rng = np.random.default_rng(2)
+    n = 3000
+    y = rng.integers(0, 3, n)
+    leak = np.where(y == 1, 5.0, 0.0) + rng.normal(scale=0.1, size=n)  # class 1 separated
+    X = np.column_stack([rng.normal(size=n), leak, rng.normal(size=n)])
+    X[rng.random(n) < 0.1, 1] = np.nan  # missing values are ignored
+    test, dev = split_rows(n)
+    warnings = check_leakage(X, y, ["u", "specz", "g"], test, dev, task="classification", positive=1,
+                             class_names=["galaxy", "star", "qso"])
+    assert kinds(warnings) == ["separating_feature"]
+    w = warnings[0]
+    assert w.detail["feature"] == "specz" and w.detail["class"] == "star" and w.detail["auc"] > 0.999
+    assert "feature 'specz' alone separates star from the rest almost perfectly (AUC 1.000)" in w.message
+    # a decreasing relation counts as well
+    X[:, 1] = -X[:, 1]
+    assert kinds(check_leakage(X, y, ["u", "specz", "g"], test, dev, task="classification", positive=1)) == [
+        "separating_feature"]
+    # positive vs rest only: class 0 is not separated by this feature
+    assert check_leakage(X, y, ["u", "specz", "g"], test, dev, task="classification", positive=0) == []
+    # without a positive class every class is checked
+    assert kinds(check_leakage(X, y, ["u", "specz", "g"], test, dev, task="classification")) == [
+        "separating_feature"]
+
+
+def test_class_in_the_middle_of_a_range_is_flagged_by_the_histogram_check():
+    rng = np.random.default_rng(3)
+    n = 4000
+    y = rng.integers(0, 3, n)  # 0: low values, 1: middle, 2: high
+    z = np.choose(y, [rng.uniform(0, 0.01, n), rng.uniform(0.05, 0.4, n), rng.uniform(0.6, 3, n)])
+    X = np.column_stack([z, rng.normal(size=n)])
+    test, dev = split_rows(n)
+    warnings = check_leakage(X, y, ["z", "noise"], test, dev, task="classification", positive=1)
+    assert kinds(warnings) == ["separating_feature"]
+    assert warnings[0].detail["rank_auc"] < 0.8 and warnings[0].detail["binned_auc"] > 0.99
+    assert check_leakage(X, y, ["z", "noise"], test, dev, task="classification", positive=1, binned=False) == []
+
+
+def test_rare_class_is_not_judged():
+    rng = np.random.default_rng(4)
+    y = np.zeros(500, dtype=int)
+    y[:8] = 1  # fewer than 10 positives in the development rows
+    X = np.column_stack([y + rng.normal(scale=0.01, size=500)])
+    assert check_leakage(X, y, ["leak"], np.array([], dtype=int), np.arange(500), task="classification",
+                         positive=1) == []
+
+
+def test_regression_target_in_disguise_is_flagged():
+    rng = np.random.default_rng(5)
+    n = 3000
+    v = rng.uniform(0, 3, n)
+    target = (v - 1.5) ** 2  # a function of v, but not a monotone one
+    X = np.column_stack([rng.normal(size=n), np.exp(target) + rng.normal(scale=1e-3, size=n),
+                         v, target + rng.normal(size=n)])
+    test, dev = split_rows(n)
+    warnings = check_leakage(X, target, ["noise", "exp_z", "v", "noisy_z"], test, dev, task="regression")
+    assert [w.detail["feature"] for w in warnings] == ["exp_z", "v"]
+    assert warnings[0].detail["spearman"] > 0.999
+    assert "feature 'exp_z' alone predicts the target almost perfectly" in warnings[0].message
+    assert abs(warnings[1].detail["spearman"]) < 0.5 and warnings[1].detail["binned_r2"] > 0.99
+    only_linear = check_leakage(X, target, ["noise", "exp_z", "v", "noisy_z"], test, dev, task="regression",
+                                binned=False)
+    assert [w.detail["feature"] for w in only_linear] == ["exp_z"]
+
+
+# --------------------------------------------------------------------------- shared groups
+
+def test_shared_groups_are_counted():
+    X, names = noise(n=400, d=3)
+    groups = np.repeat(np.arange(40), 10).astype(object)
+    test = np.arange(0, 80)  # groups 0..7 whole
+    test = np.concatenate([test, [100, 101, 205]])  # plus parts of groups 10 and 20
+    dev = np.setdiff1d(np.arange(400), test)
+    warnings = check_leakage(X, np.zeros(400), names, test, dev, task="regression", groups=groups,
+                             group_name="field")
+    assert kinds(warnings) == ["shared_groups"]
+    assert warnings[0].detail["n_shared_groups"] == 2
+    assert warnings[0].detail["n_test_rows_in_shared_groups"] == 3
+    assert warnings[0].message.startswith("2 groups of `field` (3 test objects) appear in both")
+
+
+def test_all_kinds_together_and_speed():
+    rng = np.random.default_rng(6)
+    n, d = 200_000, 10
+    X = rng.normal(size=(n, d))
+    y = rng.integers(0, 2, n)
+    X[:, 3] = y + rng.normal(scale=0.01, size=n)
+    test, dev = split_rows(n)
+    X[test[:5]] = X[dev[:5]]
+    groups = rng.integers(0, 1000, n)
+    start = time.perf_counter()
+    warnings = check_leakage(X, y, [f"f{j}" for j in range(d)], test, dev, task="classification", positive=1,
+                             groups=groups)
+    elapsed = time.perf_counter() - start
+    assert kinds(warnings) == ["duplicate_rows", "shared_groups", "separating_feature"]
+    assert warnings[0].detail["n_test_duplicates"] == 5
+    assert elapsed < 5  # about 0.5 s; the 1,000,000 × 20 target (< 10 s) is measured separately
+
+
+# ----------------------------------------------------------------------------------- SDSS
+
+def test_sdss_redshift_encodes_the_class(shared_data):
+    pd = pytest.importorskip("pandas")
+    path = shared_data / "sdss-dr14-10k" / "sdss_dr14_10k.csv"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    table = pd.read_csv(path)
+    names = ["GALAXY", "STAR", "QSO"]
+    y = table["class"].map({c: i for i, c in enumerate(names)}).to_numpy()
+    features = ["u", "g", "r", "i", "z", "redshift"]
+    X = table[features].to_numpy(dtype=float)
+    from mlproj.plan.splits import make_splits
+
+    s = make_splits(strategy="stratified", task="classification", labels=y, n_folds=5, repeats=1, seed=0,
+                    test_size=0.2)
+    star = check_leakage(X, y, features, s.test, s.development, task="classification", positive=1,
+                         class_names=names)
+    assert [w.detail["feature"] for w in star] == ["redshift"]
+    assert star[0].detail["class"] == "STAR" and star[0].detail["rank_auc"] > 0.99
+    assert "feature 'redshift' alone separates STAR from the rest" in star[0].message
+    # galaxies sit between stars and quasars in redshift: the rank AUC alone misses them (≈0.83),
+    # the histogram check does not (≈0.998)
+    galaxy = check_leakage(X, y, features, s.test, s.development, task="classification", positive=0,
+                           class_names=names)
+    assert [w.detail["feature"] for w in galaxy] == ["redshift"]
+    assert galaxy[0].detail["rank_auc"] < 0.9 and galaxy[0].detail["binned_auc"] > 0.99
+    # photometry alone is not flagged for any class
+    for positive in range(3):
+        assert check_leakage(X[:, :5], y, features[:5], s.test, s.development, task="classification",
+                             positive=positive) == []
+
+
+def _reference_duplicates(X, test, dev):
+    """The plain definition: compare every canonical test row with every development row."""
+    from mlproj.data.leakage import _canonical_rows
+
+    return int(np.isin(_canonical_rows(X[test]), _canonical_rows(X[dev])).sum())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(20, 400), st.integers(1, 4), st.floats(0.0, 0.5))
+def test_hashed_duplicate_count_equals_the_definition(seed, n, d, special):
+    from mlproj.data.leakage import _duplicate_count
+
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 3, size=(n, d)).astype(float)  # few values: many duplicates
+    X[rng.random((n, d)) < special] = np.nan
+    X[rng.random((n, d)) < special] = -0.0
+    order = rng.permutation(n)
+    test, dev = order[: n // 4], order[n // 4:]
+    assert _duplicate_count(X, test, dev) == _reference_duplicates(X, test, dev)
+
+
+def test_hash_collisions_are_resolved_exactly(monkeypatch):
+    import mlproj.data.leakage as leakage
+
+    X, _ = noise(n=600, d=3)
+    test, dev = split_rows(600)
+    X[test[:7]] = X[dev[:7]]
+    monkeypatch.setattr(leakage, "_row_keys", lambda X, rows: np.zeros(len(rows), dtype=np.uint64))
+    assert leakage._duplicate_count(X, test, dev) == 7
+
+
+def test_duplicate_check_works_in_chunks(monkeypatch):
+    import mlproj.data.leakage as leakage
+
+    X, _ = noise(n=1000, d=4)
+    test, dev = split_rows(1000)
+    X[test[:37]] = X[dev[:37]]
+    monkeypatch.setattr(leakage, "ROW_CHUNK", 64)
+    assert leakage._duplicate_count(X, test, dev) == 37 == _reference_duplicates(X, test, dev)

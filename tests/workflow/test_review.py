@@ -1,0 +1,107 @@
+"""Tests of mlproj.workflow.review: re-judging a stored run, and proving it current without re-parsing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+import mlproj.project.config
+from mlproj.errors import RunError
+from mlproj.verdict.judge import judge
+from mlproj.workflow import review
+from tests.e2e.helpers import cli
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One real run of the `init` demo, copied by each test before it changes anything."""
+    root = tmp_path_factory.mktemp("review") / "demo"
+    assert cli("init", str(root)).exit_code == 0
+    assert cli("run", "-j", "1", cwd=root).exit_code in (0, 1, 3)
+    return root
+
+
+@pytest.fixture
+def project(finished, tmp_path):
+    copy = tmp_path / "demo"
+    shutil.copytree(finished, copy, symlinks=True)
+    run = (copy / "runs" / "latest").resolve()
+    env = json.loads((run / "environment.json").read_text())
+    # The run recorded absolute paths of the original folder; point them at the copy.
+    env["config"]["path"] = str(copy / "mlproj.yaml")
+    env["data"]["path"] = str(copy / "catalogue.csv")
+    (run / "environment.json").write_text(json.dumps(env))
+    return copy
+
+
+def _run_files(project):
+    run = (project / "runs" / "latest").resolve()
+    return run, json.loads((run / "environment.json").read_text())
+
+
+def test_environment_records_the_project_file_bytes(project):
+    import hashlib
+
+    _, env = _run_files(project)
+    assert env["config"]["file_sha256"] == hashlib.sha256((project / "mlproj.yaml").read_bytes()).hexdigest()
+
+
+def test_unchanged_project_file_is_not_parsed(project, monkeypatch):
+    def forbidden(path):
+        raise AssertionError("an unchanged project file was parsed")
+
+    monkeypatch.setattr(mlproj.project.config, "load_project", forbidden)
+    result = review.rejudge(None, project / "mlproj.yaml")
+    assert result.stale == []
+
+
+def test_comment_edit_is_parsed_and_still_current(project, monkeypatch):
+    calls = []
+    real = mlproj.project.config.load_project
+    monkeypatch.setattr(mlproj.project.config, "load_project", lambda path: calls.append(path) or real(path))
+    path = project / "mlproj.yaml"
+    path.write_text(path.read_text() + "\n# a comment added after the run\n")
+    result = review.rejudge(None, path)
+    assert calls, "changed bytes must be parsed to compare the resolved configuration"
+    assert result.stale == []
+
+
+def test_real_edit_makes_the_run_stale(project):
+    path = project / "mlproj.yaml"
+    path.write_text(path.read_text().replace("threshold: 0.9", "threshold: 0.8"))
+    with pytest.raises(RunError, match="changed after the run"):
+        review.rejudge(None, path)
+    assert review.rejudge(None, path, allow_stale=True).stale
+
+
+def test_run_without_file_hash_falls_back_to_parsing(project):
+    run, env = _run_files(project)
+    del env["config"]["file_sha256"]  # a run written before the hash was recorded
+    (run / "environment.json").write_text(json.dumps(env))
+    assert review.rejudge(None, project / "mlproj.yaml").stale == []
+
+
+def test_stored_verdict_is_used_when_this_mlproj_wrote_it(project):
+    run, _ = _run_files(project)
+    stored = json.loads((run / "verdict.json").read_text())
+    assert review.rejudge(None, project / "mlproj.yaml").verdict == stored
+    # The stored verdict is what judging the stored summary gives: nothing is lost by reusing it.
+    assert judge(json.loads((run / "summary.json").read_text())) == stored
+
+
+def test_run_of_another_mlproj_version_is_judged_anew(project):
+    run, env = _run_files(project)
+    env["packages"]["mlproj"] = "0.0.0-older"
+    (run / "environment.json").write_text(json.dumps(env))
+    (run / "verdict.json").write_text(json.dumps({"status": "tampered"}))
+    verdict = review.rejudge(None, project / "mlproj.yaml").verdict
+    assert verdict == judge(json.loads((run / "summary.json").read_text()))
+    assert verdict["status"] in ("pass", "fail", "undetermined")
+
+
+def test_missing_catalogue_is_stale(project):
+    (project / "catalogue.csv").unlink()
+    with pytest.raises(RunError, match="missing"):
+        review.rejudge(None, project / "mlproj.yaml")
