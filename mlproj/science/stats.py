@@ -24,7 +24,7 @@ from mlproj.science.numbers import significant, significant_interval
 
 __all__ = [
     "DECISIONS", "ScoreSummary", "Comparison", "Candidate", "Selection", "FinishLine",
-    "corrected_se", "summarize", "compare", "select_model", "judge_finish_line", "significant",
+    "corrected_se", "corrected_se_from_sd", "kfold_val_train_ratio", "summarize", "compare", "select_model", "judge_finish_line", "significant",
     "significant_interval",
 ]
 
@@ -96,23 +96,39 @@ class ScoreSummary:
         return jsonable(asdict(self))
 
 
+def kfold_val_train_ratio(folds: int) -> float:
+    """n_val/n_train of K-fold: each validation fold holds 1/k of the data, its training set (k-1)/k."""
+    return 1.0 / (folds - 1)
+
+
+def corrected_se_from_sd(sd: float, n: int, val_train_ratio: float) -> float:
+    """Nadeau-Bengio corrected standard error, general form (DESIGN §6).
+
+    se = sd * sqrt(1/J + n_val/n_train) over J scores with standard deviation `sd` (ddof=1);
+    for K-fold, n_val/n_train = 1/(k-1) (`kfold_val_train_ratio`). The ratio term does not
+    shrink with more repeats: repeating CV cannot remove the correlation induced by
+    overlapping training sets. The one place the formula is written: summaries, comparisons
+    and `corrected_se` all call it.
+    """
+    return sd * math.sqrt(1.0 / n + val_train_ratio)
+
+
 def corrected_se(scores, folds: int, repeats: int, test_train_ratio: float | None = None) -> float:
     """Nadeau-Bengio corrected standard error of the mean of r x k CV scores.
 
-    se = sd * sqrt(1/n + n_test/n_train), sd with ddof=1; for K-fold the ratio is
-    1/(k-1). Non-finite scores are dropped and n counts the rest (n = k*r when all
-    are finite). The ratio term does not shrink with more repeats: repeating CV
-    cannot remove the correlation induced by overlapping training sets.
+    `corrected_se_from_sd` of the scores, with the K-fold ratio 1/(k-1) unless
+    `test_train_ratio` (n_val/n_train) is given. Non-finite scores are dropped and n counts
+    the rest (n = k*r when all are finite).
     """
     x = _as_scores(scores)
     _check_design(x.size, folds, repeats, need_rho=test_train_ratio is None)
-    ratio = 1.0 / (folds - 1) if test_train_ratio is None else float(test_train_ratio)
+    ratio = kfold_val_train_ratio(folds) if test_train_ratio is None else float(test_train_ratio)
     if ratio < 0:
         raise ValueError(f"test_train_ratio must be >= 0, got {ratio!r}")
     x = x[np.isfinite(x)]
     if x.size < 2:
         return NAN
-    return float(np.std(x, ddof=1) * math.sqrt(1.0 / x.size + ratio))
+    return float(corrected_se_from_sd(np.std(x, ddof=1), x.size, ratio))
 
 
 def summarize(scores, folds: int, repeats: int, confidence: float = 0.90,
@@ -133,7 +149,7 @@ def summarize(scores, folds: int, repeats: int, confidence: float = 0.90,
     if n < 2:
         return ScoreSummary(mean, NAN, NAN, NAN, (NAN, NAN), n, folds, repeats, confidence)
     sd = float(np.std(x, ddof=1))
-    se = sd * math.sqrt(1.0 / n + 1.0 / (folds - 1))
+    se = corrected_se_from_sd(sd, n, kfold_val_train_ratio(folds))
     half = _t_quantile(confidence, n - 1) * se
     interval = (max(mean - half, bounds[0]), min(mean + half, bounds[1]))
     return ScoreSummary(mean, sd, se, sd / math.sqrt(n), interval, n, folds, repeats, confidence)
@@ -189,7 +205,7 @@ def compare(scores_a, scores_b, *, names: Sequence[str] = ("a", "b"), folds: int
     if n < 2:
         return Comparison(name_a, name_b, mean, NAN, (NAN, NAN), NAN, NAN, NAN, float(margin),
                           "undetermined", confidence, n)
-    scale = float(np.std(d, ddof=1)) * math.sqrt(1.0 / n + 1.0 / (folds - 1))
+    scale = corrected_se_from_sd(float(np.std(d, ddof=1)), n, kfold_val_train_ratio(folds))
     if scale == 0.0:
         # Identical differences: the posterior degenerates to a point mass at the
         # mean (as in baycomp); the boundary |mu| == margin counts as equivalent.

@@ -40,6 +40,19 @@ def write_project(folder: Path, project: dict, name: str = "mlproj.yaml") -> Pat
     return path
 
 
+TINY_PROJECT = {
+    "name": "tiny",
+    "objective": {"statement": "s", "task": "classification"},
+    "data": {"path": "cat.csv", "label": "class", "features": ["u", "g"]},
+    "classes": {"galaxy": "class == 'GALAXY'", "star": "class == 'STAR'"},
+    "positive": "galaxy",
+    "metric": {"primary": "roc_auc"},
+    "finish_line": {"threshold": 0.8},
+    "validation": {"folds": 2, "repeats": 1},
+    "baselines": ["dummy"],
+}  # the smallest valid classification project, for tests of hostile or damaged input
+
+
 DELETE = object()  # a value for `changed` that removes the key
 
 

@@ -9,20 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.e2e.helpers import changed, cli
+from tests.e2e.helpers import TINY_PROJECT, changed, cli
 
 CANARY = "CANARY"
-BASE = {
-    "name": "hostile",
-    "objective": {"statement": "s", "task": "classification"},
-    "data": {"path": "cat.csv", "label": "class", "features": ["u", "g"]},
-    "classes": {"galaxy": "class == 'GALAXY'", "star": "class == 'STAR'"},
-    "positive": "galaxy",
-    "metric": {"primary": "roc_auc"},
-    "finish_line": {"threshold": 0.8},
-    "validation": {"folds": 2, "repeats": 1},
-    "baselines": ["dummy"],
-}
+BASE = changed(TINY_PROJECT, name="hostile")
 TOUCH = f"__import__('os').system('touch {CANARY}')"
 
 

@@ -18,25 +18,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.e2e.helpers import changed
+from tests.e2e.helpers import TINY_PROJECT, changed
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, /dev/zero and rlimits are POSIX")
 TIMEOUT = 120  # seconds: a bound on a hang, far above what any of these commands needs
 # Address space for the CLI: far above what it needs (a run needs well under 4 GiB), far below
 # what reading /dev/zero into memory would take before the timeout.
 MEMORY = 8 * 2**30 + (os.cpu_count() or 1) * 2**29
-BASE = {
-    "name": "hostile-inputs",
-    "objective": {"statement": "s", "task": "classification"},
-    "data": {"path": "cat.csv", "label": "class", "features": ["u", "g"]},
-    "classes": {"galaxy": "class == 'GALAXY'", "star": "class == 'STAR'"},
-    "positive": "galaxy",
-    "metric": {"primary": "roc_auc"},
-    "finish_line": {"threshold": 0.8},
-    "validation": {"folds": 2, "repeats": 1},
-    "baselines": ["dummy"],
-    "execution": {"n_jobs": 1},
-}
+BASE = changed(TINY_PROJECT, name="hostile-inputs", execution={"n_jobs": 1})
 
 
 def _catalogue(path: Path, n: int = 120) -> None:

@@ -11,21 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.e2e.helpers import cli, write_project
+from tests.e2e.helpers import TINY_PROJECT, changed, cli, write_project
 from tests.store.test_model_files import GADGETS, NAMED, one_gib_of_spaces
 
-PROJECT = {
-    "name": "hostile-models",
-    "objective": {"statement": "s", "task": "classification"},
-    "data": {"path": "cat.csv", "label": "class", "features": ["u", "g"]},
-    "classes": {"galaxy": "class == 'GALAXY'", "star": "class == 'STAR'"},
-    "positive": "galaxy",
-    "metric": {"primary": "roc_auc"},
-    "finish_line": {"threshold": 0.8},
-    "validation": {"folds": 2, "repeats": 1},
-    "baselines": ["dummy"],
-    "candidates": [{"name": "logistic", "estimator": "LogisticRegression", "scale": True}],
-}
+PROJECT = changed(TINY_PROJECT, name="hostile-models",
+                  candidates=[{"name": "logistic", "estimator": "LogisticRegression", "scale": True}])
 REGRESSION = {
     **PROJECT,
     "objective": {"statement": "s", "task": "regression"},

@@ -23,21 +23,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.e2e.helpers import cli
+from tests.e2e.helpers import TINY_PROJECT, changed, cli
 
 LIMIT = 120  # seconds any one command may take before the test fails as hung
-PROJECT = {
-    "name": "storage",
-    "objective": {"statement": "s", "task": "classification"},
-    "data": {"path": "cat.csv", "label": "class", "features": ["u", "g"]},
-    "classes": {"galaxy": "class == 'GALAXY'", "star": "class == 'STAR'"},
-    "positive": "galaxy",
-    "metric": {"primary": "roc_auc"},
-    "finish_line": {"threshold": 0.6},
-    "validation": {"folds": 2, "repeats": 1},
-    "baselines": ["dummy"],
-    "candidates": [{"name": "logistic", "estimator": "LogisticRegression"}],
-}
+PROJECT = changed(TINY_PROJECT, name="storage", finish_line={"threshold": 0.6},
+                  candidates=[{"name": "logistic", "estimator": "LogisticRegression"}])
 
 
 class Hung(BaseException):

@@ -15,7 +15,9 @@ from mlproj.science.stats import (
     ScoreSummary,
     compare,
     corrected_se,
+    corrected_se_from_sd,
     judge_finish_line,
+    kfold_val_train_ratio,
     select_model,
     significant,
     summarize,
@@ -35,6 +37,22 @@ def test_corrected_se_hand_example():
     assert corrected_se(HAND, 3, 2, test_train_ratio=0.0) == pytest.approx(
         math.sqrt(13 / 60000 / 6), rel=1e-12)
 
+
+
+def test_corrected_se_general_form():
+    # se = sd * sqrt(1/J + n_val/n_train): an 80/20 hold-out repeated J = 10 times gives 1/10 + 1/4.
+    assert corrected_se_from_sd(0.02, 10, 20 / 80) == pytest.approx(0.02 * math.sqrt(0.35), rel=1e-15)
+    assert kfold_val_train_ratio(5) == 0.25  # a 5-fold training set is four validation folds
+
+
+def test_summary_comparison_and_corrected_se_use_one_formula():
+    """The K-fold correction is written once: all three give the same bits."""
+    x = np.array(HAND)
+    zeros = np.zeros_like(x)
+    one = corrected_se_from_sd(float(np.std(x, ddof=1)), x.size, kfold_val_train_ratio(3))
+    assert corrected_se(x, 3, 2) == one
+    assert summarize(x, 3, 2).se == one
+    assert compare(x, zeros, folds=3, repeats=2, margin=0.0, greater_is_better=False).se == one
 
 def test_summarize_hand_example():
     s = summarize(HAND, folds=3, repeats=2)
