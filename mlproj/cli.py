@@ -11,11 +11,9 @@ from __future__ import annotations
 import functools
 import gc
 import json
-import math
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -142,11 +140,12 @@ def init(
 @_guard
 def check(config: Path = ConfigOption) -> None:
     """Validate the project file and the catalogue; print what would be run."""
-    from mlproj.project.config import load_project
+    from mlproj.project.loading import load_project
+    from mlproj.report import console
     from mlproj.workflow import run as runner
 
     prepared = runner.prepare(load_project(config))
-    _print_data(prepared)
+    console.print_data(out, runner.describe_data(prepared), prepared.loaded.project.positive)
     _print_plan(prepared)
     for warning in prepared.dataset.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
@@ -160,7 +159,7 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print the full plan as JSON."),
 ) -> None:
     """Print the run plan: models × folds × repeats, and how many fits are cached."""
-    from mlproj.project.config import load_project
+    from mlproj.project.loading import load_project
     from mlproj.workflow import run as runner
 
     prepared = runner.prepare(load_project(config))
@@ -174,9 +173,9 @@ def plan(
 @_guard
 def run(
     config: Path = ConfigOption,
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Parallel fits (default: execution.n_jobs)."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="local or dask (default: execution.backend)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask scheduler address (tcp://HOST:PORT)."),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", help="Parallel fits (default: execution.n_jobs)."),
+    backend: str | None = typer.Option(None, "--backend", help="local or dask (default: execution.backend)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="dask scheduler address (tcp://HOST:PORT)."),
     rerun: bool = typer.Option(False, "--rerun", help="Analyse again and write a new run folder even if the "
                                "latest run is up to date (unchanged fits still come from the cache)."),
 ) -> None:
@@ -186,9 +185,11 @@ def run(
     _check_run_options(config, jobs, backend, scheduler)  # also when the latest run is up to date
     current = None if rerun else review.current_run(config)
     if current is not None:
+        from mlproj.report import console
+
         out.print(f"Up to date: {_relative(current.run_dir)} matches the project file and the catalogue; "
                   "nothing to fit (--rerun writes a new run folder from the cache).")
-        _print_verdict(current.verdict, current.summary)
+        console.print_verdict(out, current.verdict, current.summary)
         return
 
     from rich.progress import (
@@ -200,7 +201,8 @@ def run(
         TimeRemainingColumn,
     )
 
-    from mlproj.project.config import load_project
+    from mlproj.project.loading import load_project
+    from mlproj.report import console
     from mlproj.workflow import run as runner
 
     loaded = load_project(config)
@@ -214,12 +216,13 @@ def run(
     for warning in prepared.dataset.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     for reason, count in prepared.dataset.dropped.items():
-        out.print(f"Dropped {_count(count, 'row')} {reason}.")
+        out.print(f"Dropped {console.count(count, 'row')} {reason}.")
     total = len(prepared.plan.tasks)
     cached = runner.cached_count(prepared)
     plan = prepared.plan
-    out.print(f"{prepared.loaded.project.name}: {_count(len(plan.models), 'model')} × {_count(plan.repeats, 'repeat')} × "
-              f"{_count(plan.folds, 'fold')} = {total} fits ({cached} cached) on {prepared.dataset.n_rows} objects")
+    out.print(f"{prepared.loaded.project.name}: {console.count(len(plan.models), 'model')} × "
+              f"{console.count(plan.repeats, 'repeat')} × {console.count(plan.folds, 'fold')} = {total} fits "
+              f"({cached} cached) on {prepared.dataset.n_rows} objects")
     columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
                TimeRemainingColumn())
     from mlproj.store.lock import project_lock
@@ -240,7 +243,7 @@ def run(
     else:
         out.print(f"Fitted {outcome.fitted}, reused {outcome.cached} from the cache"
                   + (f", {outcome.failed} failed" if outcome.failed else "") + ".")
-    _print_verdict(outcome.verdict, outcome.summary, already_shown=set(prepared.dataset.warnings))
+    console.print_verdict(out, outcome.verdict, outcome.summary, already_shown=set(prepared.dataset.warnings))
     out.print(f"Run written to {_relative(outcome.run_dir)}; `mlproj verdict` shows it again (exit code = verdict).")
 
 
@@ -253,7 +256,7 @@ def _check_run_options(config: Path, jobs: int | None, backend: str | None, sche
         raise MlprojError(f"unknown backend '{backend}'", hint="use --backend local or --backend dask")
     if scheduler:
         if backend is None:  # the project file decides; read only in this case, to keep `run` quick
-            from mlproj.project.config import load_project
+            from mlproj.project.loading import load_project
 
             backend = load_project(config).project.execution.backend
         if backend != "dask":
@@ -264,42 +267,43 @@ def _check_run_options(config: Path, jobs: int | None, backend: str | None, sche
 @app.command()
 @_guard
 def verdict(
-    run_dir: Optional[str] = typer.Argument(None, metavar="[RUN]", help="Run folder (default: the latest run)."),
+    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder (default: the latest run)."),
     config: Path = ConfigOption,
     as_json: bool = typer.Option(False, "--json", help="Print verdict.json."),
-    junit: Optional[Path] = typer.Option(None, "--junit", help="Also write a JUnit XML report (one case per criterion)."),
+    junit: Path | None = typer.Option(None, "--junit", help="Also write a JUnit XML report (one case per criterion)."),
     allow_stale: bool = typer.Option(False, "--allow-stale", help="Show the run's verdict even if the project file "
                                      "or catalogue changed since (it judged the old ones)."),
 ) -> None:
     """A run's verdict on the finish line: exit 0 pass, 1 fail, 3 undetermined, 2 invalid or stale."""
+    from mlproj.report import console
+    from mlproj.report.junit import write_junit
     from mlproj.workflow import review
 
     result = review.rejudge(run_dir, config, allow_stale=allow_stale)
     if junit is not None:
-        # XML 1.0 forbids most control characters even as references: they are replaced first.
-        review.write_junit(junit, _printable_tree(result.verdict), printable(result.project_name))
+        write_junit(junit, result.verdict, result.project_name)
     for reason in result.stale:  # on stderr also with --json: CI logs show it, the JSON stays clean
         err.print(f"[yellow]warning:[/] stale run: {escape(reason)} (--allow-stale: this is the old run's verdict)",
                   markup=True)
     try:
         if as_json:
-            sys.stdout.write(json.dumps(result.verdict, indent=2) + "\n")
+            sys.stdout.write(json.dumps(result.verdict.to_dict(), indent=2) + "\n")
             sys.stdout.flush()
         else:
-            _print_verdict(result.verdict, result.summary)
+            console.print_verdict(out, result.verdict, result.summary)
             out.print(f"Run: {_relative(result.run_dir)}")
     except BrokenPipeError:  # the JSON is written directly, not through the console
         _stdout_closed()
-    raise typer.Exit(result.verdict["exit_code"])
+    raise typer.Exit(result.verdict.exit_code)
 
 
 @app.command()
 @_guard
 def predict(
-    run_dir: Optional[str] = typer.Argument(None, metavar="[RUN]", help="Run folder (default: the latest run)."),
+    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder (default: the latest run)."),
     data: Path = typer.Option(..., "--data", help="Catalogue to predict (any format a project reads: .csv, .parquet, .fits, ...)."),
     out_file: Path = typer.Option(..., "--out", help="Where to write the predictions (.csv, .parquet)."),
-    model: Optional[str] = typer.Option(None, "--model", help="A saved model other than the selected one."),
+    model: str | None = typer.Option(None, "--model", help="A saved model other than the selected one."),
     draws: int = typer.Option(0, "--draws", min=0, max=1000,
                               help="Average over this many draws of the inputs from their errors (data.errors)."),
     config: Path = ConfigOption,
@@ -357,8 +361,8 @@ def cache_prune(
     everything: bool = typer.Option(False, "--all", help="Delete every cached fit, not only stale ones."),
 ) -> None:
     """Delete cached fits that the current plan no longer uses (or all with --all)."""
-    from mlproj.execute.tasks import Cache
-    from mlproj.project.config import load_project
+    from mlproj.execute.cache import Cache
+    from mlproj.project.loading import load_project
     from mlproj.workflow import run as runner
 
     loaded = load_project(config)
@@ -375,23 +379,12 @@ def cache_prune(
 @_guard
 def schema() -> None:
     """Print the JSON Schema of the project file (for editors and validation)."""
-    from mlproj.project.config import json_schema
+    from mlproj.project.schema import json_schema
 
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------------------------- rendering
-
-
-def _printable_tree(value):
-    """A copy of JSON-like data with every string made printable (mlproj.errors.printable)."""
-    if isinstance(value, str):
-        return printable(value)
-    if isinstance(value, dict):
-        return {printable(str(k)): _printable_tree(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_printable_tree(v) for v in value]
-    return value
 
 
 def _relative(path: Path) -> str:
@@ -401,214 +394,12 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def _print_data(prepared) -> None:
-    dataset = prepared.dataset
-    out.print(f"Catalogue {dataset.source.name}: {dataset.n_rows_read} rows read, {dataset.n_rows} used, "
-              f"{len(dataset.feature_names)} features ({', '.join(dataset.feature_names)})")
-    for reason, count in dataset.dropped.items():
-        out.print(f"  dropped {_count(count, 'row')} {reason}")
-    if dataset.classes:
-        counts = ", ".join(f"{k} {v}" for k, v in dataset.class_counts().items())
-        out.print(f"  classes: {counts}; positive: {prepared.loaded.project.positive}")
-
-
 def _print_plan(prepared) -> None:
-    from rich.table import Table
-
+    from mlproj.report import console
     from mlproj.workflow import run as runner
 
     plan = prepared.plan
-    out.print(f"[bold]Run plan[/]: {_count(plan.repeats, 'repeat')} × {_count(plan.folds, 'fold')} on "
-              f"{len(plan.development)} objects; "
-              f"{len(plan.test)} held out for the test", markup=True)
-    table = Table()
-    for column in ("model", "role", "estimator", "fits"):
-        table.add_column(column, justify="right" if column == "fits" else "left")
-    rows = runner.describe_plan(plan)
-    for row in rows:
-        table.add_row(row["model"], row["role"], row["estimator"], str(row["fits"]))
-    out.print(table)
-    cached = runner.cached_count(prepared)
-    out.print(f"Total: {len(plan.tasks)} cross-validation fits ({cached} cached) + 1 final fit of the selected model "
-              f"on the development set, scored once on the test set. Primary metric: "
-              + ", ".join(f"{c.primary.label} ({c.name})" if len(prepared.cases) > 1 else c.primary.label
-                          for c in prepared.cases) + ".")
-
-
-def _print_verdict(verdict: dict, summary: dict, already_shown: set[str] = frozenset()) -> None:
-    from mlproj.analyse.failures import failed_fit_warnings
-
-    failures = failed_fit_warnings(summary)
-    for failure in failures:  # before the tables: a failed candidate must not go unnoticed under a PASS
-        out.print(f"[bold red]failed fits:[/] {escape(failure)}", markup=True)
-    already_shown = set(already_shown) | set(failures)
-    several = len(summary["cases"]) > 1
-    judged = {case["selection"]: case for case in verdict.get("selections", [])}
-    for case in summary["cases"]:
-        _print_case(case, judged.get(case["name"], {}), summary, verdict, several)
-    _print_criteria(verdict)
-    power = verdict.get("power")
-    if power and power.get("power") is not None:
-        best = power.get("best_operating_point") or {}
-        out.print(f"Power analysis ({power['model']}): {power['detail']}"
-                  + (f" The most powerful operating point on the ROC (TPR {best['tpr']:.3f}, FPR {best['fpr']:.4f}) "
-                     f"gives power {best['power']:.2f}." if best else ""))
-    calibration = (verdict.get("diagnostics") or {}).get("calibration")
-    if calibration and calibration.get("ece") is not None:
-        out.print(f"Calibration of {verdict['diagnostics']['model']} (out of fold, {len(calibration['counts'])} "
-                  f"quantile bins): expected calibration error {calibration['ece']:.3f}.")
-    prior = (verdict.get("diagnostics") or {}).get("toward_prior")
-    if prior and prior.get("overall_slope") is not None:
-        out.print(f"Prediction vs truth of {verdict['diagnostics']['model']} (out of fold): slope "
-                  f"{prior['overall_slope']:.3f} (1 = no pull toward the training sample's bulk).")
-    for warning in verdict.get("warnings", []):
-        if warning not in already_shown:
-            out.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
-    status = verdict["status"]
-    colour = _COLOURS[status]
-    reason = verdict.get("reason") or ""
-    selected = verdict.get("selected_model")
-    chosen = f"selected {escape(selected)}" if selected else "no model selected"
-    out.print(f"[bold {colour}]VERDICT: {status.upper()}[/] — {chosen}: {escape(reason)}.", markup=True)
-
-
-_COLOURS = {"pass": "green", "fail": "red", "undetermined": "yellow"}
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def _print_case(case: dict, judged: dict, summary: dict, verdict: dict, several: bool) -> None:
-    from rich.table import Table
-
-    from mlproj.science.numbers import significant, significant_interval
-
-    primary = case["primary"]["label"]
-    title = f"Selection [bold]{escape(case['name'])}[/]: " if several else ""
-    out.print(f"\n{title}[bold]cross-validated {escape(primary)}[/] over {summary['repeats']} × {summary['folds']} folds: "
-              f"mean ± corrected SE, {summary['confidence'] * 100:g}% interval", markup=True)
-    table = Table()
-    # Rates come with the counts behind them (paper §2.3), pooled over the folds of the first
-    # repeat, which hold every development object once.
-    counted = any(model.get("rates", {}).get(primary) for model in case["models"].values())
-    for column in ("model", "role", primary, "interval") + (("out-of-fold counts, first repeat [95% Wilson]",)
-                                                           if counted else ()) + ("fit s",):
-        table.add_column(column)
-    roles = {m["name"]: m for m in summary["models"]}
-    selected = judged.get("selected_model")
-    for name, model in case["models"].items():
-        s = model["metrics"][primary]
-        mean, se = _nan(s["mean"]), _nan(s["se"])
-        interval = significant_interval(_nan(s["interval"][0]), _nan(s["interval"][1]), se)
-        fit = roles[name]["fit_seconds"]
-        failed = roles[name].get("failed_tasks", 0) == roles[name].get("n_tasks", -1)  # every fit failed
-        counts = (_counts(model.get("rates", {}).get(primary), case["primary"]["name"]),) if counted else ()
-        table.add_row(name + (" ◀ selected" if name == selected else ""), roles[name]["role"],
-                      "—" if math.isnan(mean) else significant(mean, se), interval, *counts,
-                      "failed" if failed else "—" if fit is None else f"{fit:.2f}")
-    out.print(table)
-    comparisons = [c for c in verdict.get("comparisons", []) if c.get("selection", case["name"]) == case["name"]]
-    if comparisons:
-        out.print(f"Paired comparisons of {escape(comparisons[0]['b'])} with each baseline (improvement: how much "
-                  f"better b scores than a, whichever way the metric improves; margin ±{case['margin']:g}):")
-        comp = Table()
-        for column in ("b vs a", "improvement", f"{summary['confidence'] * 100:g}% interval", "P(better)", "P(equiv.)",
-                       "P(worse)", "decision"):
-            comp.add_column(column)
-        for c in comparisons:
-            low, high = (_nan(v) for v in c["interval"])
-            spread = (high - low) / 3.29 if c["interval"][0] is not None else float("nan")
-            comp.add_row(f"{c['b']} vs {c['a']}", significant(_nan(c["difference"]), spread).split(" ±")[0],
-                         significant_interval(low, high, spread), _fmt(c["p_better"], 3),
-                         _fmt(c["p_equivalent"], 3), _fmt(c["p_worse"], 3), c["decision"])
-        out.print(comp)
-    if selected:
-        out.print(f"Selected [bold]{escape(selected)}[/]: {escape(judged.get('reason', ''))}.", markup=True)
-        others = [label for label in case["metrics"] if label != primary]
-        if others:
-            chosen = case["models"][selected]["metrics"]
-            shown = [f"{label} = {significant(_nan(chosen[label]['mean']), _nan(chosen[label]['se']))}"
-                     for label in others]
-            out.print(f"Secondary metrics of {selected}: " + "; ".join(shown) + ".")
-    _print_uncertainty(judged.get("uncertainty"), case, summary)
-    test = ((summary.get("test") or {}).get("models") or {}).get(selected)
-    if test:
-        result = test["cases"].get(case["name"], {})
-        value = result.get("metrics", {}).get(primary)
-        rate = result.get("rates", {}).get(primary)
-        out.print(f"Held-out test ({test['n_test']} objects, used once): {selected} {primary} = {_fmt(value, 3)}"
-                  + (f"; {_counts(rate, case['primary']['name'])}" if rate else ""))
-        note = (rate or {}).get("resolution")
-        if note:
-            out.print(f"[yellow]note:[/] {escape(note)}", markup=True)
-
-
-def _print_uncertainty(judged: dict | None, case: dict, summary: dict) -> None:
-    """CRPS, NLL and coverage of each σ(x) method, cross-validated and on the test set."""
-    if not judged:
-        return
-    from rich.table import Table
-
-    model = judged["model"]
-    test = ((summary.get("test") or {}).get("models") or {}).get(model, {}).get("cases", {}).get(case["name"], {})
-    out.print(f"Predicted uncertainties of {model} (Gaussian σ; coverage should match 0.683 and 0.954):")
-    table = Table()
-    for column in ("σ method", "CRPS", "NLL", "68% coverage", "95% coverage", "PIT KS", "test CRPS",
-                   "test 68% / 95%"):
-        table.add_column(column)
-    stored = case["models"][model]["uncertainty"]
-    held = test.get("uncertainty", {})
-    from mlproj.science.numbers import significant
-
-    for method, values in judged["methods"].items():
-        cells = [significant(_nan(values[n]), _nan(stored[f"{n}[{method}]"]["se"]))
-                 for n in ("crps", "nll", "coverage_68", "coverage_95", "pit_ks")]
-        table.add_row(method, *cells, _fmt(held.get(f"crps[{method}]"), 3),
-                      f"{_fmt(held.get(f'coverage_68[{method}]'), 3)} / {_fmt(held.get(f'coverage_95[{method}]'), 3)}")
-    out.print(table)
-    for c in judged["comparisons"]:
-        out.print(f"CRPS of {c['b']} vs {c['a']}: {c['decision']} (P(better) = {_fmt(c['p_better'], 3)}).")
-    for method, by_level in (test.get("coverage") or {}).items():
-        parts = [f"{float(level) * 100:.0f}%: {c['inside']}/{c['n']} inside [{_fmt(c['wilson'][0], 3)}, "
-                 f"{_fmt(c['wilson'][1], 3)}]" for level, c in by_level.items()]
-        out.print(f"Test-set coverage ({method} σ, 95% Wilson): " + "; ".join(parts) + ".")
-
-
-def _counts(rate: dict | None, metric: str) -> str:
-    if not rate:
-        return ""
-    low, high = rate["wilson"]
-    wilson = f" [{_fmt(low, 3)}, {_fmt(high, 3)}]" if low is not None else ""
-    tp, fp, n_pos, n_neg = rate["true_positives"], rate["false_positives"], rate["n_positive"], rate["n_negative"]
-    if metric == "fpr_at_fnr":
-        return f"FP {fp}/{n_neg}{wilson} · TP {tp}/{n_pos}"
-    if metric == "purity":
-        return f"TP {tp}/{tp + fp} selected{wilson}"
-    return f"TP {tp}/{n_pos}{wilson} · FP {fp}/{n_neg}"
-
-
-def _print_criteria(verdict: dict) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    out.print("\n[bold]Criteria[/]", markup=True)
-    crit = Table()
-    crit.add_column("criterion")
-    crit.add_column("status")
-    crit.add_column("detail", overflow="fold")
-    for c in verdict["criteria"]:
-        status = Text(c["status"], style=_COLOURS[c["status"]]) + ("" if c.get("required", True) else " (optional)")
-        crit.add_row(c["name"], status, c["detail"])
-    out.print(crit)
-
-
-def _nan(value):
-    return float("nan") if value is None else value
-
-
-def _fmt(value, digits: int = 4) -> str:
-    return "—" if value is None else f"{value:.{digits}g}"
+    console.print_plan(out, plan, runner.describe_plan(plan), runner.cached_count(prepared), prepared.cases)
 
 
 def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature

@@ -1,8 +1,10 @@
-"""Shared fixtures: where the real catalogues live, and a way to run the real CLI."""
+"""Shared fixtures: where the real catalogues live, a way to run the real CLI, and a count of the
+Python work a function does (speed checked by construction, never by the clock: DESIGN §8)."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,33 @@ def minimal_project_text(task: str = "classification", extra: str = "") -> str:
         rest = "metric: {primary: rmse}\n"
     return (f"name: p\nobjective: {{statement: s, task: {task}}}\ndata: {{path: x.csv, label: c}}\n{rest}"
             "finish_line: {threshold: 0.5}\n" + extra)
+
+
+def count_python_steps(function, *args, **kwargs) -> tuple[object, int]:
+    """(function(*args, **kwargs), Python lines and calls it executed).
+
+    A deterministic stand-in for a timing: work that numpy does inside one call counts once, a
+    Python loop over rows counts every iteration. So "the steps do not grow with n" says "no
+    Python loop over objects" on any machine, however busy. Warm up first: a first call's imports
+    (scipy.stats parses docstrings) are not the function's work.
+    """
+    count = 0
+
+    def trace(frame, event, arg):
+        nonlocal count
+        count += 1
+        return trace
+
+    previous = sys.gettrace()  # a coverage tool's tracer, if any, comes back afterwards
+    sys.settrace(trace)
+    try:
+        result = function(*args, **kwargs)
+    finally:
+        sys.settrace(previous)
+    return result, count
+
+
+@pytest.fixture
+def python_steps():
+    """`count_python_steps`, as a fixture."""
+    return count_python_steps

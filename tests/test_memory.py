@@ -57,7 +57,7 @@ def test_without_glibc_nothing_happens(monkeypatch):
 
 def test_large_catalogues_map_large_allocations(tmp_path, monkeypatch):
     import mlproj.data.dataset as data
-    from mlproj.project.config import load_project
+    from mlproj.project.loading import load_project
     from mlproj.workflow.scaffold import scaffold
 
     scaffold(tmp_path / "p", "classification", rows=300)

@@ -42,6 +42,6 @@ def test_verdict_imports_no_heavy_library(tmp_path):
     assert code in (0, 1, 3)
     assert loaded == []
     # An unchanged project needs neither the config models nor the statistics (numpy, scipy).
-    code, loaded = _probe(["verdict"], tmp_path / "demo", watch=("numpy", "scipy", "mlproj.project.config", "mlproj.science.stats"))
+    code, loaded = _probe(["verdict"], tmp_path / "demo", watch=("numpy", "scipy", "mlproj.project.schema", "mlproj.project.loading", "mlproj.science.stats"))
     assert code in (0, 1, 3)
     assert loaded == []

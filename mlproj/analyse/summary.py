@@ -13,15 +13,35 @@ that are scored (the test set takes its threshold from the development predictio
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlproj.execute.tasks import TaskOutput
+from mlproj.analyse.types import (
+    CaseResult,
+    Coverage,
+    DataDescription,
+    Estimate,
+    ModelInfo,
+    ModelScores,
+    PitResult,
+    PrimaryMetric,
+    RateCounts,
+    Summary,
+    TestCaseScores,
+    TestRate,
+    TestScores,
+    finite,
+)
 from mlproj.plan.compile import Plan, Task
 from mlproj.plan.estimators import ignores_features
-from mlproj.project.config import MetricSection, Project
+from mlproj.project.schema import MetricSection, Project
 from mlproj.science import metrics, stats
+
+if TYPE_CHECKING:
+    from mlproj.execute.cache import TaskOutput
 
 
 @dataclass(frozen=True)
@@ -107,6 +127,41 @@ def resolve_cases(project: Project) -> list[Case]:
     return cases
 
 
+# ------------------------------------------------------------------------------------------ pooling
+
+
+def pool_folds(predictions: dict[int, np.ndarray], valid: dict[int, np.ndarray], folds: Iterable[int]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The out-of-fold predictions of `folds`, stacked in that order, with the rows they predict:
+    (rows, predictions), rows[i] the development row of predictions[i]. `valid`: fold -> its
+    validation rows. The one place out-of-fold predictions are pooled."""
+    folds = list(folds)
+    return np.concatenate([valid[f] for f in folds]), np.concatenate([predictions[f] for f in folds])
+
+
+def pooled_development_predictions(plan: Plan, outputs: dict[str, TaskOutput], model: str
+                                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(rows, predictions) of `model`'s out-of-fold predictions of repeat 0, which predict every
+    development object once, folds in order; None if any of its folds has no predictions."""
+    found: dict[int, np.ndarray] = {}
+    for task in plan.tasks:
+        if task.model == model and task.repeat == 0:
+            output = outputs.get(task.key)
+            predictions = output.loaded() if output is not None else None
+            if predictions is None:
+                return None
+            found[task.fold] = predictions
+    if not found:
+        return None
+    folds = sorted(found)
+    return pool_folds(found, {f: plan.split(0, f).valid for f in folds}, folds)
+
+
+def as_columns(predictions: np.ndarray) -> np.ndarray:
+    """Regression predictions as (mean[, unscaled σ]) columns."""
+    return predictions if predictions.ndim == 2 else predictions[:, None]
+
+
 # ------------------------------------------------------------------------------------------ scoring
 
 
@@ -135,7 +190,7 @@ def _positive_score(case: Case, predictions: np.ndarray, is_main: bool) -> np.nd
 
 def score_repeat(plan: Plan, cases: list[Case], y: np.ndarray, repeat: int,
                  fold_outputs: dict[int, TaskOutput | None], *, blind: bool = False
-                 ) -> tuple[dict[int, dict[str, float]], dict[str, dict]]:
+                 ) -> tuple[dict[int, dict[str, float]], dict[str, RateCounts]]:
     """Metrics of every fold of one model × repeat, and the pooled operating-point counts.
 
     Returns ({fold: {column: value}}, {column: counts}) where counts pool the folds (every
@@ -144,7 +199,7 @@ def score_repeat(plan: Plan, cases: list[Case], y: np.ndarray, repeat: int,
     """
     repeat_splits = {fold: plan.split(repeat, fold) for fold in fold_outputs}
     values: dict[int, dict[str, float]] = {fold: {} for fold in fold_outputs}
-    pooled: dict[str, dict] = {}
+    pooled: dict[str, RateCounts] = {}
     loaded = {f: o.loaded() for f, o in fold_outputs.items() if o is not None}
     usable = {f: p for f, p in loaded.items() if p is not None}
     for index, case in enumerate(cases):
@@ -183,9 +238,8 @@ def score_repeat(plan: Plan, cases: list[Case], y: np.ndarray, repeat: int,
                 if fold not in usable or not others:
                     values[fold].update({uncertainty_column(m, method): math.nan for m in UNCERTAINTY_SCORES})
                     continue
-                reference_rows = np.concatenate([repeat_splits[f].valid for f in others])
-                reference = np.concatenate([usable[f] if usable[f].ndim == 2 else usable[f][:, None] for f in others])
-                sigma = predicted_sigma(method, y[reference_rows], reference, usable[fold])
+                reference_rows, reference = pool_folds(usable, {f: repeat_splits[f].valid for f in others}, others)
+                sigma = predicted_sigma(method, y[reference_rows], as_columns(reference), usable[fold])
                 valid = repeat_splits[fold].valid
                 values[fold].update(score_uncertainty(method, y[valid], point_prediction(usable[fold]), sigma))
     return values, pooled
@@ -248,14 +302,14 @@ def _transfer(case: Case, metric: ResolvedMetric, y: np.ndarray, usable: dict, s
     others = [fold] if blind else [f for f in usable if f != fold]
     if score is None or not others:
         return None
-    reference_rows = np.concatenate([splits[f].valid for f in others])
-    reference_score = np.concatenate([_positive_score(case, usable[f], is_main) for f in others])
+    reference_rows, reference = pool_folds(usable, {f: splits[f].valid for f in others}, others)
+    reference_score = _positive_score(case, reference, is_main)
     valid = splits[fold].valid
     return metrics.transferred_point(metric.name, metric.params, np.isin(y[reference_rows], case.positives),
                                      reference_score, np.isin(y[valid], case.positives), score)
 
 
-def rate_record(name: str, counts: dict, confidence: float = 0.95) -> dict:
+def rate_record(name: str, counts: dict, confidence: float = 0.95) -> RateCounts:
     """A rate with the counts it comes from and its Wilson interval (paper §2.3: rates need N)."""
     tp, fp = counts["true_positives"], counts["false_positives"]
     n_pos, n_neg = counts["n_positive"], counts["n_negative"]
@@ -266,23 +320,23 @@ def rate_record(name: str, counts: dict, confidence: float = 0.95) -> dict:
     else:  # tpr_at_fpr, completeness
         k, n = tp, n_pos
     low, high = metrics.wilson_interval(k, n, confidence) if n else (math.nan, math.nan)
-    return {**counts, "value": _json_float(k / n if n else math.nan),
-            "achieved_fpr": _json_float(fp / n_neg if n_neg else math.nan),
-            "achieved_tpr": _json_float(tp / n_pos if n_pos else math.nan),
-            "wilson": [_json_float(low), _json_float(high)], "confidence": confidence}
+    return RateCounts(tp, fp, n_pos, n_neg, value=finite(k / n if n else math.nan),
+                      achieved_fpr=finite(fp / n_neg if n_neg else math.nan),
+                      achieved_tpr=finite(tp / n_pos if n_pos else math.nan),
+                      wilson=(finite(low), finite(high)), confidence=confidence)
 
 
 # ------------------------------------------------------------------------------------------ tables
 
 
 def results_rows(plan: Plan, outputs: dict[str, TaskOutput], y: np.ndarray, cases: list[Case]
-                 ) -> tuple[list[dict], dict[str, dict[str, dict]]]:
+                 ) -> tuple[list[dict], dict[str, dict[str, RateCounts]]]:
     """One row per cross-validation task (plan order), and per model the pooled rate counts of repeat 0."""
     by_model_repeat: dict[tuple[str, int], dict[int, Task]] = {}
     for task in plan.tasks:
         by_model_repeat.setdefault((task.model, task.repeat), {})[task.fold] = task
     fold_values: dict[str, dict[str, float]] = {}
-    rates: dict[str, dict[str, dict]] = {}
+    rates: dict[str, dict[str, RateCounts]] = {}
     for (model, repeat), tasks in by_model_repeat.items():
         fold_outputs = {fold: outputs.get(t.key) for fold, t in tasks.items()}
         values, pooled = score_repeat(plan, cases, y, repeat, fold_outputs, blind=ignores_features(plan.model(model)))
@@ -304,78 +358,92 @@ def results_rows(plan: Plan, outputs: dict[str, TaskOutput], y: np.ndarray, case
     return rows, rates
 
 
-def summarize_models(plan: Plan, rows: list[dict]) -> list[dict]:
+def summarize_models(plan: Plan, rows: list[dict]) -> list[ModelInfo]:
     """Per model: fit information, shared by every case."""
     models = []
     for spec in plan.models:
         mine = [r for r in rows if r["model"] == spec.name]
         errors = sorted({r["error"] for r in mine if r["error"]})
         fit = [r["fit_seconds"] for r in mine if not math.isnan(r["fit_seconds"])]
-        models.append({
-            "name": spec.name, "role": spec.role, "estimator": spec.estimator, "params": spec.params,
-            "scale": spec.scale, "simplicity": spec.simplicity,
-            "fit_seconds": float(np.mean(fit)) if fit else None,
-            "failed_tasks": sum(1 for r in mine if r["error"]),
-            "n_tasks": len(mine),
-            "errors": errors,
-        })
+        models.append(ModelInfo(
+            name=spec.name, role=spec.role, estimator=spec.estimator, params=spec.params,
+            scale=spec.scale, simplicity=spec.simplicity,
+            fit_seconds=float(np.mean(fit)) if fit else None,
+            failed_tasks=sum(1 for r in mine if r["error"]),
+            n_tasks=len(mine),
+            errors=errors,
+        ))
     return models
 
 
-def summarize_cases(plan: Plan, rows: list[dict], cases: list[Case], rates: dict[str, dict[str, dict]],
-                    confidence: float) -> list[dict]:
+def _estimate(scores: list[float], plan: Plan, confidence: float,
+              bounds: tuple[float, float] = (-math.inf, math.inf)) -> Estimate:
+    return Estimate.from_dict(stats.summarize(scores, plan.folds, plan.repeats, confidence, bounds=bounds).to_dict())
+
+
+def summarize_cases(plan: Plan, rows: list[dict], cases: list[Case], rates: dict[str, dict[str, RateCounts]],
+                    confidence: float) -> list[CaseResult]:
     """Per case and model: every metric's summary, the paired primary scores and pooled rates."""
     out = []
     for case in cases:
         per_model = {}
         for spec in plan.models:
             mine = sorted((r for r in rows if r["model"] == spec.name), key=lambda r: (r["repeat"], r["fold"]))
-            per_model[spec.name] = {
-                "metrics": {
-                    m.label: stats.summarize([r[case.column(m)] for r in mine], plan.folds, plan.repeats,
-                                             confidence, bounds=metrics.BOUNDS[m.name]).to_dict()
-                    for m in case.metrics
-                },
-                "scores": [_json_float(r[case.primary_column]) for r in mine],
-                "rates": {m.label: rates.get(spec.name, {}).get(case.column(m)) for m in case.metrics
-                          if rates.get(spec.name, {}).get(case.column(m))},
-                "uncertainty": {
-                    uncertainty_column(name, method): stats.summarize(
-                        [r[uncertainty_column(name, method)] for r in mine], plan.folds, plan.repeats,
-                        confidence).to_dict()
+            pooled = rates.get(spec.name, {})
+            per_model[spec.name] = ModelScores(
+                metrics={m.label: _estimate([r[case.column(m)] for r in mine], plan, confidence,
+                                            bounds=metrics.BOUNDS[m.name])
+                         for m in case.metrics},
+                scores=[finite(r[case.primary_column]) for r in mine],
+                rates={m.label: pooled[case.column(m)] for m in case.metrics if pooled.get(case.column(m))},
+                uncertainty={
+                    uncertainty_column(name, method): _estimate([r[uncertainty_column(name, method)] for r in mine],
+                                                                plan, confidence)
                     for method in case.uncertainty_methods for name in UNCERTAINTY_SCORES
                 },
-                "uncertainty_scores": {
-                    method: [_json_float(r[uncertainty_column("crps", method)]) for r in mine]
+                uncertainty_scores={
+                    method: [finite(r[uncertainty_column("crps", method)]) for r in mine]
                     for method in case.uncertainty_methods
                 },
-            }
-        out.append({
-            "name": case.name,
-            "positive": list(case.positives),
-            "required": case.required,
-            "primary": {"name": case.primary.name, "params": case.primary.params, "label": case.primary.label,
-                        "greater_is_better": case.primary.greater_is_better,
-                        "bounds": [_json_float(b) for b in metrics.BOUNDS[case.primary.name]]},
-            "metrics": [m.label for m in case.metrics],
-            "threshold": case.threshold,
-            "margin": case.margin,
-            "uncertainty_methods": list(case.uncertainty_methods),
-            "uncertainty_criteria": {name: value for name, value in case.uncertainty_criteria},
-            "models": per_model,
-        })
+            )
+        out.append(CaseResult(
+            name=case.name,
+            positive=list(case.positives),
+            required=case.required,
+            primary=PrimaryMetric(case.primary.name, case.primary.params, case.primary.label,
+                                  case.primary.greater_is_better,
+                                  tuple(finite(b) for b in metrics.BOUNDS[case.primary.name])),
+            metrics=[m.label for m in case.metrics],
+            threshold=case.threshold,
+            margin=case.margin,
+            uncertainty_methods=list(case.uncertainty_methods),
+            uncertainty_criteria={name: value for name, value in case.uncertainty_criteria},
+            models=per_model,
+        ))
     return out
 
 
+def summarize_run(plan: Plan, rows: list[dict], cases: list[Case], rates: dict[str, dict[str, RateCounts]], *,
+                  project: str, confidence: float, data: DataDescription, warnings: list[str]) -> Summary:
+    """The cross-validated Summary: models and cases. The held-out test, power and diagnostics
+    are added once the verdict has selected the models they are about."""
+    return Summary(project=project, task=plan.task_kind, folds=plan.folds, repeats=plan.repeats,
+                   confidence=confidence, data=data, models=summarize_models(plan, rows),
+                   cases=summarize_cases(plan, rows, cases, rates, confidence), warnings=list(warnings))
+
+
 def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, cases: list[Case],
-               development_predictions: dict[int, np.ndarray] | None) -> dict:
+               development: tuple[np.ndarray, np.ndarray] | None) -> TestScores:
     """The held-out test result of one model for every case, with counts behind rate metrics.
 
-    `development_predictions` (fold → out-of-fold predictions of repeat 0) supply the operating
-    point thresholds: chosen on the development set, applied to the test set.
+    `development` (pooled_development_predictions: rows and out-of-fold predictions of repeat 0)
+    supplies the operating point thresholds, chosen on the development set and applied to the
+    test set, and the reference that calibrates the predicted σ.
     """
+    from mlproj.science import uncertainty
+
     test_rows = plan.test
-    result = {"model": model, "n_test": int(len(test_rows)), "cases": {}}
+    result = TestScores(model=model, n_test=int(len(test_rows)))
     for index, case in enumerate(cases):
         is_main = index == 0
         values, points = {}, {}
@@ -383,88 +451,82 @@ def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, c
             if plan.task_kind == "classification" and metric.name in metrics.OPERATING_POINT_METRICS:
                 point = None
                 score = _positive_score(case, predictions, is_main)
-                reference = _test_reference(case, model, plan, score, development_predictions, is_main)
+                reference = _test_reference(case, model, plan, score, development, is_main)
                 if score is not None and reference is not None:
                     point = metrics.transferred_point(
                         metric.name, metric.params, np.isin(y[reference[0]], case.positives), reference[1],
                         np.isin(y[test_rows], case.positives), score)
-                values[metric.label] = _json_float(point.value if point else math.nan)
+                values[metric.label] = finite(point.value if point else math.nan)
                 if point:
-                    record = rate_record(metric.name, {"true_positives": point.true_positives,
+                    counts = rate_record(metric.name, {"true_positives": point.true_positives,
                                                        "false_positives": point.false_positives,
                                                        "n_positive": point.n_positive, "n_negative": point.n_negative})
-                    record["threshold"] = _json_float(point.threshold)
-                    record["resolution"] = resolution_note(metric, record)
-                    points[metric.label] = record
+                    points[metric.label] = TestRate(**vars(counts), threshold=finite(point.threshold),
+                                                    resolution=resolution_note(metric, counts))
             else:
-                values[metric.label] = _json_float(_score_metric(plan.task_kind, case, metric, y[test_rows],
-                                                                 predictions, is_main))
-        entry = {"metrics": values, "rates": points}
-        if case.uncertainty_methods and development_predictions:
-            folds = sorted(development_predictions)
-            reference_rows = np.concatenate([plan.split(0, f).valid for f in folds])
-            reference = np.concatenate([development_predictions[f] if development_predictions[f].ndim == 2
-                                        else development_predictions[f][:, None] for f in folds])
-            from mlproj.science import uncertainty
-
-            entry["uncertainty"], entry["coverage"] = {}, {}
+                values[metric.label] = finite(_score_metric(plan.task_kind, case, metric, y[test_rows],
+                                                            predictions, is_main))
+        entry = TestCaseScores(metrics=values, rates=points)
+        if case.uncertainty_methods and development is not None:
+            reference_rows, pooled = development
+            reference = as_columns(pooled)
+            mu = point_prediction(predictions)
+            entry.uncertainty, entry.coverage = {}, {}
             for method in case.uncertainty_methods:
                 sigma = predicted_sigma(method, y[reference_rows], reference, predictions)
-                entry["uncertainty"].update({k: _json_float(v) for k, v in score_uncertainty(
-                    method, y[test_rows], point_prediction(predictions), sigma).items()})
-                # Counts inside the 68% and 95% intervals, with Wilson intervals on the fractions.
-                entry["coverage"][method] = {
-                    str(nominal): uncertainty.coverage(y[test_rows], point_prediction(predictions), sigma,
-                                                       nominal).to_dict()
-                    for nominal in (0.6827, 0.9545)}
-            entry["pit"] = _pit(y[test_rows], point_prediction(predictions),
-                                predicted_sigma(case.uncertainty_methods[-1], y[reference_rows], reference, predictions),
-                                case.uncertainty_methods[-1])
-        result["cases"][case.name] = entry
+                entry.uncertainty.update({k: finite(v) for k, v in score_uncertainty(
+                    method, y[test_rows], mu, sigma).items()})
+                # Counts inside the ±1σ and ±1.96σ intervals, with Wilson intervals on the fractions.
+                entry.coverage[method] = {
+                    coverage_label(nominal): Coverage.from_dict(
+                        uncertainty.coverage(y[test_rows], mu, sigma, nominal).to_dict())
+                    for nominal in uncertainty.NOMINAL_COVERAGE.values()}
+            last = case.uncertainty_methods[-1]
+            entry.pit = _pit(y[test_rows], mu, predicted_sigma(last, y[reference_rows], reference, predictions), last)
+        result.cases[case.name] = entry
     return result
 
 
+def coverage_label(nominal: float) -> str:
+    """The key of a nominal coverage in the summary: "0.6827" (±1σ), "0.95" (±1.96σ)."""
+    return f"{nominal:.4g}"
+
+
 def _test_reference(case: Case, model: str, plan: Plan, score: np.ndarray | None,
-                    development_predictions: dict[int, np.ndarray] | None,
+                    development: tuple[np.ndarray, np.ndarray] | None,
                     is_main: bool) -> tuple[np.ndarray, np.ndarray] | None:
     """Rows and scores the test set's operating point is chosen on: the development set's
     out-of-fold predictions, or for a model that ignores the features its own test scores
     (`score`; see _transfer)."""
     if ignores_features(plan.model(model)):
         return None if score is None else (plan.test, score)
-    if not development_predictions:
+    if development is None:
         return None
-    folds = sorted(development_predictions)
-    scores = [_positive_score(case, development_predictions[f], is_main) for f in folds]
-    if any(s is None for s in scores):
-        return None
-    return np.concatenate([plan.split(0, f).valid for f in folds]), np.concatenate(scores)
+    rows, predictions = development
+    scores = _positive_score(case, predictions, is_main)
+    return None if scores is None else (rows, scores)
 
 
-def _pit(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, method: str) -> dict:
+def _pit(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, method: str) -> PitResult:
     """PIT histogram and KS check of the test-set predictions (paper §5.2, figure 2)."""
     from mlproj.science import uncertainty
 
     check = uncertainty.pit_check(uncertainty.pit_values(y, mu, sigma))
-    return {"method": method, **check.to_dict()}
+    return PitResult.from_dict({"method": method, **check.to_dict()})
 
 
-def resolution_note(metric: ResolvedMetric, rate: dict) -> str | None:
+def resolution_note(metric: ResolvedMetric, rate: RateCounts) -> str | None:
     """Whether the sample resolves the operating point's constraint to half its target (paper §2.3)."""
     from mlproj.science import power
 
     if metric.name == "tpr_at_fpr":
         target = metric.params["fpr"]
-        return power.resolution_note(rate["false_positives"], rate["n_negative"], target, target / 2, "FPR")
+        return power.resolution_note(rate.false_positives, rate.n_negative, target, target / 2, "FPR")
     if metric.name == "fpr_at_fnr":
         target = metric.params["fnr"]
-        return power.resolution_note(rate["n_positive"] - rate["true_positives"], rate["n_positive"], target,
+        return power.resolution_note(rate.n_positive - rate.true_positives, rate.n_positive, target,
                                      target / 2, "FNR")
     return None
-
-
-def _json_float(value) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def calibration_record(is_positive: np.ndarray, probability: np.ndarray) -> dict:
@@ -513,9 +575,9 @@ def toward_prior(y: np.ndarray, prediction: np.ndarray, bins: int = 10) -> dict:
         flagged.append(f"{'down' if above[run[0]] else 'up'} for true values in "
                        f"[{values.min():.3g}, {values.max():.3g}]")
     return {
-        "truth": [_json_float(v) for v in truth], "predicted": [_json_float(v) for v in predicted],
-        "slope": [_json_float(v) for v in slope], "pulled": pulled,
-        "overall_slope": _json_float(float(np.polyfit(y, prediction, 1)[0])) if len(y) > 1 else None,
+        "truth": [finite(v) for v in truth], "predicted": [finite(v) for v in predicted],
+        "slope": [finite(v) for v in slope], "pulled": pulled,
+        "overall_slope": finite(float(np.polyfit(y, prediction, 1)[0])) if len(y) > 1 else None,
         "detail": ("predictions are pulled toward the bulk of the training sample (paper §5.3): "
                    + "; ".join(flagged) + ". Do not trust them there")
         if flagged else None,

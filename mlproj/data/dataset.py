@@ -18,8 +18,8 @@ import numpy as np
 
 from mlproj.errors import ConfigError, DataError
 from mlproj.memory import map_large_allocations, return_freed_memory
-from mlproj.project.config import LoadedProject
 from mlproj.project.expressions import parse_expression
+from mlproj.project.loading import LoadedProject
 from mlproj.store.files import file_hash, file_kind, open_regular, path_problem
 
 READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",

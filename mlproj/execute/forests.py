@@ -14,9 +14,35 @@ The final model of a run is a whole forest, fitted as usual: it is saved and pre
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from mlproj.memory import return_freed_memory
+
+if TYPE_CHECKING:
+    from mlproj.plan.estimators import ModelSpec
+
+# Forests grow their trees in threads that release the GIL and never spin-wait, and their fit
+# does not depend on the number of threads: they may use every granted core, so a worker that
+# runs out of tasks is not left idle while the last, long forest fits finish on the others.
+FORESTS = frozenset({"RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier",
+                     "ExtraTreesRegressor"})
+
+
+def grows_trees_in_threads(spec: ModelSpec) -> bool:
+    """A forest mlproj may parallelise over trees: not when the project sets n_jobs,
+    nor inside calibration, whose inner copies would keep the setting when predicting."""
+    return spec.estimator in FORESTS and "n_jobs" not in spec.params and not spec.calibration
+
+
+def forest_in(estimator, spec: ModelSpec):
+    """The forest of a built estimator (alone or last in a pipeline), or None (also when
+    wrapped by calibration, whose inner copies mlproj does not reach)."""
+    if spec.estimator not in FORESTS or spec.calibration:
+        return None
+    return estimator[-1] if hasattr(estimator, "steps") else estimator
+
 
 # Size of one fully grown tree per training row, to decide before fitting: 19 B measured on
 # noisy two-class labels (nodes of 64 + 8 x classes bytes); 40 leaves room for more classes.

@@ -15,7 +15,7 @@ import numpy as np
 
 from mlproj.plan.estimators import ModelSpec
 from mlproj.plan.splits import FoldSplit, make_splits
-from mlproj.project.config import Project
+from mlproj.project.schema import Project
 
 CACHE_VERSION = 1
 FINAL_FOLD = -1  # the fold number of the one fit on the whole development set

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from mlproj.errors import ConfigError
-from mlproj.project.config import LoadedProject, Project
+from mlproj.project.loading import LoadedProject
+from mlproj.project.schema import Project
 
 # Paper §4.5: given equal performance prefer the simpler model,
 # linear/logistic < tree ensembles < everything else (the dummy is simplest of all).

@@ -8,8 +8,9 @@ scikit-learn/scipy; those are imported inside the functions that compute.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

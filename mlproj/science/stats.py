@@ -15,8 +15,9 @@ by `compare` (as implemented in the `baycomp` package, `two_on_single`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

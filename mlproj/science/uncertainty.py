@@ -36,6 +36,9 @@ from mlproj.science.metrics import wilson_interval
 from mlproj.science.stats import jsonable
 
 __all__ = [
+    "COVERAGE_68",
+    "COVERAGE_95",
+    "NOMINAL_COVERAGE",
     "PIT_SHAPES",
     "UNCERTAINTY_METRICS",
     "Coverage",
@@ -73,9 +76,12 @@ UNCERTAINTY_METRICS: dict[str, tuple[bool, str]] = {
     "ece": (False, ("Expected calibration error of predicted probabilities: count-weighted mean "
                     "|observed fraction - mean predicted| over quantile bins")),
 }
-# Nominal content of the coverage metrics. coverage_68 uses the 1-sigma content 0.6827
-# (not 0.68), so calibrated Gaussians score 0.683 and the bars are exactly +-1 sigma.
-_COVERAGE_NOMINAL = {"coverage_68": math.erf(1 / math.sqrt(2)), "coverage_95": 0.95}
+# The nominal coverages, defined once (DESIGN §6) and used by every score, the test-set counts
+# and the reports: 68.27% = +-1 sigma (erf(1/sqrt 2), not 0.68, so calibrated Gaussians score
+# 0.683 and the bars are exactly +-1 sigma), and 95% = +-1.96 sigma.
+COVERAGE_68 = math.erf(1 / math.sqrt(2))
+COVERAGE_95 = 0.95
+NOMINAL_COVERAGE = {"coverage_68": COVERAGE_68, "coverage_95": COVERAGE_95}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -351,8 +357,8 @@ def score_gaussian(name: str, y, mu, sigma) -> float:
         return gaussian_nll(y, mu, sigma)
     if name == "crps":
         return gaussian_crps(y, mu, sigma)
-    if name in _COVERAGE_NOMINAL:
-        return coverage(y, mu, sigma, _COVERAGE_NOMINAL[name]).observed
+    if name in NOMINAL_COVERAGE:
+        return coverage(y, mu, sigma, NOMINAL_COVERAGE[name]).observed
     if name == "pit_ks":
         return pit_check(pit_values(y, mu, sigma)).ks_statistic
     if name in UNCERTAINTY_METRICS:

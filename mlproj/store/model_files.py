@@ -43,9 +43,10 @@ import sys
 import threading
 import types
 import zipfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from mlproj.errors import RunError
 from mlproj.store.files import atomic_write

@@ -16,8 +16,10 @@ import numpy as np
 
 from mlproj.data.dataset import feature_matrix, prepare_table, read_table
 from mlproj.errors import DataError, RunError, storage_error
-from mlproj.execute.tasks import spread_of, spread_path
-from mlproj.project.config import load_project
+from mlproj.execute.tasks import spread_path
+from mlproj.project.loading import load_project
+from mlproj.science.augmentation import input_draws
+from mlproj.science.sigma import spread_of
 from mlproj.store import rundir
 from mlproj.store.files import atomic_write
 
@@ -125,8 +127,7 @@ def _input_draws(X: np.ndarray, table, loaded, names: list[str], draws: int, see
     if errors is None:
         raise DataError("--draws needs measurement errors, but the project has no data.errors",
                         hint="add data.errors: {feature: error_column} to the project, or omit --draws")
-    rng = np.random.default_rng(seed)
-    return [X + rng.standard_normal(X.shape) * errors for _ in range(draws)]
+    return input_draws(X, errors, draws, seed)
 
 
 def _model_info(run_dir: Path, model: str | None) -> Path:

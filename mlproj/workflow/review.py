@@ -10,27 +10,51 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from xml.etree import ElementTree
 
 from mlproj import __version__
+from mlproj.analyse.types import Summary
 from mlproj.errors import MlprojError, RunError
 from mlproj.store import rundir
 from mlproj.store.files import file_hash
+from mlproj.verdict.types import Verdict
 
 
 @dataclass
 class Review:
     run_dir: Path
-    verdict: dict
-    summary: dict
+    verdict: Verdict
+    summary: Summary
     stale: list[str]
     project_name: str
+
+
+def _project_name(summary: Summary, run_dir: Path) -> str:
+    return summary.project if summary.project is not None else run_dir.name
+
+
+def _read_summary(run_dir: Path) -> Summary:
+    path = run_dir / "summary.json"
+    return _typed(path, Summary.from_dict, rundir.read_json(path))
+
+
+def _read_verdict(run_dir: Path) -> Verdict:
+    path = run_dir / "verdict.json"
+    return _typed(path, Verdict.from_dict, rundir.read_json(path))
+
+
+def _typed(path: Path, read, data):
+    """A run file read into its type; one that is valid JSON of the right outline but not what
+    mlproj wrote (a value of the wrong kind deeper inside) is damaged, not a bug."""
+    try:
+        return read(data)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise RunError(f"{path} is damaged", hint="run `mlproj run` again") from None
 
 
 def rejudge(run: str | None, config: Path, *, allow_stale: bool = False) -> Review:
     run_dir = rundir.find_run(run, config.resolve().parent)
     env = rundir.read_json(run_dir / "environment.json")
-    summary = rundir.read_json(run_dir / "summary.json")
+    summary = _read_summary(run_dir)
     stale = _staleness(env)
     if stale and not allow_stale:
         raise RunError(
@@ -38,8 +62,7 @@ def rejudge(run: str | None, config: Path, *, allow_stale: bool = False) -> Revi
             hint="run `mlproj run` to bring it up to date (unchanged fits come from the cache), "
                  "or pass --allow-stale to see the old run's verdict anyway",
         )
-    project_name = summary.get("project", run_dir.name)
-    return Review(run_dir, _judged(run_dir, env, summary), summary, stale, project_name)
+    return Review(run_dir, _judged(run_dir, env, summary), summary, stale, _project_name(summary, run_dir))
 
 
 def current_run(config: Path) -> Review | None:
@@ -51,11 +74,12 @@ def current_run(config: Path) -> Review | None:
     try:
         run_dir = rundir.find_run(None, config.resolve().parent)
         env = rundir.read_json(run_dir / "environment.json")
-        summary = rundir.read_json(run_dir / "summary.json")
-        verdict = rundir.read_json(run_dir / "verdict.json")
+        summary = _read_summary(run_dir)
+        verdict = _read_verdict(run_dir)
     except RunError:
         return None
-    if summary.get("failed_fits", 1):  # failed fits are retried (runs before this key: redone from the cache)
+    # Failed fits are retried (a run written before failed_fits was recorded: redone from the cache).
+    if summary.failed_fits is None or summary.failed_fits:
         return None
     packages = env.get("packages", {})
     if packages.get("mlproj") != __version__ or packages.get("scikit-learn") != rundir.installed_version("scikit-learn"):
@@ -65,17 +89,17 @@ def current_run(config: Path) -> Review | None:
     stale = _staleness(env)
     if stale:
         return None
-    return Review(run_dir, verdict, summary, [], summary.get("project", run_dir.name))
+    return Review(run_dir, verdict, summary, [], _project_name(summary, run_dir))
 
 
 def _staleness(env: dict) -> list[str]:
     return rundir.staleness(env, _current_config_hash(env["config"]), _current_data_hash(Path(env["data"]["path"])))
 
 
-def _judged(run_dir: Path, env: dict, summary: dict) -> dict:
+def _judged(run_dir: Path, env: dict, summary: Summary) -> Verdict:
     """The verdict on the stored summary: the run's own when this mlproj wrote it, else judged anew."""
     if env.get("packages", {}).get("mlproj") == __version__ and (run_dir / "verdict.json").is_file():
-        return rundir.read_json(run_dir / "verdict.json")
+        return _read_verdict(run_dir)
     from mlproj.verdict.judge import judge
 
     return judge(summary)
@@ -89,7 +113,7 @@ def _current_config_hash(recorded: dict) -> str | None:
             return recorded["hash"]
     except OSError:
         return None
-    from mlproj.project.config import load_project
+    from mlproj.project.loading import load_project
 
     try:
         return load_project(path).config_hash
@@ -102,25 +126,3 @@ def _current_data_hash(path: Path) -> str | None:
         return file_hash(path)
     except OSError:
         return None
-
-
-def write_junit(path: Path, verdict: dict, project_name: str) -> None:
-    """One test case per criterion: CI systems show failures and undetermined ones (as skipped)."""
-    criteria = verdict["criteria"]
-    suite = ElementTree.Element("testsuite", name=f"mlproj.{project_name}", tests=str(len(criteria)),
-                                failures=str(sum(c["status"] == "fail" for c in criteria)),
-                                skipped=str(sum(c["status"] == "undetermined" for c in criteria)))
-    for criterion in criteria:
-        case = ElementTree.SubElement(suite, "testcase", classname=f"mlproj.{project_name}", name=criterion["name"])
-        if criterion["status"] == "fail":
-            ElementTree.SubElement(case, "failure", message=criterion["detail"]).text = criterion["detail"]
-        elif criterion["status"] == "undetermined":
-            ElementTree.SubElement(case, "skipped", message="undetermined: " + criterion["detail"])
-        ElementTree.SubElement(case, "system-out").text = criterion["detail"]
-    root = ElementTree.Element("testsuites", name="mlproj")
-    root.append(suite)
-    ElementTree.indent(root)
-    try:
-        rundir.write_atomic(Path(path), ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n")
-    except OSError as exc:
-        raise MlprojError(f"cannot write the JUnit report {path}: {exc.strerror}") from None

@@ -11,18 +11,22 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-import numpy as np
 import yaml
 
 from mlproj.analyse import summary as analysis
+from mlproj.analyse.diagnostics import hypothesis_power, model_diagnostics
+from mlproj.analyse.types import DataDescription, Summary, TestSet
 from mlproj.data.dataset import Dataset, load_dataset
 from mlproj.data.leakage import check_leakage
 from mlproj.errors import STORAGE_ERRNOS, DataError, RunError, storage_error
-from mlproj.execute.tasks import Cache, TaskOutput, run_tasks, spread_path, threadpool_controller
+from mlproj.execute.backends import run_tasks
+from mlproj.execute.cache import Cache, TaskOutput
+from mlproj.execute.tasks import spread_path
+from mlproj.execute.threads import threadpool_controller
 from mlproj.memory import heavy_imports, return_freed_memory
 from mlproj.plan.compile import Plan, Task, compile_plan
 from mlproj.plan.estimators import (
@@ -33,10 +37,11 @@ from mlproj.plan.estimators import (
     supports_missing_values,
 )
 from mlproj.plan.splits import check_split_feasible
-from mlproj.project.config import LoadedProject
+from mlproj.project.loading import LoadedProject
 from mlproj.store import model_files as persist
 from mlproj.store import rundir
 from mlproj.verdict.judge import judge
+from mlproj.verdict.types import Verdict
 
 CACHE_DIR = Path(".mlproj") / "cache"
 
@@ -52,11 +57,11 @@ class Prepared:
 @dataclass
 class RunOutcome:
     run_dir: Path
-    verdict: dict
+    verdict: Verdict
     fitted: int
     cached: int
     failed: int
-    summary: dict = field(repr=False, default_factory=dict)
+    summary: Summary | None = field(repr=False, default=None)
     mismatched: int = 0  # cache entries that held another key's fit (or none): refitted
 
 
@@ -153,7 +158,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     rows, rates = analysis.results_rows(plan, outputs, dataset.y, cases)
     summary = build_summary(prepared, rows, rates)
     provisional = judge(summary)
-    selected = sorted({case["selected_model"] for case in provisional["selections"] if case["selected_model"]})
+    selected = sorted({case.selected_model for case in provisional.selections if case.selected_model})
     final_outputs: dict[str, TaskOutput] = {}
     if selected:
         # The held-out test set is touched once, by the selected models only (paper §5.6).
@@ -163,33 +168,32 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
                                   ranges=dataset.limit_ranges, keep_models=True, workers=loaded.project.execution.workers)
         _check_stored(cache, final_outputs)
         final_outputs.update(_historical_outputs(plan, [t for t in finals if t not in to_fit], dataset, None))
-        summary["test"] = {"models": {}, "uses": record_test_use(loaded, {t.model: t.key for t in finals},
-                                                                 dataset.file_hash)}
+        summary.test = TestSet(uses=record_test_use(loaded, {t.model: t.key for t in finals}, dataset.file_hash))
         for task in finals:
             output = final_outputs[task.key]
             if output.predictions is not None:
-                summary["test"]["models"][task.model] = analysis.score_test(
+                summary.test.models[task.model] = analysis.score_test(
                     task.model, output.predictions, plan, dataset.y, cases,
-                    development_predictions(plan, outputs, task.model))
-        if summary["test"]["uses"] > 1:
-            summary["warnings"].append(
-                f"the held-out test set has now been used by {summary['test']['uses']} different configurations "
+                    analysis.pooled_development_predictions(plan, outputs, task.model))
+        if summary.test.uses > 1:
+            summary.warnings.append(
+                f"the held-out test set has now been used by {summary.test.uses} different configurations "
                 "of this project: choosing between them on it makes it part of the training; its score is no "
                 "longer an independent estimate (paper §5.6)")
-    main_selected = provisional["selections"][0]["selected_model"]
+    main_selected = provisional.selections[0].selected_model
     if main_selected is not None:
-        summary["diagnostics"] = model_diagnostics(plan, outputs, dataset.y, cases[0], main_selected)
-        detail = (summary["diagnostics"].get("toward_prior") or {}).get("detail")
-        if detail:
-            summary["warnings"].append(f"{main_selected}: {detail}")
+        summary.diagnostics = model_diagnostics(plan, outputs, dataset.y, cases[0], main_selected)
+        prior = summary.diagnostics.toward_prior
+        if prior is not None and prior.detail:
+            summary.warnings.append(f"{main_selected}: {prior.detail}")
     hypotheses = loaded.project.objective.hypotheses
     if hypotheses is not None and main_selected is not None:
-        summary["power"] = hypothesis_power(plan, outputs, dataset.y, cases[0], summary["cases"][0],
-                                            main_selected, hypotheses)
+        summary.power = hypothesis_power(plan, outputs, dataset.y, cases[0], summary.cases[0], main_selected,
+                                         hypotheses)
     verdict = judge(summary)
     everything = list(outputs.values()) + list(final_outputs.values())
     # A run with failed fits is never "up to date": the next `mlproj run` retries them.
-    summary["failed_fits"] = sum(1 for o in everything if o.error is not None)
+    summary.failed_fits = sum(1 for o in everything if o.error is not None)
 
     # Written hidden and renamed into place once verdict.json is in it: a full disk or a kill
     # part-way leaves no folder that looks like a run (the next run sweeps what a kill leaves).
@@ -199,12 +203,12 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
                             yaml.safe_dump(loaded.project.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
         rundir.write_json(staging / "plan.json", plan.to_dict())
         rundir.write_csv(staging / "results.csv", rows)
-        rundir.write_json(staging / "summary.json", summary)
+        rundir.write_json(staging / "summary.json", summary.to_dict())
         rundir.write_json(staging / "environment.json",
                           rundir.environment(loaded.path, loaded.config_hash, dataset.source, dataset.file_hash,
                                              loaded.source_sha256))
-        _store_models(staging, cache, plan, selected, outputs, prepared, summary.get("test") or {})
-        rundir.write_json(staging / "verdict.json", verdict)
+        _store_models(staging, cache, plan, selected, outputs, prepared, summary.test.to_dict() if summary.test else {})
+        rundir.write_json(staging / "verdict.json", verdict.to_dict())
         run_dir = rundir.publish_run(staging)
     except BaseException as exc:
         rundir.discard_run_dir(staging)
@@ -217,7 +221,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
         run_dir=run_dir, verdict=verdict, summary=summary,
         fitted=sum(1 for o in everything if not o.cached and o.error is None and o.fit_seconds > 0),
         cached=sum(1 for o in everything if o.cached),
-        failed=summary["failed_fits"],
+        failed=summary.failed_fits,
         mismatched=cache.mismatched,
     )
 
@@ -271,12 +275,11 @@ def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], 
                 "cases": [{"name": c.name, "positives": list(c.positives),
                            "operating_point": _operating_point(tested.get(c.name, {}), c.primary.label)}
                           for c in cases]}
-        oof = development_predictions(plan, outputs, name) if plan.task_kind == "regression" else {}
-        if oof:
+        oof = analysis.pooled_development_predictions(plan, outputs, name) if plan.task_kind == "regression" else None
+        if oof is not None:
             # The global σ (paper §5.2, first level): the out-of-fold RMS residual of the development
             # set; a σ(x) model is scaled by the factor calibrated on the same predictions.
-            rows = np.concatenate([plan.split(0, f).valid for f in sorted(oof)])
-            stacked = np.concatenate([oof[f] if oof[f].ndim == 2 else oof[f][:, None] for f in sorted(oof)])
+            rows, stacked = oof[0], analysis.as_columns(oof[1])
             info["sigma_global"] = analysis.global_sigma(dataset.y[rows], stacked[:, 0])
             spread = spread_path(source)
             if stacked.shape[1] == 2 and spread.exists():
@@ -303,73 +306,6 @@ def _historical_outputs(plan: Plan, tasks: list[Task], dataset: Dataset, on_task
         if on_task:
             on_task(output)
     return outputs
-
-
-def development_predictions(plan: Plan, outputs: dict[str, TaskOutput], model: str) -> dict[int, np.ndarray]:
-    """Out-of-fold predictions of repeat 0 (every development object once), by fold."""
-    found = {}
-    for task in plan.tasks:
-        if task.model == model and task.repeat == 0:
-            output = outputs.get(task.key)
-            predictions = output.loaded() if output is not None else None
-            if predictions is None:
-                return {}
-            found[task.fold] = predictions
-    return found
-
-
-def hypothesis_power(plan: Plan, outputs: dict[str, TaskOutput], y: np.ndarray, case: analysis.Case,
-                     case_summary: dict, model: str, hypotheses) -> dict:
-    """Can the selected model tell the hypothesised fractions apart (paper §2.2)?
-
-    The operating point is the primary metric's (its pooled out-of-fold counts); for metrics
-    without one, the 0.5 probability threshold. The ROC is also scanned for the most powerful
-    operating point.
-    """
-    from mlproj.science import power
-
-    folds = development_predictions(plan, outputs, model)
-    if not folds:
-        return {"model": model, "selection": case.name, "power": None, "passed": False,
-                "detail": "no out-of-fold predictions", "target_power": hypotheses.power}
-    rows = np.concatenate([plan.split(0, f).valid for f in sorted(folds)])
-    predictions = np.concatenate([folds[f] for f in sorted(folds)])
-    score = predictions if predictions.ndim == 1 else predictions[:, list(case.positives)].sum(axis=1)
-    is_positive = np.isin(y[rows], case.positives)
-    counts = case_summary["models"][model]["rates"].get(case.primary.label)
-    if counts is None:
-        selected = score >= 0.5
-        counts = {"true_positives": int((selected & is_positive).sum()), "n_positive": int(is_positive.sum()),
-                  "false_positives": int((selected & ~is_positive).sum()), "n_negative": int((~is_positive).sum())}
-    rates = power.Rates(counts["true_positives"], counts["n_positive"], counts["false_positives"], counts["n_negative"])
-    result = power.power_analysis(rates, hypotheses.sample_size, hypotheses.fractions, alpha=hypotheses.alpha,
-                                  target_power=hypotheses.power, seed=plan_seed(plan)).to_dict()
-    best, _ = power.best_operating_point(is_positive, score, hypotheses.sample_size, hypotheses.fractions,
-                                         alpha=hypotheses.alpha, target_power=hypotheses.power, seed=plan_seed(plan))
-    result.update({"model": model, "selection": case.name,
-                   "best_operating_point": {"threshold": best.threshold, "tpr": best.tpr, "fpr": best.fpr,
-                                            "power": best.power, "critical_count": best.critical_count}})
-    return result
-
-
-def model_diagnostics(plan: Plan, outputs: dict[str, TaskOutput], y: np.ndarray, case: analysis.Case,
-                      model: str) -> dict:
-    """Calibration (classification) or the pull toward the training prior (regression), out of fold."""
-    folds = development_predictions(plan, outputs, model)
-    if not folds:
-        return {"model": model}
-    rows = np.concatenate([plan.split(0, f).valid for f in sorted(folds)])
-    predictions = np.concatenate([folds[f] for f in sorted(folds)])
-    if plan.task_kind == "regression":
-        return {"model": model, "toward_prior": analysis.toward_prior(y[rows], analysis.point_prediction(predictions))}
-    if predictions.ndim == 1:  # a historical score is no probability
-        return {"model": model}
-    probability = predictions[:, list(case.positives)].sum(axis=1)
-    return {"model": model, "calibration": analysis.calibration_record(np.isin(y[rows], case.positives), probability)}
-
-
-def plan_seed(plan: Plan) -> int:
-    return plan.splits[0].seed if plan.splits else 0
 
 
 def record_test_use(loaded: LoadedProject, fits: dict[str, str], data_hash: str) -> int:
@@ -410,43 +346,48 @@ def _read_ledger(path: Path) -> list[dict]:
     return ledger
 
 
-def build_summary(prepared: Prepared, rows: list[dict], rates: dict) -> dict:
-    dataset, plan, loaded = prepared.dataset, prepared.plan, prepared.loaded
-    confidence = loaded.project.validation.confidence
-    return {
-        "project": loaded.project.name,
-        "task": plan.task_kind,
-        "folds": plan.folds,
-        "repeats": plan.repeats,
-        "confidence": confidence,
-        "data": {
-            "path": str(dataset.source),
-            "rows_read": dataset.n_rows_read,
-            "rows_used": dataset.n_rows,
-            "dropped": dataset.dropped,
-            "classes": dataset.class_counts(),
-            "features": dataset.feature_names,
-            "n_development": int(len(plan.development)),
-            "n_test": int(len(plan.test)),
-        },
-        "models": analysis.summarize_models(plan, rows),
-        "cases": analysis.summarize_cases(plan, rows, prepared.cases, rates, confidence),
-        "test": None,
-        "power": None,
-        "diagnostics": None,
-        "warnings": list(dataset.warnings),
-    }
+def describe_data(prepared: Prepared) -> DataDescription:
+    """What was read and used, for the summary and for `mlproj check`."""
+    dataset, plan = prepared.dataset, prepared.plan
+    return DataDescription(
+        path=str(dataset.source),
+        rows_read=dataset.n_rows_read,
+        rows_used=dataset.n_rows,
+        dropped=dataset.dropped,
+        classes=dataset.class_counts(),
+        features=dataset.feature_names,
+        n_development=int(len(plan.development)),
+        n_test=int(len(plan.test)),
+    )
 
 
-def describe_plan(plan: Plan) -> list[dict]:
+def build_summary(prepared: Prepared, rows: list[dict], rates: dict) -> Summary:
+    """The cross-validated Summary of the run (test set, power and diagnostics follow)."""
+    loaded = prepared.loaded
+    return analysis.summarize_run(prepared.plan, rows, prepared.cases, rates, project=loaded.project.name,
+                                  confidence=loaded.project.validation.confidence, data=describe_data(prepared),
+                                  warnings=prepared.dataset.warnings)
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One model's line of `mlproj plan`: its fits and what they are."""
+
+    model: str
+    role: str
+    estimator: str
+    fits: int
+
+
+def describe_plan(plan: Plan) -> list[PlanRow]:
     """Rows for `mlproj plan`: fits per model and what they are."""
     rows = []
     for spec in plan.models:
         fits = sum(1 for t in plan.tasks if t.model == spec.name)
         params = ", ".join(f"{k}={v}" for k, v in spec.params.items())
-        rows.append({"model": spec.name, "role": spec.role,
-                     "estimator": ("scaled " if spec.scale else "") + spec.estimator + (f"({params})" if params else ""),
-                     "fits": fits})
+        rows.append(PlanRow(spec.name, spec.role,
+                            ("scaled " if spec.scale else "") + spec.estimator + (f"({params})" if params else ""),
+                            fits))
     return rows
 
 

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from mlproj.errors import ConfigError
-from mlproj.project.config import DEFAULT_CONFIG
+from mlproj.project.loading import DEFAULT_CONFIG
 from mlproj.store.files import write_text_atomic
 
 TEMPLATES = ("classification", "regression")

@@ -17,6 +17,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from mlproj.analyse.summary import (
+    pool_folds,
+    pooled_development_predictions,
     rate_record,
     resolve_cases,
     resolve_metrics,
@@ -30,7 +32,7 @@ from mlproj.errors import ConfigError
 from mlproj.execute.tasks import TaskOutput
 from mlproj.plan.compile import compile_plan
 from mlproj.plan.estimators import model_specs
-from mlproj.project.config import parse_project
+from mlproj.project.loading import parse_project
 
 CLASSES = "{star: \"c == 'S'\", qso: \"c == 'Q'\", galaxy: \"c == 'G'\"}"
 STAR, QSO, GALAXY = 0, 1, 2
@@ -293,7 +295,7 @@ def test_transferred_threshold_differs_from_tuning_on_the_scored_fold():
     assert row_of(rows, "hgb", 0, 1)["tpr_at_fpr(fpr=0.1)"] == 1.0
     # the pooled counts carry the miss: the stars of fold 0 were not selected
     pooled = rates["hgb"]["tpr_at_fpr(fpr=0.1)"]
-    assert pooled["true_positives"] == int(is_star[plan.development].sum() - is_star[valid].sum())
+    assert pooled.true_positives == int(is_star[plan.development].sum() - is_star[valid].sum())
 
 
 def _blind_dummy(task, valid):
@@ -337,7 +339,7 @@ def test_score_test_of_a_dummy_that_ignores_the_features_uses_its_own_test_score
     score = test_predictions[:, STAR]
     expected = rate_at(is_star, score, threshold_at_fpr(is_star, score, 0.5))
     assert expected > 0  # a threshold from the development predictions would select nothing
-    assert result["cases"]["star"]["metrics"]["tpr_at_fpr(fpr=0.5)"] == pytest.approx(expected)
+    assert result.cases["star"].metrics["tpr_at_fpr(fpr=0.5)"] == pytest.approx(expected)
 
 
 def test_score_repeat_returns_fold_values_and_pooled_counts():
@@ -370,8 +372,8 @@ def test_pooled_counts_of_repeat_0_cover_the_development_set_once():
     is_star = LABELS == STAR
     dev = plan.development
     tpr = rates["hgb"]["tpr_at_fpr(fpr=0.1)"]
-    assert tpr["n_positive"] + tpr["n_negative"] == len(dev) == 48
-    assert tpr["n_positive"] == int(is_star[dev].sum()) == 16
+    assert tpr.n_positive + tpr.n_negative == len(dev) == 48
+    assert tpr.n_positive == int(is_star[dev].sum()) == 16
     expected_tp = expected_fp = 0
     for fold in range(3):
         valid = plan.split(0, fold).valid
@@ -379,21 +381,21 @@ def test_pooled_counts_of_repeat_0_cover_the_development_set_once():
         selected = P[valid, STAR] >= threshold_at_fpr(is_star[reference], P[reference, STAR], 0.1)
         expected_tp += int((selected & is_star[valid]).sum())
         expected_fp += int((selected & ~is_star[valid]).sum())
-    assert (tpr["true_positives"], tpr["false_positives"]) == (expected_tp, expected_fp)
-    assert tpr["value"] == pytest.approx(expected_tp / 16)
-    assert tpr["achieved_fpr"] == pytest.approx(expected_fp / 32)
-    assert tpr["wilson"] == pytest.approx(list(wilson(expected_tp, 16)))
+    assert (tpr.true_positives, tpr.false_positives) == (expected_tp, expected_fp)
+    assert tpr.value == pytest.approx(expected_tp / 16)
+    assert tpr.achieved_fpr == pytest.approx(expected_fp / 32)
+    assert tpr.wilson == pytest.approx(wilson(expected_tp, 16))
 
     completeness = rates["hgb"]["completeness(threshold=0.5)"]
     selected = P[dev, STAR] >= 0.5
-    assert completeness["n_positive"] + completeness["n_negative"] == 48
-    assert completeness["true_positives"] == int((selected & is_star[dev]).sum())
-    assert completeness["false_positives"] == int((selected & ~is_star[dev]).sum())
+    assert completeness.n_positive + completeness.n_negative == 48
+    assert completeness.true_positives == int((selected & is_star[dev]).sum())
+    assert completeness.false_positives == int((selected & ~is_star[dev]).sum())
     purity = rates["hgb"]["purity(threshold=0.4)"]
     selected = P[dev, STAR] >= 0.4
     tp, fp = int((selected & is_star[dev]).sum()), int((selected & ~is_star[dev]).sum())
-    assert (purity["true_positives"], purity["false_positives"]) == (tp, fp)
-    assert purity["value"] == pytest.approx(tp / (tp + fp))
+    assert (purity.true_positives, purity.false_positives) == (tp, fp)
+    assert purity.value == pytest.approx(tp / (tp + fp))
     # repeat 1 (constant predictions) is scored in the rows but not pooled
     assert row_of(rows, "hgb", 1, 0)["completeness(threshold=0.5)"] == 0.0
 
@@ -421,7 +423,7 @@ def test_pooled_fpr_counts_false_positives_of_every_negative_it_counts():
         n_neg += int((~is_star[valid]).sum())
     counted_everywhere = (fp + 12) / (n_neg + 12)
     counted_where_defined = fp / n_neg
-    assert pooled["value"] in (pytest.approx(counted_everywhere), pytest.approx(counted_where_defined))
+    assert pooled.value in (pytest.approx(counted_everywhere), pytest.approx(counted_where_defined))
 
 
 # -------------------------------------------------------------------------------- merged positives
@@ -444,10 +446,10 @@ def test_merged_positive_case_sums_the_probability_columns():
         assert row["both:completeness(threshold=0.5)"] == pytest.approx((score[valid][merged[valid]] >= 0.5).mean())
     dev = plan.development
     pooled = rates["hgb"]["both:completeness(threshold=0.5)"]
-    assert pooled["n_positive"] == int(merged[dev].sum()) == 32
-    assert pooled["true_positives"] == int(((score >= 0.5) & merged)[dev].sum())
+    assert pooled.n_positive == int(merged[dev].sum()) == 32
+    assert pooled.true_positives == int(((score >= 0.5) & merged)[dev].sum())
     assert 1 in dev  # the constructed row is counted through the summed score
-    assert pooled["true_positives"] > int(((P[:, STAR] >= 0.5) & merged)[dev].sum())
+    assert pooled.true_positives > int(((P[:, STAR] >= 0.5) & merged)[dev].sum())
 
 
 def test_summarize_cases_one_entry_per_case_with_paired_scores():
@@ -457,22 +459,22 @@ def test_summarize_cases_one_entry_per_case_with_paired_scores():
     cases = resolve_cases(proj)
     rows, rates = results_rows(plan, outputs_from(plan, {"dummy": P, "hgb": P}), LABELS, cases)
     summary = summarize_cases(plan, rows, cases, rates, confidence=0.9)
-    assert [c["name"] for c in summary] == ["star", "both", "gal"]
+    assert [c.name for c in summary] == ["star", "both", "gal"]
     star, both, gal = summary
-    assert star["positive"] == [STAR] and both["positive"] == [STAR, QSO] and gal["required"] is False
-    assert star["primary"] == {"name": "tpr_at_fpr", "params": {"fpr": 0.1}, "label": "tpr_at_fpr(fpr=0.1)",
+    assert star.positive == [STAR] and both.positive == [STAR, QSO] and gal.required is False
+    assert star.primary.to_dict() == {"name": "tpr_at_fpr", "params": {"fpr": 0.1}, "label": "tpr_at_fpr(fpr=0.1)",
                                "greater_is_better": True, "bounds": [0.0, 1.0]}
-    assert gal["primary"]["greater_is_better"] is False
-    assert star["metrics"] == ["tpr_at_fpr(fpr=0.1)", "roc_auc"]
-    assert (both["threshold"], both["margin"]) == (0.7, 0.02)
-    assert set(star["models"]) == {"dummy", "hgb"}
-    hgb = both["models"]["hgb"]
-    assert hgb["scores"] == [row_of(rows, "hgb", 0, f)["both:roc_auc"] for f in range(3)]
-    assert hgb["metrics"]["roc_auc"]["mean"] == pytest.approx(np.mean(hgb["scores"]))
-    assert hgb["metrics"]["roc_auc"]["n"] == 3
-    assert set(hgb["rates"]) == {"completeness(threshold=0.5)"}
-    assert set(gal["models"]["hgb"]["rates"]) == {"fpr_at_fnr(fnr=0.1)"}
-    json.dumps(summary, allow_nan=False)
+    assert gal.primary.greater_is_better is False
+    assert star.metrics == ["tpr_at_fpr(fpr=0.1)", "roc_auc"]
+    assert (both.threshold, both.margin) == (0.7, 0.02)
+    assert set(star.models) == {"dummy", "hgb"}
+    hgb = both.models["hgb"]
+    assert hgb.scores == [row_of(rows, "hgb", 0, f)["both:roc_auc"] for f in range(3)]
+    assert hgb.metrics["roc_auc"].mean == pytest.approx(np.mean(hgb.scores))
+    assert hgb.metrics["roc_auc"].n == 3
+    assert set(hgb.rates) == {"completeness(threshold=0.5)"}
+    assert set(gal.models["hgb"].rates) == {"fpr_at_fnr(fnr=0.1)"}
+    json.dumps([c.to_dict() for c in summary], allow_nan=False)
 
 
 # --------------------------------------------------------------------------- historical (1-D) scores
@@ -508,7 +510,7 @@ def test_historical_score_is_scored_for_the_main_binary_metrics_only():
         # the 2-D model is scored everywhere
         assert not any(math.isnan(v) for k, v in row_of(rows, "hgb", 0, fold).items() if ":" in k)
     assert set(rates["historical"]) == {"star:tpr_at_fpr(fpr=0.1)"}
-    assert rates["historical"]["star:tpr_at_fpr(fpr=0.1)"]["n_positive"] == 16
+    assert rates["historical"]["star:tpr_at_fpr(fpr=0.1)"].n_positive == 16
 
 
 def test_historical_score_outside_unit_interval_does_not_crash_probability_metrics():
@@ -530,39 +532,41 @@ def test_historical_score_outside_unit_interval_does_not_crash_probability_metri
 def test_rate_record_completeness_counts_and_wilson_interval():
     record = rate_record("completeness", {"true_positives": 20, "false_positives": 5, "n_positive": 2000,
                                           "n_negative": 8000})
-    assert record["value"] == pytest.approx(0.01)
-    low, high = record["wilson"]
+    assert record.value == pytest.approx(0.01)
+    low, high = record.wilson
     assert (round(low, 4), round(high, 4)) == (0.0065, 0.0154)
     assert (low, high) == pytest.approx(wilson(20, 2000))
-    assert record["achieved_tpr"] == pytest.approx(0.01) and record["achieved_fpr"] == pytest.approx(5 / 8000)
-    assert record["true_positives"] == 20 and record["n_positive"] == 2000  # the counts travel with it
-    assert record["confidence"] == 0.95
-    json.dumps(record, allow_nan=False)
+    assert record.achieved_tpr == pytest.approx(0.01) and record.achieved_fpr == pytest.approx(5 / 8000)
+    assert record.true_positives == 20 and record.n_positive == 2000  # the counts travel with it
+    assert record.confidence == 0.95
+    json.dumps(record.to_dict(), allow_nan=False)
 
 
 def test_rate_record_numerator_and_denominator_per_metric():
     counts = {"true_positives": 30, "false_positives": 10, "n_positive": 60, "n_negative": 200}
-    assert rate_record("tpr_at_fpr", counts)["value"] == pytest.approx(30 / 60)
+    assert rate_record("tpr_at_fpr", counts).value == pytest.approx(30 / 60)
     purity = rate_record("purity", counts)
-    assert purity["value"] == pytest.approx(30 / 40) and purity["wilson"] == pytest.approx(list(wilson(30, 40)))
+    assert purity.value == pytest.approx(30 / 40) and purity.wilson == pytest.approx(wilson(30, 40))
     fpr = rate_record("fpr_at_fnr", counts)
-    assert fpr["value"] == pytest.approx(10 / 200) and fpr["wilson"] == pytest.approx(list(wilson(10, 200)))
+    assert fpr.value == pytest.approx(10 / 200) and fpr.wilson == pytest.approx(wilson(10, 200))
     ninety = rate_record("completeness", counts, confidence=0.9)
-    assert ninety["wilson"] == pytest.approx(list(wilson(30, 60, z=1.6448536269514722)))
+    assert ninety.wilson == pytest.approx(wilson(30, 60, z=1.6448536269514722))
 
 
 def test_rate_record_without_objects_is_null_not_nan():
     record = rate_record("purity", {"true_positives": 0, "false_positives": 0, "n_positive": 10, "n_negative": 5})
-    assert record["value"] is None and record["wilson"] == [None, None]
-    assert record["achieved_tpr"] == 0.0
-    json.dumps(record, allow_nan=False)
+    assert record.value is None and record.wilson == (None, None)
+    assert record.achieved_tpr == 0.0
+    json.dumps(record.to_dict(), allow_nan=False)
 
 
 # ------------------------------------------------------------------------------------ score_test
 
 
-def development_of(plan, P) -> dict[int, np.ndarray]:
-    return {f: P[plan.split(0, f).valid] for f in range(plan.folds)}
+def development_of(plan, P) -> tuple[np.ndarray, np.ndarray]:
+    """The pooled out-of-fold predictions of repeat 0: rows in fold order and their predictions."""
+    rows = np.concatenate([plan.split(0, f).valid for f in range(plan.folds)])
+    return rows, P[rows]
 
 
 def test_score_test_takes_the_threshold_from_the_development_predictions():
@@ -576,35 +580,35 @@ def test_score_test_takes_the_threshold_from_the_development_predictions():
     test_predictions[:, GALAXY] = 1 - test_predictions[:, STAR] - test_predictions[:, QSO]
     cases = resolve_cases(proj)
     result = score_test("hgb", test_predictions, plan, LABELS, cases, development_of(plan, P))
-    assert result["model"] == "hgb" and result["n_test"] == 12
-    assert set(result["cases"]) == {"star", "both", "gal"}
-    star = result["cases"]["star"]
+    assert result.model == "hgb" and result.n_test == 12
+    assert set(result.cases) == {"star", "both", "gal"}
+    star = result.cases["star"]
     is_star = LABELS == STAR
     dev = plan.development
     t = threshold_at_fpr(is_star[dev], P[dev, STAR], 0.1)
     expected = rate_at(is_star[test], test_predictions[:, STAR], t)
     own = threshold_at_fpr(is_star[test], test_predictions[:, STAR], 0.1)
     assert expected != rate_at(is_star[test], test_predictions[:, STAR], own)  # the construction matters
-    assert star["metrics"]["tpr_at_fpr(fpr=0.1)"] == pytest.approx(expected)
-    record = star["rates"]["tpr_at_fpr(fpr=0.1)"]
-    assert record["threshold"] == pytest.approx(t)
-    assert record["n_positive"] + record["n_negative"] == 12 and record["n_positive"] == int(is_star[test].sum())
-    assert record["true_positives"] == int(((test_predictions[:, STAR] >= t) & is_star[test]).sum())
+    assert star.metrics["tpr_at_fpr(fpr=0.1)"] == pytest.approx(expected)
+    record = star.rates["tpr_at_fpr(fpr=0.1)"]
+    assert record.threshold == pytest.approx(t)
+    assert record.n_positive + record.n_negative == 12 and record.n_positive == int(is_star[test].sum())
+    assert record.true_positives == int(((test_predictions[:, STAR] >= t) & is_star[test]).sum())
     t_fnr = threshold_at_fnr(is_star[dev], P[dev, STAR], 0.2)
-    assert star["metrics"]["fpr_at_fnr(fnr=0.2)"] == pytest.approx(rate_at(is_star[test], test_predictions[:, STAR],
+    assert star.metrics["fpr_at_fnr(fnr=0.2)"] == pytest.approx(rate_at(is_star[test], test_predictions[:, STAR],
                                                                            t_fnr, "fpr"))
-    assert star["metrics"]["roc_auc"] == pytest.approx(roc_auc_score(is_star[test], test_predictions[:, STAR]))
+    assert star.metrics["roc_auc"] == pytest.approx(roc_auc_score(is_star[test], test_predictions[:, STAR]))
     # keyed by the metric label (no case prefix), per case
-    both = result["cases"]["both"]
+    both = result.cases["both"]
     merged = np.isin(LABELS[test], [STAR, QSO])
-    assert both["metrics"]["roc_auc"] == pytest.approx(
+    assert both.metrics["roc_auc"] == pytest.approx(
         roc_auc_score(merged, test_predictions[:, STAR] + test_predictions[:, QSO]))
-    assert both["rates"] == {}
+    assert both.rates == {}
     is_gal = LABELS == GALAXY
     t_gal = threshold_at_fnr(is_gal[dev], P[dev, GALAXY], 0.1)
-    assert result["cases"]["gal"]["metrics"]["fpr_at_fnr(fnr=0.1)"] == pytest.approx(
+    assert result.cases["gal"].metrics["fpr_at_fnr(fnr=0.1)"] == pytest.approx(
         rate_at(is_gal[test], test_predictions[:, GALAXY], t_gal, "fpr"))
-    json.dumps(result, allow_nan=False)
+    json.dumps(result.to_dict(), allow_nan=False)
 
 
 def test_score_test_without_development_predictions_leaves_operating_points_empty():
@@ -612,9 +616,9 @@ def test_score_test_without_development_predictions_leaves_operating_points_empt
     plan = make_plan(proj)
     P = probabilities(10)
     result = score_test("hgb", P[plan.test], plan, LABELS, resolve_cases(proj), None)
-    star = result["cases"]["star"]
-    assert star["metrics"]["tpr_at_fpr(fpr=0.1)"] is None and star["rates"] == {}
-    assert star["metrics"]["roc_auc"] == pytest.approx(roc_auc_score(LABELS[plan.test] == STAR, P[plan.test, STAR]))
+    star = result.cases["star"]
+    assert star.metrics["tpr_at_fpr(fpr=0.1)"] is None and star.rates == {}
+    assert star.metrics["roc_auc"] == pytest.approx(roc_auc_score(LABELS[plan.test] == STAR, P[plan.test, STAR]))
 
 
 def test_score_test_of_a_historical_score():
@@ -625,10 +629,10 @@ def test_score_test_of_a_historical_score():
     is_star = LABELS == STAR
     dev, test = plan.development, plan.test
     t = threshold_at_fpr(is_star[dev], h[dev], 0.1)
-    assert result["cases"]["star"]["metrics"]["tpr_at_fpr(fpr=0.1)"] == pytest.approx(rate_at(is_star[test], h[test], t))
-    assert result["cases"]["star"]["metrics"]["accuracy"] is None
-    assert result["cases"]["both"]["metrics"]["roc_auc"] is None
-    assert result["cases"]["gal"]["metrics"]["fpr_at_fnr(fnr=0.1)"] is None and result["cases"]["gal"]["rates"] == {}
+    assert result.cases["star"].metrics["tpr_at_fpr(fpr=0.1)"] == pytest.approx(rate_at(is_star[test], h[test], t))
+    assert result.cases["star"].metrics["accuracy"] is None
+    assert result.cases["both"].metrics["roc_auc"] is None
+    assert result.cases["gal"].metrics["fpr_at_fnr(fnr=0.1)"] is None and result.cases["gal"].rates == {}
 
 
 # ---------------------------------------------------------------------------- failed tasks
@@ -654,18 +658,18 @@ def test_failed_and_missing_tasks_give_nan_rows_without_crashing():
     assert math.isnan(survivor["tpr_at_fpr(fpr=0.1)"]) and not math.isnan(survivor["roc_auc"])
     assert survivor["error"] == "" and survivor["role"] == "candidate" and survivor["n_valid"] == 16
     assert "tpr_at_fpr(fpr=0.1)" not in rates["hgb"]
-    assert rates["hgb"]["completeness(threshold=0.5)"]["n_positive"] == int((LABELS[plan.split(0, 0).valid] == 0).sum())
+    assert rates["hgb"]["completeness(threshold=0.5)"].n_positive == int((LABELS[plan.split(0, 0).valid] == 0).sum())
 
     models = summarize_models(plan, rows)
-    hgb = next(m for m in models if m["name"] == "hgb")
-    assert hgb["failed_tasks"] == 2 and hgb["n_tasks"] == 3
-    assert hgb["errors"] == ["ValueError: boom", "not run"]
-    assert hgb["fit_seconds"] == pytest.approx((0.5 + 0.02) / 2)
+    hgb = next(m for m in models if m.name == "hgb")
+    assert hgb.failed_tasks == 2 and hgb.n_tasks == 3
+    assert hgb.errors == ["ValueError: boom", "not run"]
+    assert hgb.fit_seconds == pytest.approx((0.5 + 0.02) / 2)
     cases = summarize_cases(plan, rows, resolve_cases(proj), rates, confidence=0.9)
-    scores = cases[0]["models"]["hgb"]["scores"]
+    scores = cases[0].models["hgb"].scores
     assert scores == [None, None, None]
-    assert cases[0]["models"]["hgb"]["metrics"]["roc_auc"]["n"] == 1
-    json.dumps([models, cases], allow_nan=False)
+    assert cases[0].models["hgb"].metrics["roc_auc"].n == 1
+    json.dumps([m.to_dict() for m in models] + [c.to_dict() for c in cases], allow_nan=False)
 
 
 def test_one_failed_fold_leaves_the_others_a_smaller_reference():
@@ -691,10 +695,10 @@ def test_every_fit_failed():
     assert rates == {"dummy": {}, "hgb": {}}
     summary = summarize_cases(plan, rows, cases, rates, confidence=0.9)
     for model in ("dummy", "hgb"):
-        entry = summary[0]["models"][model]
-        assert entry["scores"] == [None, None, None] and entry["rates"] == {}
-        assert entry["metrics"]["roc_auc"]["n"] == 0 and entry["metrics"]["roc_auc"]["mean"] is None
-    assert all(m["failed_tasks"] == 3 for m in summarize_models(plan, rows))
+        entry = summary[0].models[model]
+        assert entry.scores == [None, None, None] and entry.rates == {}
+        assert entry.metrics["roc_auc"].n == 0 and entry.metrics["roc_auc"].mean is None
+    assert all(m.failed_tasks == 3 for m in summarize_models(plan, rows))
 
 
 # ---------------------------------------------------------------------------------- regression
@@ -717,6 +721,60 @@ def test_regression_rows_and_test_score():
         assert row["rmse"] == pytest.approx(math.sqrt(np.mean(error ** 2)))
         assert row["mae"] == pytest.approx(np.mean(np.abs(error)))
     result = score_test("dummy", prediction[plan.test], plan, z, cases, None)
-    assert result["cases"]["z"]["metrics"]["mae"] == pytest.approx(np.mean(np.abs(prediction - z)[plan.test]))
-    assert result["cases"]["z"]["rates"] == {}
+    assert result.cases["z"].metrics["mae"] == pytest.approx(np.mean(np.abs(prediction - z)[plan.test]))
+    assert result.cases["z"].rates == {}
+
+
+def test_regression_test_coverage_counts_the_nominal_one_and_one_point_nine_six_sigma_intervals():
+    from mlproj.science.uncertainty import COVERAGE_68, COVERAGE_95
+
+    proj = load("name: p\nobjective: {statement: s, task: regression}\ndata: {path: x.csv, label: z}\n"
+                "metric: {primary: rmse}\nfinish_line: {threshold: 0.1}\n"
+                "validation: {folds: 3, repeats: 1, test_size: 0.2}\nbaselines: [dummy]\n")
+    z = np.linspace(0.0, 1.0, N_ROWS)
+    plan = make_plan(proj, labels=z)
+    rng = np.random.default_rng(14)
+    prediction = z + rng.normal(0, 0.1, N_ROWS)
+    cases = resolve_cases(proj)
+    assert cases[0].uncertainty_methods == ("global",)
+    development = development_of(plan, prediction)
+    result = score_test("dummy", prediction[plan.test], plan, z, cases, development)
+    entry = result.cases["z"]
+    rows, pooled = development
+    sigma = math.sqrt(np.mean((z[rows] - pooled) ** 2))  # the global σ: out-of-fold RMS residual
+    residual = np.abs(prediction - z)[plan.test]
+    coverage = entry.coverage["global"]
+    assert list(coverage) == ["0.6827", "0.95"]
+    assert coverage["0.6827"].nominal == COVERAGE_68 == pytest.approx(0.682689492)
+    assert coverage["0.95"].nominal == COVERAGE_95 == 0.95
+    assert coverage["0.6827"].inside == int((residual <= sigma).sum())
+    assert coverage["0.95"].inside == int((residual <= 1.959963984540054 * sigma).sum())
+    assert coverage["0.95"].n == len(plan.test) == 12
+    assert entry.uncertainty["coverage_95[global]"] == pytest.approx(coverage["0.95"].observed)
+    assert entry.pit.method == "global"
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+# ---------------------------------------------------------------------------------- pooling
+
+
+def test_pooled_development_predictions_cover_the_development_set_once_in_fold_order():
+    proj = project(repeats=2)
+    plan = make_plan(proj)
+    P = probabilities(15)
+    outputs = outputs_from(plan, {"dummy": P, "hgb": P})
+    rows, predictions = pooled_development_predictions(plan, outputs, "hgb")
+    assert sorted(rows) == sorted(plan.development) and len(set(rows)) == len(rows)
+    assert np.array_equal(rows, np.concatenate([plan.split(0, f).valid for f in range(plan.folds)]))
+    np.testing.assert_array_equal(predictions, P[rows])  # repeat 0 only: row i is predicted by predictions[i]
+    failed = outputs_from(plan, {"dummy": P, "hgb": P}, fail={("hgb", 0, 1)})
+    assert pooled_development_predictions(plan, failed, "hgb") is None
+    assert pooled_development_predictions(plan, outputs, "no such model") is None
+
+
+def test_pool_folds_keeps_the_order_it_is_given():
+    valid = {0: np.array([4, 5]), 1: np.array([0, 1, 2]), 2: np.array([3])}
+    predictions = {f: rows * 10.0 for f, rows in valid.items()}
+    rows, pooled = pool_folds(predictions, valid, [2, 0])
+    assert rows.tolist() == [3, 4, 5] and pooled.tolist() == [30.0, 40.0, 50.0]
 

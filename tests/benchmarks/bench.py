@@ -483,8 +483,8 @@ HAND_LOOP = textwrap.dedent('''
     y_own = frame[config["data"]["label"]].to_numpy()
     t_read = time.perf_counter()
 
-    from mlproj.project.config import load_project
-    from mlproj.execute.tasks import inner_threads
+    from mlproj.project.loading import load_project
+    from mlproj.execute.threads import inner_threads
     from mlproj.plan.estimators import build_estimator
     from mlproj.workflow.run import prepare
     prepared = prepare(load_project(project / "mlproj.yaml"))

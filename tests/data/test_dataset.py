@@ -12,7 +12,7 @@ import pytest
 from mlproj.data.dataset import file_hash, load_dataset
 from mlproj.errors import ConfigError, DataError
 from mlproj.plan.splits import required_per_class
-from mlproj.project.config import LoadedProject, parse_project
+from mlproj.project.loading import LoadedProject, parse_project
 
 N = 40
 CLASSES = {"galaxy": "class == 'GALAXY'", "other": "class in ['STAR', 'QSO']"}

@@ -10,8 +10,8 @@ import pytest
 
 from mlproj.data.dataset import load_dataset
 from mlproj.errors import ConfigError
-from mlproj.execute.tasks import augmented_training_set
-from mlproj.project.config import parse_project
+from mlproj.project.loading import parse_project
+from mlproj.science.augmentation import augmented_training_set
 from tests.e2e.helpers import cli
 
 PROJECT = """

@@ -10,7 +10,7 @@ import pytest
 
 from mlproj.data.dataset import load_dataset
 from mlproj.plan.estimators import build_estimator, model_specs
-from mlproj.project.config import parse_project
+from mlproj.project.loading import parse_project
 
 LINEAR = """
 name: linear

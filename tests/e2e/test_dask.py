@@ -17,11 +17,14 @@ def _metrics(folder: Path) -> list[dict]:
         return [{k: v for k, v in row.items() if k not in ("fit_seconds", "cached")} for row in csv.DictReader(handle)]
 
 
+@pytest.mark.slow
 def test_dask_cluster_gives_the_local_results(tmp_path: Path):
-    local, remote = tmp_path / "local", tmp_path / "remote"
-    for folder in (local, remote):
+    local, threads, remote = tmp_path / "local", tmp_path / "threads", tmp_path / "remote"
+    for folder in (local, threads, remote):
         assert cli("init", str(folder)).exit_code == 0
     assert cli("run", "-j", "1", cwd=local).exit_code == 0
+    assert cli("run", "-j", "2", cwd=threads).exit_code == 0
+    assert _metrics(threads) == _metrics(local)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster:
         result = cli("run", "--backend", "dask", "--scheduler", cluster.scheduler_address, cwd=remote)

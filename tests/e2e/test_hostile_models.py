@@ -114,8 +114,8 @@ def test_a_crafted_spread_model_is_refused_by_predict(tmp_path):
 
 def _cached_model(folder: Path) -> Path:
     """The cache entry `mlproj run` copies into runs/<run>/models/ for the selected model."""
-    from mlproj.execute.tasks import Cache
-    from mlproj.project.config import load_project
+    from mlproj.execute.cache import Cache
+    from mlproj.project.loading import load_project
     from mlproj.workflow.run import CACHE_DIR, prepare
 
     selected = json.loads((folder / "runs" / "latest" / "verdict.json").read_text())["selected_model"]

@@ -15,6 +15,8 @@ import yaml
 
 from tests.e2e.helpers import REPO, cli, copy_config, latest
 
+pytestmark = pytest.mark.slow  # every test here runs the CLI on a shared real catalogue
+
 SDSS_CONFIG = REPO / "configs" / "sdss-galaxy-purity.yaml"
 MLZ_CONFIG = REPO / "configs" / "mlz-photoz.yaml"
 

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from mlproj.store.lock import project_lock
 from tests.e2e.helpers import cli, cli_subprocess, slow_project
 
@@ -34,6 +36,7 @@ def _wait_for_entries(folder: Path, process: subprocess.Popen, count: int) -> No
     assert process.poll() is None, "the run finished before it could be interrupted"
 
 
+@pytest.mark.slow
 def test_sigkill_part_way_then_resume_gives_the_uninterrupted_numbers(tmp_path: Path):
     killed = slow_project(tmp_path / "killed")
     process = _start(killed)
@@ -64,6 +67,7 @@ def test_a_second_run_on_the_same_project_reports_the_lock(tmp_path: Path):
     assert cli("run", cwd=demo).exit_code == 0  # the lock is released with its holder
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_leave_a_consistent_run_directory(tmp_path: Path):
     demo = slow_project(tmp_path / "demo")
     first = _start(demo)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from tests.e2e.helpers import REPO, changed, cli, copy_config, latest
@@ -11,6 +12,7 @@ from tests.e2e.helpers import REPO, changed, cli, copy_config, latest
 SDSS_SELECTIONS = REPO / "configs" / "sdss-selections.yaml"
 
 
+@pytest.mark.slow
 def test_sdss_two_selections_with_hypotheses_and_leakage_warning(tmp_path, shared_data):
     copy_config(SDSS_SELECTIONS, tmp_path, execution__n_jobs=2,
                 data__features=["u", "g", "r", "i", "z", "redshift"])
@@ -30,6 +32,7 @@ def test_sdss_two_selections_with_hypotheses_and_leakage_warning(tmp_path, share
     assert test["n_negative"] > 0 and len(test["wilson"]) == 2
 
 
+@pytest.mark.slow
 def test_sdss_selections_config_without_leaking_feature_has_no_warning(tmp_path, shared_data):
     copy_config(SDSS_SELECTIONS, tmp_path, execution__n_jobs=2)
     result = cli("check", cwd=tmp_path)
@@ -77,7 +80,7 @@ def test_grouped_split_keeps_fields_together(tmp_path):
     plan = latest(tmp_path, "plan.json")
     assert plan["strategy"] == "group"
     table = pd.read_csv(tmp_path / "cat.csv")
-    from mlproj.project.config import load_project
+    from mlproj.project.loading import load_project
     from mlproj.workflow.run import prepare
 
     prepared = prepare(load_project(tmp_path / "mlproj.yaml"))
@@ -93,7 +96,7 @@ def test_time_ordered_split_predicts_forward(tmp_path):
     _write(tmp_path, _project(data__order="mjd", validation__strategy="time"))
     result = cli("run", cwd=tmp_path)
     assert result.exit_code == 0, result.output
-    from mlproj.project.config import load_project
+    from mlproj.project.loading import load_project
     from mlproj.workflow.run import prepare
 
     prepared = prepare(load_project(tmp_path / "mlproj.yaml"))
@@ -141,6 +144,7 @@ def test_same_estimator_as_a_baseline_is_equivalent_and_a_better_one_is_improved
     assert decisions[("forest_again", "logistic")] == "improved"
 
 
+@pytest.mark.slow
 def test_mlz_errors_and_residual_uncertainty(tmp_path, shared_data):
     config = REPO / "configs" / "mlz-photoz-uncertainty.yaml"
     copy_config(config, tmp_path, execution__n_jobs=2)

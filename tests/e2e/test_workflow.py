@@ -232,6 +232,7 @@ def test_plan_and_schema(tmp_path: Path):
     assert "finish_line" in schema["properties"]
 
 
+@pytest.mark.slow
 def test_regression_uncertainty_criteria_and_quantile_sigma(tmp_path: Path):
     demo = _init(tmp_path, "regression")
     project = yaml.safe_load((demo / "mlproj.yaml").read_text())

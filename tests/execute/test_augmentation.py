@@ -1,4 +1,6 @@
-"""Measurement errors in (augmentation) and predicted uncertainties out (σ methods), paper §5.1–5.2."""
+"""Measurement errors in (augmentation needs them) and predicted uncertainties out (σ methods), paper §5.1–5.2.
+
+The draws themselves and σ(x) are tested in tests/science/test_augmentation.py and test_sigma.py."""
 
 from __future__ import annotations
 
@@ -7,37 +9,7 @@ import pytest
 import yaml
 
 from mlproj.analyse.summary import predicted_sigma, score_uncertainty
-from mlproj.execute.tasks import augmented_training_set
-from mlproj.plan.compile import compile_plan
-from mlproj.plan.estimators import model_specs
-from mlproj.project.config import parse_project
-
-
-def test_augmented_copies_come_from_training_rows_only():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(200, 3))
-    errors = np.abs(rng.normal(0.1, 0.02, size=(200, 3)))
-    y = rng.normal(size=200)
-    project = parse_project(yaml.safe_dump({
-        "name": "t", "objective": {"statement": "s", "task": "regression"},
-        "data": {"path": "x.csv", "label": "y", "errors": {"a": "ea"}, "augment": 3},
-        "metric": {"primary": "rmse"}, "finish_line": {"threshold": 1.0},
-        "validation": {"folds": 4, "repeats": 2}}), __import__("pathlib").Path("p.yaml")).project
-    plan = compile_plan(project, model_specs(project), y, ["a", "b", "c"], "fingerprint")
-    for split in plan.splits:
-        X_aug, y_aug, source = augmented_training_set(X, y, errors, split.train, 3, split.seed)
-        assert len(source) == 4 * len(split.train)
-        assert set(source) == set(split.train)
-        assert not set(source) & set(split.valid) and not set(source) & set(plan.test)
-        np.testing.assert_array_equal(y_aug, y[source])
-        # the first block is the original rows; the copies scatter by the given errors
-        np.testing.assert_array_equal(X_aug[: len(split.train)], X[split.train])
-        z = (X_aug[len(split.train):] - X[source[len(split.train):]]) / errors[source[len(split.train):]]
-        assert abs(z.std() - 1) < 0.1 and abs(z.mean()) < 0.1
-    # deterministic for a seed
-    a = augmented_training_set(X, y, errors, plan.splits[0].train, 2, 7)[0]
-    b = augmented_training_set(X, y, errors, plan.splits[0].train, 2, 7)[0]
-    np.testing.assert_array_equal(a, b)
+from mlproj.project.loading import parse_project
 
 
 def test_augment_needs_errors():
@@ -105,19 +77,3 @@ def test_calibration_record_of_calibrated_probabilities():
     p = rng.uniform(size=20000)
     record = calibration_record(rng.uniform(size=p.size) < p, p)
     assert record["ece"] < 0.02 and len(record["counts"]) == 10
-
-
-@pytest.mark.parametrize("method", ["residual", "quantile", "ensemble"])
-def test_every_sigma_method_gives_a_positive_spread_per_object(method):
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    from mlproj.execute.tasks import _spread, spread_of
-
-    rng = np.random.default_rng(6)
-    X = rng.uniform(-1, 1, size=(600, 2))
-    y = X[:, 0] + rng.normal(0, 0.05 + 0.3 * (X[:, 1] > 0), 600)  # noisier where x1 > 0
-    spread, fitted = _spread(method, HistGradientBoostingRegressor(max_iter=50), X[:500], y[:500], X[500:], seed=0)
-    np.testing.assert_allclose(spread_of(fitted, X[500:]), spread)  # what `mlproj predict` recomputes
-    assert spread.shape == (100,) and (spread > 0).all()
-    if method != "ensemble":  # the noise level, not the model's variance, is what these learn
-        assert spread[X[500:, 1] > 0].mean() > 2 * spread[X[500:, 1] <= 0].mean()

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor, RandomForestClassifier
 
 from mlproj.execute.boosting import validation_split
-from mlproj.execute.tasks import fit_and_predict
+from mlproj.execute.tasks import FitCall, FitData, fit_and_predict
 from mlproj.plan.estimators import ModelSpec
 
 
@@ -111,6 +111,7 @@ def test_a_run_fit_predicts_what_the_plain_estimator_predicts(tmp_path):
     X, y = catalogue(15_000, 2)
     train, valid = np.arange(12_000), np.arange(12_000, 15_000)
     spec = ModelSpec("hgb", "HistGradientBoostingClassifier", {"max_iter": 20})
-    output = fit_and_predict(spec, "classification", X, y, train, valid, 3, "k" * 64, model_path=str(tmp_path / "m.skops"))
+    call = FitCall(spec, "classification", "k" * 64, train, valid, 3, model_path=str(tmp_path / "m.skops"))
+    output = fit_and_predict(call, FitData(X, y))
     expected = HistGradientBoostingClassifier(max_iter=20, random_state=3).fit(X[train], y[train])
     np.testing.assert_array_equal(output.predictions, expected.predict_proba(X[valid]))

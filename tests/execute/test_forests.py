@@ -104,3 +104,18 @@ def test_only_large_forests_are_batched():
     assert not needs_batches(RandomForestClassifier(n_estimators=1), 800_000)
     assert not needs_batches(RandomForestClassifier(oob_score=True), 800_000)  # needs every tree
     assert not needs_batches(RandomForestRegressor(warm_start=True), 800_000)
+
+
+def test_forest_setting_of_the_user_is_kept():
+    from mlproj.execute.forests import forest_in, grows_trees_in_threads
+    from mlproj.plan.estimators import ModelSpec, build_estimator
+
+    mine = ModelSpec("rf", "RandomForestClassifier", {"n_jobs": 1}, simplicity=2)
+    assert not grows_trees_in_threads(mine)
+    scaled = ModelSpec("rf", "ExtraTreesClassifier", {}, scale=True, simplicity=2)
+    assert grows_trees_in_threads(scaled)
+    assert type(forest_in(build_estimator(scaled, "classification", 0), scaled)).__name__ == "ExtraTreesClassifier"
+    tree = ModelSpec("tree", "DecisionTreeClassifier", {"max_depth": 3}, simplicity=2)
+    assert forest_in(build_estimator(tree, "classification", 0), tree) is None  # a single tree
+    calibrated = ModelSpec("rf", "RandomForestClassifier", {}, calibration="isotonic", simplicity=2)
+    assert forest_in(build_estimator(calibrated, "classification", 0), calibrated) is None

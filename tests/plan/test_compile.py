@@ -11,7 +11,8 @@ import pytest
 
 from mlproj.plan.compile import FINAL_FOLD, compile_plan
 from mlproj.plan.estimators import ModelSpec, model_specs
-from mlproj.project.config import Project, parse_project
+from mlproj.project.loading import parse_project
+from mlproj.project.schema import Project
 from tests.conftest import minimal_project_text
 
 FEATURES = ["u", "g", "r"]

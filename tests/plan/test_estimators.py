@@ -20,7 +20,7 @@ from mlproj.plan.estimators import (
     resolve_specs,
     supports_missing_values,
 )
-from mlproj.project.config import parse_project
+from mlproj.project.loading import parse_project
 from mlproj.science.metrics import tpr_at_fpr
 from tests.conftest import minimal_project_text
 
@@ -270,9 +270,9 @@ def test_estimators_command_says_which_classifiers_give_probabilities():
 @pytest.mark.parametrize("task", ["classification", "regression"])
 @pytest.mark.parametrize("baselines", ["[dummy]", "[standard]", "[dummy, standard]"])
 def test_names_reserved_by_the_config_are_those_of_the_baselines_run(task, baselines):
-    """mlproj.project.config cannot import this module (verdict must stay light), so it lists the
+    """mlproj.project.rules cannot import this module (verdict must stay light), so it lists the
     baseline names itself; they must be the ones model_specs gives."""
-    from mlproj.project.config import _baseline_names
+    from mlproj.project.rules import baseline_names as _baseline_names
 
     project = loaded(task, "  - {name: mine, estimator: DecisionTree%s}\n" % (
         "Classifier" if task == "classification" else "Regressor"), baselines=baselines).project

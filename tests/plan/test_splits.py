@@ -86,7 +86,7 @@ def test_stratified_reproduces_the_original_plan_code(task, n_folds, repeats, se
 def test_stratified_matches_compile_plan(task):
     from mlproj.plan.compile import compile_plan
     from mlproj.plan.estimators import model_specs
-    from mlproj.project.config import parse_project
+    from mlproj.project.loading import parse_project
 
     rest = ("classes: {galaxy: \"c == 'G'\", star: \"c == 'S'\"}\npositive: galaxy\nmetric: {primary: roc_auc}\n"
             if task == "classification" else "metric: {primary: rmse}\n")

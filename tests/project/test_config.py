@@ -1,4 +1,4 @@
-"""Tests of mlproj.project.config: the project file, its validation and its messages."""
+"""Tests of mlproj.project (schema, loading, rules): the project file, its validation and its messages."""
 
 from __future__ import annotations
 
@@ -12,15 +12,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from mlproj.errors import ConfigError
-from mlproj.project.config import (
-    LoadedProject,
-    MetricSpec,
-    Project,
-    config_hash,
-    json_schema,
-    load_project,
-    parse_project,
-)
+from mlproj.project.loading import LoadedProject, config_hash, load_project, parse_project
+from mlproj.project.schema import MetricSpec, Project, json_schema
 
 PATH = Path("proj/mlproj.yaml")
 
@@ -220,7 +213,7 @@ def test_python_tag_on_scalar_is_rejected():
 @pytest.mark.parametrize("replacement", [
     "name: !!python/object/apply:os.system ['echo hi']",
     "name: !!python/object/new:str [x]",
-    "name: !!python/object:mlproj.project.config.Project {}",
+    "name: !!python/object:mlproj.project.schema.Project {}",
 ])
 def test_python_tag_on_collection_is_rejected_as_tag(replacement):
     rendered = error_of(CLASSIFICATION.replace("name: galaxy-purity", replacement))
@@ -696,15 +689,15 @@ def test_symlink_loop_and_too_long_name_as_project_file(tmp_path):
 
 
 def test_an_oversized_project_file_is_read_only_up_to_the_limit(tmp_path, monkeypatch):
-    from mlproj.project import config
+    from mlproj.project import loading
     from mlproj.store import files
 
     path = tmp_path / "mlproj.yaml"
     path.write_text(CLASSIFICATION + "#" * 2000)
-    monkeypatch.setattr(config, "MAX_YAML_BYTES", 1000)
+    monkeypatch.setattr(loading, "MAX_YAML_BYTES", 1000)
     read = []
     original = files.read_bounded
-    monkeypatch.setattr(config, "read_bounded", lambda p, limit: read.append(limit) or original(p, limit))
+    monkeypatch.setattr(loading, "read_bounded", lambda p, limit: read.append(limit) or original(p, limit))
     with pytest.raises(ConfigError, match="larger than"):
         load_project(path)
     assert read == [1000]

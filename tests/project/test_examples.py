@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlproj.project.config import load_project
+from mlproj.project.loading import load_project
 from mlproj.workflow.scaffold import scaffold
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

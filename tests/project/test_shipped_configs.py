@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlproj.project.config import load_project
+from mlproj.project.loading import load_project
 from tests.conftest import SHARED_DATA
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))

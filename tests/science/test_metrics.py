@@ -120,14 +120,16 @@ def test_sklearn_wrappers_agree():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 3, 300)
     proba = rng.dirichlet(np.ones(3), 300)
-    cl = lambda name: compute(name, {}, y, proba, positive=2, classes=["a", "b", "c"])
+    def cl(name):
+        return compute(name, {}, y, proba, positive=2, classes=["a", "b", "c"])
     assert cl("accuracy") == pytest.approx(skm.accuracy_score(y, proba.argmax(1)))
     assert cl("balanced_accuracy") == pytest.approx(skm.balanced_accuracy_score(y, proba.argmax(1)))
     assert cl("log_loss") == pytest.approx(skm.log_loss(y, proba))
     assert cl("roc_auc") == pytest.approx(skm.roc_auc_score(y == 2, proba[:, 2]))
     assert cl("brier") == pytest.approx(np.mean(((y == 2) - proba[:, 2]) ** 2))
     t, p = rng.normal(size=100), rng.normal(size=100)
-    rg = lambda name: compute(name, {}, t, p)
+    def rg(name):
+        return compute(name, {}, t, p)
     assert rg("rmse") == pytest.approx(np.sqrt(np.mean((t - p) ** 2)))
     assert rg("mae") == pytest.approx(np.mean(np.abs(t - p)))
     assert rg("median_abs_error") == pytest.approx(np.median(np.abs(t - p)))

@@ -144,7 +144,8 @@ def _tiny():
 
 
 def _writes_and_reads_back(tmp_path: Path, spec: ModelSpec, task: str, target: str, missing: bool = False) -> None:
-    from mlproj.execute.tasks import _probabilities, fit_and_predict, spread_of, spread_path
+    from mlproj.execute.tasks import FitCall, FitData, _probabilities, fit_and_predict, spread_path
+    from mlproj.science.sigma import spread_of
 
     X, X_missing, targets = _tiny()
     y = targets[target]
@@ -156,7 +157,7 @@ def _writes_and_reads_back(tmp_path: Path, spec: ModelSpec, task: str, target: s
     path = tmp_path / f"{spec.name}.skops"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        output = fit_and_predict(spec, task, X, y, train, valid, 1, "key", None, 1, None, None, str(path))
+        output = fit_and_predict(FitCall(spec, task, "key", train, valid, seed=1, model_path=str(path)), FitData(X, y))
         assert output.error is None
         model = load_model(path, ESTIMATORS)
         if task == "classification":
@@ -883,7 +884,7 @@ import json, sys, tempfile, warnings
 from pathlib import Path
 import numpy as np
 import sklearn.utils
-from mlproj.plan.estimators import allowed_estimators
+from mlproj.plan.estimators import allowed_estimators, is_allowed_estimator_class as ESTIMATORS
 from mlproj.store.model_files import load_model, save_model, skops_io
 from mlproj.errors import RunError
 

@@ -7,9 +7,11 @@ import shutil
 
 import pytest
 
-import mlproj.project.config
+import mlproj.project.loading
+from mlproj.analyse.types import Summary
 from mlproj.errors import RunError
 from mlproj.verdict.judge import judge
+from mlproj.verdict.types import Verdict
 from mlproj.workflow import review
 from tests.e2e.helpers import cli
 
@@ -52,15 +54,15 @@ def test_unchanged_project_file_is_not_parsed(project, monkeypatch):
     def forbidden(path):
         raise AssertionError("an unchanged project file was parsed")
 
-    monkeypatch.setattr(mlproj.project.config, "load_project", forbidden)
+    monkeypatch.setattr(mlproj.project.loading, "load_project", forbidden)
     result = review.rejudge(None, project / "mlproj.yaml")
     assert result.stale == []
 
 
 def test_comment_edit_is_parsed_and_still_current(project, monkeypatch):
     calls = []
-    real = mlproj.project.config.load_project
-    monkeypatch.setattr(mlproj.project.config, "load_project", lambda path: calls.append(path) or real(path))
+    real = mlproj.project.loading.load_project
+    monkeypatch.setattr(mlproj.project.loading, "load_project", lambda path: calls.append(path) or real(path))
     path = project / "mlproj.yaml"
     path.write_text(path.read_text() + "\n# a comment added after the run\n")
     result = review.rejudge(None, path)
@@ -83,12 +85,37 @@ def test_run_without_file_hash_falls_back_to_parsing(project):
     assert review.rejudge(None, project / "mlproj.yaml").stale == []
 
 
+def _stored_summary(run) -> Summary:
+    return Summary.from_dict(json.loads((run / "summary.json").read_text()))
+
+
 def test_stored_verdict_is_used_when_this_mlproj_wrote_it(project):
     run, _ = _run_files(project)
     stored = json.loads((run / "verdict.json").read_text())
-    assert review.rejudge(None, project / "mlproj.yaml").verdict == stored
+    assert review.rejudge(None, project / "mlproj.yaml").verdict.to_dict() == stored
     # The stored verdict is what judging the stored summary gives: nothing is lost by reusing it.
-    assert judge(json.loads((run / "summary.json").read_text())) == stored
+    assert judge(_stored_summary(run)).to_dict() == stored
+
+
+def test_stored_files_read_back_into_the_same_json(project):
+    """summary.json and verdict.json of a real run, through the types and back: key for key, in order."""
+    run, _ = _run_files(project)
+    for name, kind in (("summary.json", Summary), ("verdict.json", Verdict)):
+        text = (run / name).read_text()
+        assert json.dumps(kind.from_dict(json.loads(text)).to_dict(), indent=2) + "\n" == text, name
+    result = review.rejudge(None, project / "mlproj.yaml")
+    assert isinstance(result.summary, Summary) and isinstance(result.verdict, Verdict)
+    assert result.project_name == result.summary.project
+
+
+def test_a_stored_summary_with_a_value_of_the_wrong_kind_is_damaged_not_a_bug(project):
+    run, _ = _run_files(project)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["cases"][0]["models"] = {"hgb": {"scores": 3}}  # passes the file's outline check
+    (run / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(RunError, match="summary.json is damaged"):
+        review.rejudge(None, project / "mlproj.yaml")
+    assert review.current_run(project / "mlproj.yaml") is None
 
 
 def test_run_of_another_mlproj_version_is_judged_anew(project):
@@ -97,8 +124,8 @@ def test_run_of_another_mlproj_version_is_judged_anew(project):
     (run / "environment.json").write_text(json.dumps(env))
     (run / "verdict.json").write_text(json.dumps({"status": "tampered"}))
     verdict = review.rejudge(None, project / "mlproj.yaml").verdict
-    assert verdict == judge(json.loads((run / "summary.json").read_text()))
-    assert verdict["status"] in ("pass", "fail", "undetermined")
+    assert verdict == judge(_stored_summary(run))
+    assert verdict.status in ("pass", "fail", "undetermined")
 
 
 def test_missing_catalogue_is_stale(project):

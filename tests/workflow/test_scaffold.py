@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from mlproj.errors import ConfigError
-from mlproj.project.config import load_project
+from mlproj.project.loading import load_project
 from mlproj.workflow.scaffold import TEMPLATES, scaffold
 
 FILES = {"mlproj.yaml", "catalogue.csv", "README.md", ".gitignore"}

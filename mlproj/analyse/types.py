@@ -1,0 +1,497 @@
+"""The Summary: everything analysis found, typed, as the verdict and the reports read it.
+
+Pure Python (no numpy): `mlproj verdict` reads a stored summary.json back into these types and
+prints it without importing the statistics. `Summary.to_dict()` is summary.json, key for key
+and in the same order; `Summary.from_dict()` reads one back (runs written before a key existed
+get its default).
+
+Numbers that can be undefined (a metric of a fold without positives, a rate without objects)
+are a finite float or None: JSON has no NaN, and None is the honest "no value" (`finite`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+__all__ = [
+    "BestOperatingPoint", "Calibration", "CaseResult", "Coverage", "DataDescription", "Diagnostics", "Estimate",
+    "ModelInfo", "ModelScores", "Part", "PitResult", "Power", "PowerPair", "PrimaryMetric", "RateCounts", "Summary",
+    "TestCaseScores", "TestRate", "TestScores", "TestSet", "TowardPrior", "as_pair", "finite", "fmt_number",
+    "json_ready", "or_nan",
+]
+
+
+def finite(value) -> float | None:
+    """A finite float, or None for a missing, NaN or infinite one (the one place this is written)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def or_nan(value) -> float:
+    """The inverse of `finite` for arithmetic and formatting: None becomes NaN."""
+    return math.nan if value is None else value
+
+
+def fmt_number(value: float | None, digits: int = 4) -> str:
+    """A stored number for a sentence or a table cell: `digits` significant digits, "—" for None."""
+    return "—" if value is None else f"{value:.{digits}g}"
+
+
+def json_ready(value):
+    """JSON-ready: typed parts through their to_dict, tuples as lists."""
+    if isinstance(value, Part):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    return value
+
+
+def as_pair(value) -> tuple:
+    low, high = value if value is not None else (None, None)
+    return (low, high)
+
+
+class Part:
+    """A typed part of the summary or verdict: `to_dict` gives its JSON, fields in order."""
+
+    # Fields left out of the JSON when they are None (keys summary.json has only sometimes).
+    OPTIONAL: ClassVar[tuple[str, ...]] = ()
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name in self.OPTIONAL:
+                continue
+            out[f.name] = json_ready(value)
+        return out
+
+
+# ------------------------------------------------------------------------------------------ data
+
+
+@dataclass
+class DataDescription(Part):
+    """What was read and used: the catalogue, its rows, classes and features, the split sizes."""
+
+    path: str | None = None
+    rows_read: int | None = None
+    rows_used: int | None = None
+    dropped: dict[str, int] = field(default_factory=dict)  # reason -> rows
+    classes: dict[str, int] = field(default_factory=dict)  # class -> objects (empty for regression)
+    features: list[str] = field(default_factory=list)
+    n_development: int | None = None
+    n_test: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DataDescription:
+        return cls(d.get("path"), d.get("rows_read"), d.get("rows_used"), dict(d.get("dropped") or {}),
+                   dict(d.get("classes") or {}), list(d.get("features") or []), d.get("n_development"),
+                   d.get("n_test"))
+
+
+@dataclass
+class ModelInfo(Part):
+    """One model of the plan and how its fits went (shared by every case)."""
+
+    name: str
+    role: str  # baseline | candidate
+    estimator: str | None = None
+    params: dict = field(default_factory=dict)
+    scale: bool = False
+    simplicity: int = 3  # dummy 0 < linear 1 < trees 2 < others 3
+    fit_seconds: float | None = None  # mean over its fits
+    failed_tasks: int = 0
+    n_tasks: int | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def every_fit_failed(self) -> bool:
+        return self.n_tasks is not None and self.failed_tasks == self.n_tasks
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelInfo:
+        return cls(d["name"], d["role"], d.get("estimator"), dict(d.get("params") or {}), d.get("scale", False),
+                   d.get("simplicity", 3), d.get("fit_seconds"), d.get("failed_tasks", 0), d.get("n_tasks"),
+                   list(d.get("errors") or []))
+
+
+# ------------------------------------------------------------------------------ cross-validation
+
+
+@dataclass
+class Estimate(Part):
+    """A metric over the r × k folds (stats.ScoreSummary as stored): mean ± corrected SE."""
+
+    mean: float | None
+    sd: float | None
+    se: float | None  # Nadeau-Bengio corrected
+    naive_se: float | None
+    interval: tuple[float | None, float | None]  # at `confidence`
+    n: int  # finite fold scores
+    folds: int
+    repeats: int
+    confidence: float
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Estimate:
+        return cls(d.get("mean"), d.get("sd"), d.get("se"), d.get("naive_se"), as_pair(d.get("interval")),
+                   d.get("n", 0), d.get("folds"), d.get("repeats"), d.get("confidence"))
+
+
+@dataclass
+class RateCounts(Part):
+    """A rate with the counts it comes from and their Wilson interval (paper §2.3: rates need N)."""
+
+    true_positives: int
+    false_positives: int
+    n_positive: int
+    n_negative: int
+    value: float | None
+    achieved_fpr: float | None
+    achieved_tpr: float | None
+    wilson: tuple[float | None, float | None]
+    confidence: float
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RateCounts:
+        counts = (d["true_positives"], d["false_positives"], d["n_positive"], d["n_negative"], d.get("value"),
+                  d.get("achieved_fpr"), d.get("achieved_tpr"), as_pair(d.get("wilson")), d.get("confidence", 0.95))
+        if "threshold" in d:
+            return TestRate(*counts, threshold=d["threshold"], resolution=d.get("resolution"))
+        return cls(*counts)
+
+
+@dataclass
+class TestRate(RateCounts):
+    """A test-set rate at the operating point chosen on the development predictions."""
+
+    __test__ = False  # not a pytest class
+
+    threshold: float | None = None
+    resolution: str | None = None  # whether the sample resolves the constraint (power.resolution_note)
+
+
+@dataclass
+class ModelScores(Part):
+    """One model in one case: every metric's estimate, the paired primary scores, pooled rates."""
+
+    metrics: dict[str, Estimate]  # metric label -> estimate
+    scores: list[float | None]  # primary metric per (repeat, fold), the pairs every comparison uses
+    rates: dict[str, RateCounts] = field(default_factory=dict)  # label -> out-of-fold counts of repeat 0
+    uncertainty: dict[str, Estimate] = field(default_factory=dict)  # "crps[global]" -> estimate
+    uncertainty_scores: dict[str, list[float | None]] = field(default_factory=dict)  # method -> CRPS per fold
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelScores:
+        return cls({k: Estimate.from_dict(v) for k, v in (d.get("metrics") or {}).items()}, list(d["scores"]),
+                   {k: RateCounts.from_dict(v) for k, v in (d.get("rates") or {}).items() if v},
+                   {k: Estimate.from_dict(v) for k, v in (d.get("uncertainty") or {}).items()},
+                   {k: list(v) for k, v in (d.get("uncertainty_scores") or {}).items()})
+
+
+@dataclass
+class PrimaryMetric(Part):
+    OPTIONAL = ("bounds",)
+
+    name: str
+    params: dict
+    label: str  # e.g. "tpr_at_fpr(fpr=0.01)"
+    greater_is_better: bool
+    bounds: tuple[float | None, float | None] | None = None  # the values it can take (None: unbounded side)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PrimaryMetric:
+        bounds = d.get("bounds")
+        return cls(d["name"], dict(d.get("params") or {}), d["label"], d.get("greater_is_better", True),
+                   None if bounds is None else as_pair(bounds))
+
+
+@dataclass
+class CaseResult(Part):
+    """One science case (the main selection or one under `selections:`) and every model's scores."""
+
+    name: str
+    positive: list[int]  # class indices; empty for regression
+    required: bool
+    primary: PrimaryMetric
+    metrics: list[str]  # labels, primary first
+    threshold: float
+    margin: float
+    uncertainty_methods: list[str] = field(default_factory=list)  # σ(x) methods judged, "global" first
+    uncertainty_criteria: dict[str, Any] = field(default_factory=dict)  # "coverage_68" -> [lo, hi], "crps" -> max
+    models: dict[str, ModelScores] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CaseResult:
+        return cls(d["name"], list(d.get("positive") or []), d.get("required", True),
+                   PrimaryMetric.from_dict(d["primary"]), list(d.get("metrics") or [d["primary"]["label"]]),
+                   d.get("threshold"), d.get("margin"), list(d.get("uncertainty_methods") or []),
+                   dict(d.get("uncertainty_criteria") or {}),
+                   {k: ModelScores.from_dict(v) for k, v in d["models"].items()})
+
+
+# -------------------------------------------------------------------------------- held-out test
+
+
+@dataclass
+class Coverage(Part):
+    """How many true values fall inside the predicted intervals of one nominal content."""
+
+    nominal: float
+    observed: float | None
+    inside: int
+    n: int
+    wilson: tuple[float | None, float | None]  # 95% Wilson interval on `observed`
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Coverage:
+        return cls(d["nominal"], d.get("observed"), d["inside"], d["n"], as_pair(d.get("wilson")))
+
+
+@dataclass
+class PitResult(Part):
+    """The PIT histogram of the test-set predictions and its KS check (paper §5.2)."""
+
+    method: str
+    ks_statistic: float | None
+    p_value: float | None
+    histogram: list[int]
+    bin_edges: list[float]
+    shape: str
+    flagged: bool
+    detail: str
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PitResult:
+        return cls(d.get("method"), d.get("ks_statistic"), d.get("p_value"), list(d.get("histogram") or []),
+                   list(d.get("bin_edges") or []), d.get("shape"), bool(d.get("flagged")), d.get("detail") or "")
+
+
+@dataclass
+class TestCaseScores(Part):
+    """The held-out test result of one model in one case."""
+
+    OPTIONAL = ("uncertainty", "coverage", "pit")
+    __test__ = False  # not a pytest class
+
+    metrics: dict[str, float | None]  # label -> value
+    rates: dict[str, TestRate] = field(default_factory=dict)
+    uncertainty: dict[str, float | None] | None = None  # "crps[global]" -> value (regression σ methods)
+    coverage: dict[str, dict[str, Coverage]] | None = None  # method -> nominal label -> counts inside
+    pit: PitResult | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TestCaseScores:
+        coverage = d.get("coverage")
+        return cls(dict(d.get("metrics") or {}), {k: RateCounts.from_dict(v) for k, v in (d.get("rates") or {}).items()},
+                   None if d.get("uncertainty") is None else dict(d["uncertainty"]),
+                   None if coverage is None else {method: {level: Coverage.from_dict(c) for level, c in levels.items()}
+                                                  for method, levels in coverage.items()},
+                   None if d.get("pit") is None else PitResult.from_dict(d["pit"]))
+
+
+@dataclass
+class TestScores(Part):
+    """The held-out test result of one (selected) model, used once (paper §5.6)."""
+
+    __test__ = False
+
+    model: str
+    n_test: int
+    cases: dict[str, TestCaseScores] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TestScores:
+        return cls(d["model"], d.get("n_test"), {k: TestCaseScores.from_dict(v) for k, v in (d.get("cases") or {}).items()})
+
+
+@dataclass
+class TestSet(Part):
+    __test__ = False
+
+    models: dict[str, TestScores] = field(default_factory=dict)
+    uses: int | None = None  # distinct model configurations that have used this test set
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TestSet:
+        return cls({k: TestScores.from_dict(v) for k, v in (d.get("models") or {}).items()}, d.get("uses"))
+
+
+# ----------------------------------------------------------------------------------- power
+
+
+@dataclass
+class PowerPair(Part):
+    a: float
+    b: float
+    null: float
+    critical_count: int
+    power: float
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PowerPair:
+        return cls(d["a"], d["b"], d["null"], d["critical_count"], d["power"])
+
+
+@dataclass
+class BestOperatingPoint(Part):
+    """The most powerful operating point found on the ROC."""
+
+    threshold: float
+    tpr: float
+    fpr: float
+    power: float
+    critical_count: int
+
+    @classmethod
+    def from_dict(cls, d: dict) -> BestOperatingPoint:
+        return cls(d["threshold"], d["tpr"], d["fpr"], d["power"], d["critical_count"])
+
+
+@dataclass
+class Power(Part):
+    """Can the selected model tell the hypothesised fractions apart (paper §2.2)?
+
+    Without out-of-fold predictions there is no analysis: then only `model`, `selection`,
+    `power` (None), `passed`, `detail` and `target_power` are set, and written.
+    """
+
+    model: str | None
+    selection: str | None
+    power: float | None
+    passed: bool
+    detail: str
+    target_power: float | None
+    fractions: list[float] | None = None
+    sample_size: int | None = None
+    alpha: float | None = None
+    expected_counts: list[float] | None = None
+    null_index: int | None = None
+    critical_count: int | None = None
+    pairwise: list[PowerPair] | None = None
+    best_operating_point: BestOperatingPoint | None = None
+
+    _SHORT: ClassVar[tuple[str, ...]] = ("model", "selection", "power", "passed", "detail", "target_power")
+    _FULL: ClassVar[tuple[str, ...]] = ("fractions", "sample_size", "alpha", "target_power", "expected_counts",
+                                        "null_index", "critical_count", "power", "pairwise", "passed", "detail",
+                                        "model", "selection", "best_operating_point")
+
+    @property
+    def analysed(self) -> bool:
+        return self.fractions is not None
+
+    def to_dict(self) -> dict:
+        return {name: json_ready(getattr(self, name)) for name in (self._FULL if self.analysed else self._SHORT)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Power:
+        best = d.get("best_operating_point")
+        return cls(d.get("model"), d.get("selection"), d.get("power"), bool(d.get("passed")), d.get("detail") or "",
+                   d.get("target_power"), d.get("fractions"), d.get("sample_size"), d.get("alpha"),
+                   d.get("expected_counts"), d.get("null_index"), d.get("critical_count"),
+                   None if d.get("pairwise") is None else [PowerPair.from_dict(p) for p in d["pairwise"]],
+                   None if best is None else BestOperatingPoint.from_dict(best))
+
+
+# ----------------------------------------------------------------------------- diagnostics
+
+
+@dataclass
+class Calibration(Part):
+    """Reliability curve (quantile bins) of out-of-fold probabilities."""
+
+    mean_predicted: list[float]
+    observed_fraction: list[float]
+    counts: list[int]
+    wilson: list[tuple[float, float]]
+    ece: float | None  # expected calibration error
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Calibration:
+        return cls(list(d["mean_predicted"]), list(d["observed_fraction"]), list(d["counts"]),
+                   [as_pair(w) for w in d["wilson"]], d.get("ece"))
+
+
+@dataclass
+class TowardPrior(Part):
+    """Where out-of-fold predictions are pulled toward the training sample's bulk (paper §5.3)."""
+
+    truth: list[float | None]
+    predicted: list[float | None]
+    slope: list[float | None]
+    pulled: list[bool]
+    overall_slope: float | None
+    detail: str | None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TowardPrior:
+        return cls(list(d["truth"]), list(d["predicted"]), list(d["slope"]), list(d["pulled"]),
+                   d.get("overall_slope"), d.get("detail"))
+
+
+@dataclass
+class Diagnostics(Part):
+    """Out-of-fold diagnostics of the main case's selected model."""
+
+    OPTIONAL = ("calibration", "toward_prior")
+
+    model: str
+    calibration: Calibration | None = None  # classification with probabilities
+    toward_prior: TowardPrior | None = None  # regression
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Diagnostics:
+        return cls(d["model"], None if d.get("calibration") is None else Calibration.from_dict(d["calibration"]),
+                   None if d.get("toward_prior") is None else TowardPrior.from_dict(d["toward_prior"]))
+
+
+# ----------------------------------------------------------------------------------- summary
+
+
+@dataclass
+class Summary(Part):
+    """summary.json: the design, the data, every model's scores per case, the test set, power,
+    diagnostics and warnings; everything the verdict needs, including the uncertainties."""
+
+    OPTIONAL = ("project", "failed_fits")
+
+    project: str | None
+    task: str
+    folds: int
+    repeats: int
+    confidence: float
+    data: DataDescription
+    models: list[ModelInfo]
+    cases: list[CaseResult]
+    test: TestSet | None = None
+    power: Power | None = None
+    diagnostics: Diagnostics | None = None
+    warnings: list[str] = field(default_factory=list)
+    failed_fits: int | None = None  # set once every fit has run; a run with failed fits is never up to date
+
+    def tested(self, model: str | None) -> TestScores | None:
+        """The held-out test result of `model`, if it was tested."""
+        if self.test is None or model is None:
+            return None
+        return self.test.models.get(model)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Summary:
+        return cls(
+            d.get("project"), d["task"], d["folds"], d["repeats"], d["confidence"],
+            DataDescription.from_dict(d.get("data") or {}),
+            [ModelInfo.from_dict(m) for m in d["models"]],
+            [CaseResult.from_dict(c) for c in d["cases"]],
+            None if d.get("test") is None else TestSet.from_dict(d["test"]),
+            None if d.get("power") is None else Power.from_dict(d["power"]),
+            None if d.get("diagnostics") is None else Diagnostics.from_dict(d["diagnostics"]),
+            list(d.get("warnings") or []),
+            d.get("failed_fits"),
+        )

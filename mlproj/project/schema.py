@@ -1,0 +1,440 @@
+"""The schema of mlproj.yaml: pydantic models of every section, and its JSON Schema.
+
+Validation is declared once, here, as in scikit-learn's parameter constraints: the CLI and the
+library never re-check what these models already guarantee. Rules that span sections are in
+`mlproj.project.rules`; reading the file, with the line of every field, in `mlproj.project.loading`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import types
+import typing
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# numpy's seeds are 32-bit: the base seed plus the last repeat's offset must stay below 2**32.
+MAX_SEED = 2**32 - 1
+# Above about 1.5e10 objects the binomial tails of the power analysis lose their precision (NaN).
+MAX_SAMPLE_SIZE = 10**10
+# Names of candidates and selections become file names (models/<name>.skops).
+MAX_NAME_LENGTH = 64
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors, not silently ignored; numbers are finite
+    (.inf and .nan are no usable span, limit, sentinel or criterion)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Hypotheses(Section):
+    sample_size: int = Field(gt=0, le=MAX_SAMPLE_SIZE,
+                             description="Number of objects the selection will be applied to (N), at most 10^10.")
+    fractions: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
+        min_length=2,
+        description="Hypothesised fractions of the positive class, e.g. [0.01, 0.0001]: can the "
+        "selected count tell them apart? (paper §2.2, power analysis)",
+    )
+    alpha: float = Field(default=0.05, gt=0, lt=0.5, description="False-alarm probability of the test.")
+    power: float = Field(default=0.8, gt=0, lt=1, description="Required probability of telling them apart.")
+
+    @field_validator("fractions")
+    @classmethod
+    def _distinct(cls, value):
+        if len(set(value)) != len(value):
+            raise ValueError("the hypothesised fractions must differ")
+        return value
+
+
+class Objective(Section):
+    statement: str = Field(
+        description="The SMART objective in words: what the selection is for, and what "
+        "performance would close the project."
+    )
+    task: Literal["classification", "regression"] = Field(
+        description="classification (operational classes) or regression (a numeric target)."
+    )
+    hypotheses: Hypotheses | None = Field(
+        default=None,
+        description="Optional scientific hypotheses the selection must distinguish (classification).",
+    )
+
+
+class Limit(Section):
+    flag: str | None = Field(default=None, description="Column that is true/1 for a non-detection.")
+    sentinel: float | None = Field(default=None, description="Value of the column that marks a non-detection.")
+    limit: float | str | None = Field(
+        default=None,
+        description="The bound: a number (survey depth) or a column; default: the value in the column itself.",
+    )
+    kind: Literal["magnitude", "flux"] = Field(
+        default="magnitude",
+        description="magnitude: the true value is fainter, i.e. larger than the bound; flux: smaller.",
+    )
+    span: float = Field(
+        default=2.0,
+        gt=0,
+        description="Width of the range drawn for augmented copies: [bound, bound + span] for magnitudes, "
+        "[bound − span, bound] for fluxes (clipped at 0).",
+    )
+
+    @model_validator(mode="after")
+    def _one_marker(self):
+        if (self.flag is None) == (self.sentinel is None):
+            raise ValueError("give exactly one of 'flag' (a column) or 'sentinel' (a value) to mark non-detections")
+        if self.sentinel is not None and self.limit is None:
+            raise ValueError("with a sentinel, the value is no bound: give 'limit' (a number or a column)")
+        return self
+
+
+class FeatureExclusion(Section):
+    exclude: list[str] = Field(
+        description="Use every numeric column except these (the label and the columns used by "
+        "class definitions are always excluded)."
+    )
+
+
+class DataSection(Section):
+    path: str = Field(description="Catalogue file, relative to the project file: .csv, .tsv, .txt, .parquet, .pq, "
+                      ".fits, .fit, .fts, .fits.gz (the first table extension), .vot, .votable or .ecsv.")
+    label: str = Field(
+        description="Column with the raw class names (classification) or the numeric target "
+        "(regression)."
+    )
+    features: list[str] | FeatureExclusion | None = Field(
+        default=None,
+        description="Feature columns (list), or {exclude: [...]}; default: every numeric column "
+        "except the label.",
+    )
+    groups: str | None = Field(
+        default=None,
+        description="Column of group ids (sky field, plate, star cluster) kept together across "
+        "splits, so that near-duplicates cannot leak between training and testing.",
+    )
+    order: str | None = Field(
+        default=None,
+        description="Column giving time order (e.g. mjd) for validation.strategy: time.",
+    )
+    errors: dict[str, str] = Field(
+        default_factory=dict,
+        description="Gaussian measurement errors: feature → column of its 1σ error, e.g. {u: u_err}.",
+    )
+    augment: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Training copies drawn per object from its Gaussian errors (0 = off). Copies are "
+        "made from the training rows of each fold only, so they never straddle a split (paper §5.1).",
+    )
+    sentinels: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description='Values that mean "no measurement", per column or "*" for every numeric column, '
+        'e.g. {"*": [-99, -9999], Ampl: [-99.99]}; they become missing values before anything else.',
+    )
+    limits: dict[str, Limit] = Field(
+        default_factory=dict,
+        description="Non-detections as bounds, per feature, e.g. {u: {flag: u_nodet, kind: magnitude}}: "
+        "the value becomes the bound, an indicator feature <column>_nondetection is added, and "
+        "augmented copies are drawn between the bound and a floor (paper §5.1, case 2).",
+    )
+    missing: Literal["native", "impute"] = Field(
+        default="native",
+        description="native: missing values go to estimators that accept them (others are an error); "
+        "impute: median imputation plus a missing-value indicator feature, inside every model.",
+    )
+    derived: dict[str, str] = Field(
+        default_factory=dict,
+        description='Derived features, name → safe expression, e.g. {u_g: "u - g"}. Derived '
+        "features are added to the feature list.",
+    )
+
+    @field_validator("features")
+    @classmethod
+    def _features_not_empty(cls, value):
+        if isinstance(value, list) and not value:
+            raise ValueError("the feature list is empty; list columns, or omit 'features' to use all")
+        if isinstance(value, list) and len(set(value)) != len(value):
+            dupes = sorted({v for v in value if value.count(v) > 1})
+            raise ValueError(f"features listed twice: {', '.join(dupes)}")
+        return value
+
+
+class MetricSpec(Section):
+    name: str = Field(description="Metric name, e.g. tpr_at_fpr, roc_auc, rmse, sigma_nmad.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Metric parameters, written next to the name, e.g. {name: tpr_at_fpr, fpr: 0.01}.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, value):
+        # Users write `roc_auc` or `{name: tpr_at_fpr, fpr: 0.01}`; parameters sit beside the name.
+        if isinstance(value, str):
+            return {"name": value, "params": {}}
+        if isinstance(value, dict) and "params" not in value and "name" in value:
+            rest = {k: v for k, v in value.items() if k != "name"}
+            return {"name": value["name"], "params": rest}
+        return value
+
+    def label(self) -> str:
+        if not self.params:
+            return self.name
+        inner = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.name}({inner})"
+
+
+class MetricSection(Section):
+    primary: MetricSpec = Field(description="The performance measure the finish line applies to.")
+    secondary: list[MetricSpec] = Field(
+        default_factory=list, description="Further metrics, reported but not judged."
+    )
+
+
+class FinishLine(Section):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    threshold: float = Field(description="Value of the primary metric that closes the project.")
+    margin: float = Field(
+        default=0.0,
+        ge=0,
+        description="Equivalence margin δ in metric units: differences smaller than this are "
+        "negligible (paper §4.5).",
+    )
+
+
+class Validation(Section):
+    test_size: float = Field(
+        default=0.2,
+        gt=0,
+        lt=0.9,
+        description="Fraction held out as the test set, evaluated once for the selected model.",
+    )
+    folds: int = Field(default=5, ge=2, le=100, description="K of the repeated K-fold.")
+    repeats: int = Field(
+        default=3, ge=1, le=100, description="Repeats of K-fold; repeat i uses seed + i."
+    )
+    strategy: Literal["stratified", "group", "time"] = Field(
+        default="stratified",
+        description="stratified: shuffled (stratified for classes) K-fold; group: whole groups "
+        "(data.groups) per fold and in the test set; time: the test set is the latest observations "
+        "(data.order) and folds predict forward in time.",
+    )
+    seed: int = Field(default=0, ge=0, le=MAX_SEED,
+                      description="Base random seed, from 0 to 2^32 - 1 - (repeats - 1) (numpy's seeds are 32-bit).")
+    confidence: float = Field(
+        default=0.90,
+        gt=0.5,
+        lt=1,
+        description="Confidence of the reported intervals (two-sided).",
+    )
+
+
+class CandidateSpec(Section):
+    name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH,
+                      description="Short unique name (letters, digits, _ . -; at most 64 characters).")
+    estimator: str = Field(description="scikit-learn estimator class name, e.g. HistGradientBoostingClassifier.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Estimator parameters.")
+
+    @field_validator("params")
+    @classmethod
+    def _usable_numbers(cls, value):
+        for key, number in _numbers(value):
+            if isinstance(number, float) and not math.isfinite(number):
+                raise ValueError(f"parameter '{key}' is {'NaN' if math.isnan(number) else 'infinite'}; "
+                                 "estimators need finite numbers (to mean 'no limit', most take null)")
+            if isinstance(number, int) and not -2**63 <= number < 2**63:
+                raise ValueError(f"parameter '{key}' = {number} does not fit a 64-bit integer; no estimator can use it")
+        return value
+    scale: bool = Field(
+        default=False, description="Standardise features first (StandardScaler in a pipeline)."
+    )
+
+
+class Execution(Section):
+    n_jobs: int = Field(
+        default=-1, ge=-4096, le=4096,
+        description="Parallel tasks: -1 = all cores, 1 = sequential (override with -j); from -4096 to 4096."
+    )
+    backend: Literal["local", "dask"] = Field(
+        default="local",
+        description="local: this machine (see workers); dask: a dask.distributed cluster "
+        "(pip install 'mlproj[dask]'), e.g. one started by dask-jobqueue on Slurm.",
+    )
+    scheduler: str | None = Field(
+        default=None, description="Address of the dask scheduler, e.g. tcp://10.0.0.5:8786 (backend: dask)."
+    )
+    workers: Literal["threads", "processes"] = Field(
+        default="threads",
+        description="How the local backend runs parallel fits. threads: in this process, sharing the "
+        "catalogue in memory with no copies and no start-up (scikit-learn fits run in compiled code "
+        "that releases the GIL); processes: joblib worker processes with the arrays memory-mapped, for "
+        "estimators that hold the GIL.",
+    )
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _nonzero(cls, value):
+        if value == 0:
+            raise ValueError("n_jobs must be a positive number of workers, or negative to count back from all "
+                             "cores (-1: all, -2: all but one)")
+        return value
+
+
+def _numbers(value, key: str = "") -> typing.Iterator[tuple[str, Any]]:
+    """(dotted key, number) for every number inside estimator parameters (lists and mappings too)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _numbers(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _numbers(v, f"{key}[{i}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield key, value
+
+
+BaselineName = Literal["dummy", "standard", "historical"]
+
+
+class Historical(Section):
+    column: str = Field(description="Catalogue column with the classical method's output.")
+    kind: Literal["score", "label", "value"] = Field(
+        description="score: a number ranking objects as positive; label: the class it assigned "
+        "(raw values, read with the class definitions); value: its regression estimate.",
+    )
+    direction: Literal["higher", "lower"] = Field(
+        default="higher",
+        description="For kind: score, whether higher or lower values mean 'positive' "
+        "(e.g. lower for a stellarity index when selecting galaxies).",
+    )
+
+
+class Uncertainty(Section):
+    method: Literal["global", "residual", "quantile", "ensemble", "calibrated"] = Field(
+        default="global",
+        description="Regression σ(x): global = RMS of out-of-fold residuals (always computed, the "
+        "baseline); residual = a second model of |residual| on out-of-fold residuals; quantile = "
+        "gradient-boosted 15.9%/84.1% quantiles; ensemble = spread of 5 models fitted on parts of "
+        "the training fold. Non-global σ are rescaled on the other folds (paper §5.2). "
+        "Classification: calibrated = probabilities calibrated with CalibratedClassifierCV.",
+    )
+    calibration: Literal["isotonic", "sigmoid"] = Field(
+        default="isotonic", description="Calibration map for method: calibrated (classification)."
+    )
+    coverage_68: tuple[float, float] | None = Field(
+        default=None,
+        description="Optional criterion: the 68% intervals' coverage must lie in this band, e.g. [0.63, 0.73].",
+    )
+    crps: float | None = Field(default=None, gt=0, description="Optional criterion: CRPS must be below this value.")
+
+
+class SelectionSpec(Section):
+    name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH,
+                      description="Name of this science case (letters, digits, _ . -; at most 64 characters).")
+    positive: str | list[str] = Field(
+        description="Class (or list of classes, merged) this selection wants, e.g. qso or [star, qso]."
+    )
+    metric: MetricSection = Field(description="Performance measure of this selection.")
+    finish_line: FinishLine = Field(description="Finish line of this selection.")
+    required: bool = Field(default=True, description="Whether the overall verdict needs this selection to pass.")
+
+
+class Project(Section):
+    name: str = Field(description="Project name, used in reports.")
+    objective: Objective = Field(description="What the project is for (paper §2): the SMART objective and the kind of task.")
+    data: DataSection = Field(description="The labelled catalogue: file, label column, features and derived features.")
+    classes: dict[str, str] | None = Field(
+        default=None,
+        description="Operational class definitions, class name → expression on the raw table, "
+        "e.g. {galaxy: \"class == 'GALAXY'\", other: \"class in ['STAR', 'QSO']\"}. Rows matching "
+        "no class are dropped and counted; rows matching two are an error.",
+    )
+    positive: str | list[str] | None = Field(
+        default=None,
+        description="The class (or list of classes, merged) that rate metrics (completeness, purity, "
+        "TPR) refer to.",
+    )
+    metric: MetricSection = Field(description="The performance measure derived from the objective (primary) and further reported ones.")
+    finish_line: FinishLine = Field(description="The primary-metric value that closes the project, and the margin of negligible differences.")
+    validation: Validation = Field(
+        default_factory=Validation,
+        description="Held-out test set and repeated K-fold cross-validation (paper §4.4, §5.6).",
+    )
+    baselines: list[BaselineName] = Field(
+        default_factory=lambda: ["dummy", "standard"],
+        description="dummy: uninformative predictions; standard: logistic/linear regression "
+        "(scaled) and a default random forest.",
+    )
+    historical: Historical | None = Field(
+        default=None,
+        description="The classical method's output in the catalogue, scored on the same folds as "
+        "every model (add 'historical' to baselines).",
+    )
+    selections: list[SelectionSpec] = Field(
+        default_factory=list,
+        description="Further science cases judged on the same fits, each with its own positive "
+        "class, metric and finish line (paper §2.3.1: pure galaxies for one group, complete "
+        "quasars for another).",
+    )
+    candidates: list[CandidateSpec] = Field(default_factory=list, description="Models to try.")
+    uncertainty: Uncertainty = Field(
+        default_factory=Uncertainty,
+        description="How predicted uncertainties are produced (regression; judged by CRPS, NLL, "
+        "coverage and the PIT).",
+    )
+    execution: Execution = Field(default_factory=Execution, description="How fits are run (parallel workers).")
+
+
+def did_you_mean(word: str, options) -> str:
+    """"; did you mean 'x'?" for the closest of `options`, or nothing."""
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def allowed_keys(loc: tuple) -> list[str]:
+    """Field names of the section at `loc`, found by walking the model annotations."""
+    current: Any = Project
+    for part in loc:
+        current = _unwrap(current, part)
+        if current is None:
+            return []
+    current = _unwrap(current, None)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any, part: str | int | None) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0], part)
+    if origin in (Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is type(None):
+                continue
+            found = _unwrap(arg, part)
+            if found is not None:
+                return found
+        return None
+    if part is None:
+        return annotation
+    if isinstance(part, int) and origin is list:
+        return typing.get_args(annotation)[0]
+    if isinstance(part, str) and origin is dict:
+        return typing.get_args(annotation)[1]
+    if isinstance(part, str) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        info = annotation.model_fields.get(part)
+        return info.annotation if info else None
+    return None
+
+
+
+def json_schema() -> dict:
+    schema = Project.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mlproj project file (mlproj.yaml)"
+    return schema

@@ -1,0 +1,226 @@
+"""The console report: the plan, the data, every case's tables, the criteria and the verdict line.
+
+Renders the typed Summary and Verdict (and, for `mlproj check` and `mlproj plan`, the plan) on
+a rich Console the CLI hands in; computes nothing the stages did not already compute (a
+comparison's SE is the verdict's). Pure Python apart from rich: `mlproj verdict` prints a stored
+run without importing the statistics.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from mlproj.analyse.failures import failed_fit_warnings
+from mlproj.analyse.types import CaseResult, DataDescription, RateCounts, Summary, fmt_number, or_nan
+from mlproj.science.numbers import significant, significant_interval
+from mlproj.verdict.types import SelectionResult, UncertaintyJudgement, Verdict
+
+__all__ = ["count", "print_data", "print_plan", "print_verdict"]
+
+COLOURS = {"pass": "green", "fail": "red", "undetermined": "yellow"}
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+# ---------------------------------------------------------------------------------- check and plan
+
+
+def print_data(out: Console, data: DataDescription, positive) -> None:
+    """What `mlproj check` read: rows, features, dropped rows, classes."""
+    out.print(f"Catalogue {Path(data.path).name}: {data.rows_read} rows read, {data.rows_used} used, "
+              f"{len(data.features)} features ({', '.join(data.features)})")
+    for reason, n in data.dropped.items():
+        out.print(f"  dropped {count(n, 'row')} {reason}")
+    if data.classes:
+        counts = ", ".join(f"{k} {v}" for k, v in data.classes.items())
+        out.print(f"  classes: {counts}; positive: {positive}")
+
+
+def print_plan(out: Console, plan, rows, cached: int, cases) -> None:
+    """The run plan: fits per model (`rows`: workflow.run.describe_plan), cached fits, primary metrics."""
+    out.print(f"[bold]Run plan[/]: {count(plan.repeats, 'repeat')} × {count(plan.folds, 'fold')} on "
+              f"{len(plan.development)} objects; "
+              f"{len(plan.test)} held out for the test", markup=True)
+    table = Table()
+    for column in ("model", "role", "estimator", "fits"):
+        table.add_column(column, justify="right" if column == "fits" else "left")
+    for row in rows:
+        table.add_row(row.model, row.role, row.estimator, str(row.fits))
+    out.print(table)
+    out.print(f"Total: {len(plan.tasks)} cross-validation fits ({cached} cached) + 1 final fit of the selected model "
+              f"on the development set, scored once on the test set. Primary metric: "
+              + ", ".join(f"{c.primary.label} ({c.name})" if len(cases) > 1 else c.primary.label
+                          for c in cases) + ".")
+
+
+# ------------------------------------------------------------------------------------------ verdict
+
+
+def print_verdict(out: Console, verdict: Verdict, summary: Summary, already_shown: set[str] = frozenset()) -> None:
+    """Failed fits first, then each case's tables, the criteria, power, diagnostics, warnings and
+    the verdict line."""
+    failures = failed_fit_warnings(summary)
+    for failure in failures:  # before the tables: a failed candidate must not go unnoticed under a PASS
+        out.print(f"[bold red]failed fits:[/] {escape(failure)}", markup=True)
+    already_shown = set(already_shown) | set(failures)
+    several = len(summary.cases) > 1
+    for case in summary.cases:
+        _print_case(out, case, verdict.selection(case.name), summary, verdict, several)
+    _print_criteria(out, verdict)
+    power = verdict.power
+    if power is not None and power.power is not None:
+        best = power.best_operating_point
+        out.print(f"Power analysis ({power.model}): {power.detail}"
+                  + (f" The most powerful operating point on the ROC (TPR {best.tpr:.3f}, FPR {best.fpr:.4f}) "
+                     f"gives power {best.power:.2f}." if best else ""))
+    diagnostics = verdict.diagnostics
+    calibration = diagnostics.calibration if diagnostics is not None else None
+    if calibration is not None and calibration.ece is not None:
+        out.print(f"Calibration of {diagnostics.model} (out of fold, {len(calibration.counts)} "
+                  f"quantile bins): expected calibration error {calibration.ece:.3f}.")
+    prior = diagnostics.toward_prior if diagnostics is not None else None
+    if prior is not None and prior.overall_slope is not None:
+        out.print(f"Prediction vs truth of {diagnostics.model} (out of fold): slope "
+                  f"{prior.overall_slope:.3f} (1 = no pull toward the training sample's bulk).")
+    for warning in verdict.warnings:
+        if warning not in already_shown:
+            out.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
+    status = verdict.status
+    reason = verdict.reason or ""
+    selected = verdict.selected_model
+    chosen = f"selected {escape(selected)}" if selected else "no model selected"
+    out.print(f"[bold {COLOURS[status]}]VERDICT: {status.upper()}[/] — {chosen}: {escape(reason)}.", markup=True)
+
+
+def _print_case(out: Console, case: CaseResult, judged: SelectionResult | None, summary: Summary, verdict: Verdict,
+                several: bool) -> None:
+    primary = case.primary.label
+    title = f"Selection [bold]{escape(case.name)}[/]: " if several else ""
+    out.print(f"\n{title}[bold]cross-validated {escape(primary)}[/] over {summary.repeats} × {summary.folds} folds: "
+              f"mean ± corrected SE, {summary.confidence * 100:g}% interval", markup=True)
+    table = Table()
+    # Rates come with the counts behind them (paper §2.3), pooled over the folds of the first
+    # repeat, which hold every development object once.
+    counted = any(model.rates.get(primary) for model in case.models.values())
+    for column in ("model", "role", primary, "interval") + (("out-of-fold counts, first repeat [95% Wilson]",)
+                                                           if counted else ()) + ("fit s",):
+        table.add_column(column)
+    models = {m.name: m for m in summary.models}
+    selected = judged.selected_model if judged is not None else None
+    for name, scores in case.models.items():
+        s = scores.metrics[primary]
+        mean, se = or_nan(s.mean), or_nan(s.se)
+        interval = significant_interval(or_nan(s.interval[0]), or_nan(s.interval[1]), se)
+        info = models[name]
+        cells = (_counts(scores.rates.get(primary), case.primary.name),) if counted else ()
+        table.add_row(name + (" ◀ selected" if name == selected else ""), info.role,
+                      "—" if math.isnan(mean) else significant(mean, se), interval, *cells,
+                      "failed" if info.every_fit_failed else "—" if info.fit_seconds is None
+                      else f"{info.fit_seconds:.2f}")
+    out.print(table)
+    comparisons = [c for c in verdict.comparisons if c.selection in (None, case.name)]
+    if comparisons:
+        out.print(f"Paired comparisons of {escape(comparisons[0].b)} with each baseline (improvement: how much "
+                  f"better b scores than a, whichever way the metric improves; margin ±{case.margin:g}):")
+        comp = Table()
+        for column in ("b vs a", "improvement", f"{summary.confidence * 100:g}% interval", "P(better)", "P(equiv.)",
+                       "P(worse)", "decision"):
+            comp.add_column(column)
+        for c in comparisons:
+            se = or_nan(c.se)
+            comp.add_row(f"{c.b} vs {c.a}", significant(or_nan(c.difference), se).split(" ±")[0],
+                         significant_interval(or_nan(c.interval[0]), or_nan(c.interval[1]), se),
+                         fmt_number(c.p_better, 3), fmt_number(c.p_equivalent, 3), fmt_number(c.p_worse, 3), c.decision)
+        out.print(comp)
+    if selected:
+        out.print(f"Selected [bold]{escape(selected)}[/]: {escape(judged.reason)}.", markup=True)
+        others = [label for label in case.metrics if label != primary]
+        if others:
+            chosen = case.models[selected].metrics
+            shown = [f"{label} = {significant(or_nan(chosen[label].mean), or_nan(chosen[label].se))}"
+                     for label in others]
+            out.print(f"Secondary metrics of {selected}: " + "; ".join(shown) + ".")
+    _print_uncertainty(out, judged.uncertainty if judged is not None else None, case, summary)
+    test = summary.tested(selected)
+    if test is not None:
+        result = test.cases.get(case.name)
+        value = result.metrics.get(primary) if result is not None else None
+        rate = result.rates.get(primary) if result is not None else None
+        out.print(f"Held-out test ({test.n_test} objects, used once): {selected} {primary} = {fmt_number(value, 3)}"
+                  + (f"; {_counts(rate, case.primary.name)}" if rate else ""))
+        note = getattr(rate, "resolution", None)
+        if note:
+            out.print(f"[yellow]note:[/] {escape(note)}", markup=True)
+
+
+def _nominal(judged: UncertaintyJudgement) -> dict[str, float]:
+    """The nominal coverages the σ methods were judged against (runs written before the verdict
+    recorded them: the definitions themselves)."""
+    if judged.nominal is not None:
+        return judged.nominal
+    from mlproj.science.uncertainty import NOMINAL_COVERAGE
+
+    return NOMINAL_COVERAGE
+
+
+def _print_uncertainty(out: Console, judged: UncertaintyJudgement | None, case: CaseResult, summary: Summary) -> None:
+    """CRPS, NLL and coverage of each σ(x) method, cross-validated and on the test set."""
+    if judged is None:
+        return
+    model = judged.model
+    tested = summary.tested(model)
+    test = tested.cases.get(case.name) if tested is not None else None
+    nominal = _nominal(judged)
+    c68, c95 = nominal["coverage_68"], nominal["coverage_95"]
+    out.print(f"Predicted uncertainties of {model} (Gaussian σ; coverage should match {c68:.3g} and {c95:.3g}):")
+    table = Table()
+    for column in ("σ method", "CRPS", "NLL", f"{c68:.0%} coverage", f"{c95:.0%} coverage", "PIT KS", "test CRPS",
+                   f"test {c68:.0%} / {c95:.0%}"):
+        table.add_column(column)
+    stored = case.models[model].uncertainty
+    held = (test.uncertainty if test is not None else None) or {}
+    for method, values in judged.methods.items():
+        cells = [significant(or_nan(getattr(values, n)), or_nan(stored[f"{n}[{method}]"].se))
+                 for n in ("crps", "nll", "coverage_68", "coverage_95", "pit_ks")]
+        table.add_row(method, *cells, fmt_number(held.get(f"crps[{method}]"), 3),
+                      f"{fmt_number(held.get(f'coverage_68[{method}]'), 3)} / {fmt_number(held.get(f'coverage_95[{method}]'), 3)}")
+    out.print(table)
+    for c in judged.comparisons:
+        out.print(f"CRPS of {c.b} vs {c.a}: {c.decision} (P(better) = {fmt_number(c.p_better, 3)}).")
+    for method, by_level in ((test.coverage if test is not None else None) or {}).items():
+        parts = [f"{c.nominal:.0%}: {c.inside}/{c.n} inside [{fmt_number(c.wilson[0], 3)}, {fmt_number(c.wilson[1], 3)}]"
+                 for c in by_level.values()]
+        out.print(f"Test-set coverage ({method} σ, 95% Wilson): " + "; ".join(parts) + ".")
+
+
+def _counts(rate: RateCounts | None, metric: str) -> str:
+    if not rate:
+        return ""
+    low, high = rate.wilson
+    wilson = f" [{fmt_number(low, 3)}, {fmt_number(high, 3)}]" if low is not None else ""
+    tp, fp, n_pos, n_neg = rate.true_positives, rate.false_positives, rate.n_positive, rate.n_negative
+    if metric == "fpr_at_fnr":
+        return f"FP {fp}/{n_neg}{wilson} · TP {tp}/{n_pos}"
+    if metric == "purity":
+        return f"TP {tp}/{tp + fp} selected{wilson}"
+    return f"TP {tp}/{n_pos}{wilson} · FP {fp}/{n_neg}"
+
+
+def _print_criteria(out: Console, verdict: Verdict) -> None:
+    out.print("\n[bold]Criteria[/]", markup=True)
+    crit = Table()
+    crit.add_column("criterion")
+    crit.add_column("status")
+    crit.add_column("detail", overflow="fold")
+    for c in verdict.criteria:
+        status = Text(c.status, style=COLOURS[c.status]) + ("" if c.required else " (optional)")
+        crit.add_row(c.name, status, c.detail)
+    out.print(crit)

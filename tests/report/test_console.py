@@ -1,0 +1,85 @@
+"""Tests of mlproj.report.console: the console report renders the typed Summary and Verdict and
+computes nothing the stages did not (a comparison's SE is the verdict's)."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+from rich.console import Console
+
+from mlproj.analyse.types import DataDescription, TestCaseScores, TestScores, TestSet
+from mlproj.report import console
+from mlproj.verdict.judge import judge
+from mlproj.verdict.types import Verdict
+from tests.verdict.test_judge import scores, standard, summary, uncertain_case
+
+
+def rendered(render, *args, **kwargs) -> str:
+    out = Console(record=True, width=200, highlight=False, markup=False, emoji=False)
+    render(out, *args, **kwargs)
+    return out.export_text()
+
+
+def test_the_verdict_line_the_tables_and_the_criteria():
+    s = summary(standard(scores(0.95)))
+    text = rendered(console.print_verdict, judge(s), s)
+    assert "cross-validated roc_auc over 2 × 5 folds: mean ± corrected SE, 90% interval" in text
+    assert "hgb ◀ selected" in text and "Paired comparisons of hgb with each baseline" in text
+    assert "finish_line" in text and "beats_trivial_baseline" in text
+    assert text.rstrip().splitlines()[-1].startswith("VERDICT: PASS — selected hgb: hgb has the best mean")
+
+
+def test_the_comparison_table_prints_the_verdicts_standard_error():
+    s = summary(standard(scores(0.95)))
+    verdict = judge(s)
+    first = verdict.comparisons[0]
+    # An SE far smaller than the interval's width would suggest: its digits decide the print.
+    verdict.comparisons[0] = dataclasses.replace(first, difference=0.15, interval=(0.1, 0.2), se=0.001)
+    text = rendered(console.print_verdict, verdict, s)
+    assert "[0.1000, 0.2000]" in text and "0.1500" in text  # 2 significant digits of the SE 0.001
+    verdict.comparisons[0] = dataclasses.replace(first, difference=0.15, interval=(0.1, 0.2), se=0.3)
+    assert "[0.10, 0.20]" in rendered(console.print_verdict, verdict, s)  # (high - low) / 3.29 would give 3
+
+
+def test_the_uncertainty_table_states_the_nominal_coverages_of_the_verdict():
+    s = summary(uncertain_case())
+    s.test = TestSet({"hgb": TestScores("hgb", 100, {"z": TestCaseScores({"rmse": 0.03})})}, uses=1)
+    verdict = judge(s)
+    text = rendered(console.print_verdict, verdict, s)
+    assert "Predicted uncertainties of hgb (Gaussian σ; coverage should match 0.683 and 0.95):" in text
+    assert "68% coverage" in text and "95% coverage" in text and "test 68% / 95%" in text
+    assert "CRPS of residual vs global: improved" in text
+    # a verdict written before it recorded the nominal coverages: the definitions themselves
+    old = Verdict.from_dict(verdict.to_dict())
+    old.selections[0].uncertainty.nominal = None
+    assert "coverage should match 0.683 and 0.95" in rendered(console.print_verdict, old, s)
+
+
+def test_failed_fits_are_shown_before_the_tables_and_not_repeated():
+    hgb = scores(0.95)
+    hgb[3] = None
+    s = summary(standard(hgb), failed={"hgb": 1})
+    lines = rendered(console.print_verdict, judge(s), s).splitlines()
+    failed = [i for i, line in enumerate(lines) if "1 of 10 fits failed" in line]
+    assert len(failed) == 1 and lines[failed[0]].startswith("failed fits: hgb")
+    assert failed[0] < next(i for i, line in enumerate(lines) if "cross-validated" in line)
+
+
+def test_data_and_plan():
+    data = DataDescription("/somewhere/catalogue.csv", 120, 100, {"matching no class": 20}, {"star": 60, "qso": 40},
+                           ["u", "g"], 80, 20)
+    text = rendered(console.print_data, data, "star")
+    assert text.splitlines() == ["Catalogue catalogue.csv: 120 rows read, 100 used, 2 features (u, g)",
+                                 "  dropped 20 rows matching no class", "  classes: star 60, qso 40; positive: star"]
+    assert "classes" not in rendered(console.print_data, dataclasses.replace(data, classes={}), None)
+    assert console.count(1, "fold") == "1 fold" and console.count(3, "fold") == "3 folds"
+
+
+def test_the_console_report_needs_no_statistics():
+    """`mlproj verdict` prints a stored run without numpy or scipy (DESIGN §8)."""
+    code = ("import sys; import mlproj.report.console, mlproj.report.junit, mlproj.workflow.review; "
+            "print(','.join(m for m in ('numpy', 'scipy', 'sklearn', 'mlproj.science.stats') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == ""
