@@ -44,7 +44,11 @@ def test_freed_memory_leaves_the_process():
         assert done.returncode == 0, done.stderr
         return int(done.stdout.split()[-1])
 
-    assert growth("default") > 50  # 64 MB freed but still held by the process
+    held = growth("default")  # the control: 64 MB freed but still held by the process
+    if held <= 50:
+        # The kernel took the freed pages back by itself (e.g. DAMON reclaim of cold memory on a
+        # busy machine): nothing here tells mlproj's modes from the default one.
+        pytest.skip(f"the control kept only {held} MB: this machine reclaims freed memory by itself")
     assert growth("mapped") < 10  # returned as soon as it is freed
     assert growth("trimmed") < 10  # returned when mlproj asks (after reading, after every fit)
 
