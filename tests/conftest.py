@@ -62,3 +62,24 @@ def count_python_steps(function, *args, **kwargs) -> tuple[object, int]:
 def python_steps():
     """`count_python_steps`, as a fixture."""
     return count_python_steps
+
+
+def within(seconds: float, function, *args):
+    """function(*args) in a daemon thread: a hang fails the test instead of hanging the suite."""
+    import threading
+
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{function.__name__}{args} did not return within {seconds} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

@@ -13,6 +13,7 @@ from mlproj.data.dataset import file_hash, load_dataset
 from mlproj.errors import ConfigError, DataError
 from mlproj.plan.splits import required_per_class
 from mlproj.project.loading import LoadedProject, parse_project
+from tests.conftest import within
 
 N = 40
 CLASSES = {"galaxy": "class == 'GALAXY'", "other": "class in ['STAR', 'QSO']"}
@@ -597,25 +598,6 @@ def test_a_line_too_long_for_the_reader_is_named(tmp_path):
         read_table(tmp_path / "cat.csv", where="x")
 
 
-def _within(seconds: float, function, *args):
-    """function(*args) in a daemon thread: a hang fails the test instead of hanging the suite."""
-    import threading
-
-    outcome = {}
-
-    def target():
-        try:
-            outcome["value"] = function(*args)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"{function.__name__} did not return within {seconds} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
 
 
 def test_a_fifo_as_catalogue_is_refused_without_opening_it(tmp_path):
@@ -623,7 +605,7 @@ def test_a_fifo_as_catalogue_is_refused_without_opening_it(tmp_path):
 
     os.mkfifo(tmp_path / "cat.csv")
     with pytest.raises(DataError) as info:
-        _within(20, load_dataset, project(tmp_path))
+        within(20, load_dataset, project(tmp_path))
     assert "not a regular file but a named pipe (FIFO)" in info.value.render()
     assert "(data.path)" in info.value.where
 
@@ -632,7 +614,7 @@ def test_a_fifo_as_catalogue_is_refused_without_opening_it(tmp_path):
 def test_a_device_as_catalogue_is_refused(tmp_path, name):
     (tmp_path / name).symlink_to("/dev/null")  # a device that is safe to read by mistake (/dev/zero: tests/e2e)
     with pytest.raises(DataError, match="not a regular file but a character device"):
-        _within(20, load_dataset, project(tmp_path, path=name))
+        within(20, load_dataset, project(tmp_path, path=name))
 
 
 def test_a_symlink_loop_or_a_too_long_name_as_catalogue_names_data_path(tmp_path):
@@ -654,9 +636,9 @@ def test_file_hash_refuses_what_is_not_a_regular_file(tmp_path):
     os.mkfifo(tmp_path / "fifo")
     for path in (tmp_path / "fifo", Path("/dev/null"), tmp_path):
         with pytest.raises(NotRegularFileError):
-            _within(20, file_hash, path)
+            within(20, file_hash, path)
         with pytest.raises(OSError):  # review.py reads a failing hash as "can no longer be read"
-            _within(20, read_bounded, path, 10)
+            within(20, read_bounded, path, 10)
     (tmp_path / "f.bin").write_bytes(b"abc" * 1000)
     assert file_hash(tmp_path / "f.bin") == hashlib.sha256(b"abc" * 1000).hexdigest()
     assert read_bounded(tmp_path / "f.bin", 10) == (b"abc" * 4)[:11]  # the limit and one byte more

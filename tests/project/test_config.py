@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from mlproj.errors import ConfigError
 from mlproj.project.loading import LoadedProject, config_hash, load_project, parse_project
 from mlproj.project.schema import MetricSpec, Project, json_schema
+from tests.conftest import within
 
 PATH = Path("proj/mlproj.yaml")
 
@@ -642,25 +643,6 @@ def test_nul_escape_in_a_path_names_the_field():
     assert f":{line_of(text, 'path:')} (data.path)" in rendered and "NUL character" in rendered
 
 
-def _within(seconds: float, function, *args):
-    """function(*args) in a daemon thread: a hang fails the test instead of hanging the suite."""
-    import threading
-
-    outcome = {}
-
-    def target():
-        try:
-            outcome["value"] = function(*args)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"{function.__name__}{args} did not return within {seconds} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
 
 
 def test_fifo_as_project_file_is_refused_without_opening_it(tmp_path):
@@ -669,14 +651,14 @@ def test_fifo_as_project_file_is_refused_without_opening_it(tmp_path):
     fifo = tmp_path / "mlproj.yaml"
     os.mkfifo(fifo)
     with pytest.raises(ConfigError, match=r"not a regular file but a named pipe \(FIFO\)"):
-        _within(20, load_project, fifo)
+        within(20, load_project, fifo)
 
 
 def test_device_as_project_file_is_refused(tmp_path):
     link = tmp_path / "mlproj.yaml"
     link.symlink_to("/dev/null")  # a device that is safe to read by mistake (/dev/zero: tests/e2e)
     with pytest.raises(ConfigError, match="not a regular file but a character device"):
-        _within(20, load_project, link)
+        within(20, load_project, link)
 
 
 def test_symlink_loop_and_too_long_name_as_project_file(tmp_path):
