@@ -20,7 +20,7 @@ from mlproj.execute.boosting import BOOSTING
 from mlproj.execute.cache import Cache, TaskOutput
 from mlproj.execute.forests import FORESTS, grows_trees_in_threads
 from mlproj.execute.tasks import FitCall, FitData, fit_and_predict
-from mlproj.execute.threads import granted_cores, inner_threads, quiet_and_limited, thread_limits
+from mlproj.execute.threads import granted_cores, inner_threads, on_openmp_thread, quiet_and_limited, thread_limits
 from mlproj.memory import return_freed_memory
 from mlproj.plan.compile import Plan, Task
 
@@ -31,10 +31,6 @@ HELD_PREDICTIONS_BYTES = 4 * 2**20
 # A fit whose training matrix is at least this large runs alone, on every granted core (see
 # _execute_in_threads): about 400,000 rows of 20 float64 features.
 LARGE_FIT_BYTES = 64 * 2**20
-
-LODGER = True
-OPENMP_THREAD = True
-WIDE_BOOSTING = True
 
 
 def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache: Cache, *,
@@ -122,7 +118,7 @@ def fit_and_store(call: FitCall, data: FitData, cache_root: str) -> TaskOutput:
 
 def _fit_here(call: FitCall, data: FitData, cache: Cache) -> TaskOutput:
     """One fit in this thread; on several OpenMP threads, on the process's OpenMP thread."""
-    if call.threads == 1 or not OPENMP_THREAD:
+    if call.threads == 1:
         return fit_and_store(call, data, str(cache.root))
     return on_openmp_thread(fit_and_store, call, data, str(cache.root))
 
@@ -167,57 +163,46 @@ def _execute_in_processes(calls: list[FitCall], data: FitData, cache: Cache, n_w
     yield from parallel(delayed(fit_and_store)(call, data, str(cache.root)) for call in calls)
 
 
-_openmp_calls: queue.SimpleQueue | None = None
-_openmp_start = threading.Lock()
-
-
-def on_openmp_thread(call: Callable, *args):
-    """call(*args), run on the one thread of this process that fits on several OpenMP threads.
-
-    libgomp gives every thread that opens a parallel region a team of helper threads of its
-    own, and once there are more helpers than cores it stops spin-waiting between regions, even
-    when the other teams are idle. Gradient boosting opens thousands of short regions, and a fit
-    on two threads then took 1.1-1.3 s instead of 0.13 s (12,800 rows, 2 cores) whenever
-    another thread had fitted on two threads before. All such fits therefore run on the same
-    thread, which keeps one team for the whole run.
-    """
-    global _openmp_calls
-    with _openmp_start:
-        if _openmp_calls is None:
-            _openmp_calls = queue.SimpleQueue()
-            threading.Thread(target=_serve_openmp_calls, args=(_openmp_calls,), name="mlproj-openmp",
-                             daemon=True).start()
-    reply: queue.SimpleQueue = queue.SimpleQueue()
-    _openmp_calls.put((call, args, reply))
-    failed, value = reply.get()
-    if failed:
-        raise value
-    return value
-
-
-def _serve_openmp_calls(calls: queue.SimpleQueue) -> None:
-    while True:
-        call, args, reply = calls.get()
-        try:
-            reply.put((False, call(*args)))
-        except BaseException as exc:  # noqa: BLE001 - raised again in the calling thread
-            reply.put((True, exc))
-
-
 def training_bytes(X: np.ndarray, call: FitCall) -> int:
     """Size of one fit's copy of its training rows (with its augmented copies)."""
     return len(call.train) * (1 + call.draws) * X.shape[1] * X.itemsize
 
 
 def cores_held(call: FitCall, X: np.ndarray, n_workers: int, wide_threads: int) -> int:
-    """The cores a fit holds among `n_workers` worker threads: one, or all of them."""
-    forest = call.tree_jobs > 1 and grows_trees_in_threads(call.spec)
-    boosting = WIDE_BOOSTING and call.spec.estimator in BOOSTING and wide_threads > 1 and call.tree_jobs > 1
-    return n_workers if forest or boosting or training_bytes(X, call) >= LARGE_FIT_BYTES else 1
+    """The cores a fit holds among `n_workers` worker threads: one, or every one.
+
+    Every one for a forest that grows its trees in threads, for gradient boosting when it may use
+    several OpenMP threads (`wide_threads`; see BOOSTING), and for a large training set: each fit
+    copies its training rows, so side by side they would multiply the memory.
+    """
+    boosting = call.spec.estimator in BOOSTING and wide_threads > 1 and call.tree_jobs > 1
+    wide = _grows_trees(call) or boosting or training_bytes(X, call) >= LARGE_FIT_BYTES
+    return n_workers if wide else 1
 
 
-def _fit_wide(call: FitCall, data: FitData, cache: Cache, wide_threads: int) -> TaskOutput:
-    with thread_limits(wide_threads, user_api="openmp"):
+def _grows_trees(call: FitCall) -> bool:
+    return call.tree_jobs > 1 and grows_trees_in_threads(call.spec)
+
+
+def _may_lodge(call: FitCall, X: np.ndarray) -> bool:
+    """Whether a fit may run on one thread beside a forest's trees (see _execute_in_threads)."""
+    spec = call.spec
+    return spec.estimator not in FORESTS and "n_jobs" not in spec.params and training_bytes(X, call) < LARGE_FIT_BYTES
+
+
+def _fit_reported(call: FitCall, data: FitData, cache: Cache, wide_threads: int | None) -> TaskOutput:
+    """The fit of a worker thread, whose exceptions reach the main thread only as a failed fit.
+    `wide_threads`: alone on every core, on the OpenMP thread with that many OpenMP threads."""
+    try:
+        if wide_threads is None:
+            return fit_and_store(call, data, str(cache.root))
+        return on_openmp_thread(_fit_on_openmp_threads, call, data, cache, wide_threads)
+    except BaseException as exc:  # noqa: BLE001 - the main thread must always hear back
+        return TaskOutput(call.key, None, 0.0, error=f"{type(exc).__name__}: {exc}")
+
+
+def _fit_on_openmp_threads(call: FitCall, data: FitData, cache: Cache, threads: int) -> TaskOutput:
+    with thread_limits(threads, user_api="openmp"):
         return fit_and_store(call, data, str(cache.root))
 
 
@@ -231,60 +216,37 @@ def _execute_in_threads(calls: list[FitCall], data: FitData, cache: Cache, n_wor
     are process-wide, so they are set here, once, around all workers (the OpenMP limit, which is
     per thread, by each worker).
 
-    Each worker holds one of `n_workers` cores while it fits; a forest that grows its trees in
-    threads holds them all. Forests thus run one at a time on every core, which is as fast as
-    two side by side on one core each, keeps one forest's trees in memory instead of two, and
-    ends the run without a last forest fitting alone on one core. Gradient boosting holds every
-    core too (see BOOSTING), unless OMP_NUM_THREADS allows it only one, as does any fit on a
-    large training set: each fit copies its training rows, so side by side they would multiply
-    the memory. Such fits use `wide_threads` OpenMP threads (every granted core, at most
-    OMP_NUM_THREADS), all on one thread (on_openmp_thread). Tasks start in queue order, so a
-    fit waiting for its cores is not overtaken.
+    Each fit holds one core or all `n_workers` of them (cores_held), and starts in queue order
+    once they are free, so a fit waiting for its cores is not overtaken. Forests thus run one at
+    a time on every core: at 100,000 rows two side by side on one thread each (or on two
+    threads each) took 5-10 % longer, with two forests' trees in memory, and a last forest
+    fitting alone on one core. A fit that holds every core and may use several OpenMP threads
+    uses `wide_threads` of them (every granted core, at most OMP_NUM_THREADS), on the OpenMP
+    thread (threads.on_openmp_thread).
 
     The exception is the lodger: a forest's threads leave the GIL free and never spin-wait, so
     the system can share its cores with one more fit on one thread at no loss. While a forest
     fits and another waits, a lodger thread takes the first small fit of the queue that runs on
     one thread (not a forest, not a large training set) and fits it there, on one OpenMP
-    thread. Gradient boosting's Python, which a second OpenMP thread barely speeds up on small
-    sets, then runs beside the trees instead of after them (0.1-0.2 s of 6.3 s at -j 2 on
-    20,000 rows). A fit that holds several cores by other means than a forest's trees (OpenMP
-    threads, which spin-wait) does not start while a lodger fits.
+    thread. Without it, the small fits wait for the forests: at 20,000 rows -j 2 took 5-13 %
+    longer. A fit that holds every core by other means than a forest's trees (OpenMP threads,
+    which spin-wait) does not start while a lodger fits.
     """
     threads = calls[0].threads
-    todo = [replace(call, threads=None) for call in calls]  # the limits are set below
-    count = len(todo)
+    todo = [replace(call, threads=None) for call in calls]  # the limits are set below, once
     done: queue.SimpleQueue = queue.SimpleQueue()
     state = threading.Condition()
     idle, forests, lodging = [n_workers], [0], [False]
 
-    def is_forest(call: FitCall) -> bool:
-        return call.tree_jobs > 1 and grows_trees_in_threads(call.spec)
-
-    def is_large(call: FitCall) -> bool:
-        return training_bytes(data.X, call) >= LARGE_FIT_BYTES
-
-    def width(call: FitCall) -> int:
+    def held(call: FitCall) -> int:
         return cores_held(call, data.X, n_workers, wide_threads)
 
-    def may_lodge(call: FitCall) -> bool:
-        spec = call.spec
-        return spec.estimator not in FORESTS and "n_jobs" not in spec.params and not is_large(call)
-
     def can_start(call: FitCall) -> bool:
-        need = width(call)
-        return idle[0] >= need and not (need > 1 and not is_forest(call) and lodging[0])
+        need = held(call)
+        return idle[0] >= need and not (need > 1 and not _grows_trees(call) and lodging[0])
 
-    def fit(call: FitCall, need: int) -> None:
-        try:
-            if need > 1:  # alone on every core: OpenMP estimators use them all
-                if OPENMP_THREAD:
-                    done.put(on_openmp_thread(_fit_wide, call, data, cache, wide_threads))
-                else:
-                    done.put(_fit_wide(call, data, cache, wide_threads))
-            else:
-                done.put(fit_and_store(call, data, str(cache.root)))
-        except BaseException as exc:  # noqa: BLE001 - the main thread must always hear back
-            done.put(TaskOutput(call.key, None, 0.0, error=f"{type(exc).__name__}: {exc}"))
+    def forest_waits() -> bool:
+        return any(map(_grows_trees, todo))
 
     def work() -> None:
         # OpenMP's thread count is per thread (threadpoolctl sets it in the calling thread only),
@@ -296,12 +258,12 @@ def _execute_in_threads(calls: list[FitCall], data: FitData, cache: Cache, n_wor
                     if not todo:
                         return
                     call = todo.pop(0)
-                    need, forest = width(call), is_forest(call)
+                    need, forest = held(call), _grows_trees(call)
                     idle[0] -= need
                     forests[0] += forest
                     state.notify_all()  # a forest has started: the lodger may take a fit
                 try:
-                    fit(call, need)
+                    done.put(_fit_reported(call, data, cache, wide_threads if need > 1 else None))
                 finally:
                     with state:
                         idle[0] += need
@@ -314,24 +276,24 @@ def _execute_in_threads(calls: list[FitCall], data: FitData, cache: Cache, n_wor
                 with state:
                     # Only while another forest waits: the lodger's fit then ends before the
                     # forests do, rather than keep the next fits waiting for it.
-                    state.wait_for(lambda: forests[0] > 0 or not any(map(is_forest, todo)))
-                    index = next((i for i, call in enumerate(todo) if may_lodge(call)), None)
-                    if index is None or not any(map(is_forest, todo)):
+                    state.wait_for(lambda: forests[0] > 0 or not forest_waits())
+                    index = next((i for i, call in enumerate(todo) if _may_lodge(call, data.X)), None)
+                    if index is None or not forest_waits():
                         return
                     call = todo.pop(index)
                     lodging[0] = True
                 try:
-                    fit(call, 1)
+                    done.put(_fit_reported(call, data, cache, None))
                 finally:
                     with state:
                         lodging[0] = False
                         state.notify_all()
 
     with quiet_and_limited(threads):
-        starting = [(work, "mlproj-fit")] * min(n_workers, count)
-        if LODGER and any(map(is_forest, todo)):
+        starting = [(work, "mlproj-fit")] * min(n_workers, len(todo))
+        if forest_waits():
             starting.append((lodge, "mlproj-lodger"))
         for target, name in starting:
             threading.Thread(target=target, name=name, daemon=True).start()
-        for _ in range(count):
+        for _ in calls:
             yield done.get()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
+
+import pytest
 
 from mlproj.execute.threads import (
     fit_limits,
     granted_cores,
     inner_threads,
+    on_openmp_thread,
     quiet_and_limited,
     thread_limits,
     threadpool_controller,
@@ -52,3 +56,11 @@ def test_quiet_and_limited_silences_warnings_and_restores_the_filters():
             warnings.warn("convergence chatter", UserWarning, stacklevel=1)
         assert all(lib["num_threads"] == 1 for lib in threadpool_info())
     assert warnings.filters == filters and not [w for w in caught if "chatter" in str(w.message)]
+
+
+def test_calls_on_the_openmp_thread_return_and_raise_in_the_caller():
+    idents = {on_openmp_thread(threading.get_ident) for _ in range(3)}
+    assert len(idents) == 1 and threading.get_ident() not in idents
+    with pytest.raises(ZeroDivisionError):
+        on_openmp_thread(divmod, 1, 0)
+    assert on_openmp_thread(divmod, 7, 2) == (3, 1)  # the thread survives a failed call
