@@ -33,6 +33,7 @@ def test_light_commands_import_no_heavy_library(tmp_path, args):
     assert loaded == []
 
 
+@pytest.mark.slow
 def test_verdict_imports_no_heavy_library(tmp_path):
     from tests.e2e.helpers import cli
 

@@ -176,6 +176,7 @@ def test_missing_project_file_as_a_real_process(tmp_path: Path):
     assert "mlproj init" in result.stderr
 
 
+@pytest.mark.slow
 def test_unsafe_expression_as_a_real_process_executes_nothing(tmp_path: Path):
     project = with_changes(data__derived={"x": "__import__('os').system('touch CANARY')"})
     (tmp_path / "mlproj.yaml").write_text(_project_text(project))

@@ -33,6 +33,7 @@ def test_dask_cluster_gives_the_local_results(tmp_path: Path):
     assert (remote / ".mlproj" / "cache").is_dir()  # written by the client: no shared file system needed
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path):
     assert cli("init", str(tmp_path / "demo")).exit_code == 0
     result = cli("run", "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9", cwd=tmp_path / "demo")

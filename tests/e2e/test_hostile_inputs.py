@@ -125,6 +125,7 @@ def test_a_sum_of_3000_terms_is_still_too_long(tmp_path):
 
 # --------------------------------------------------------------------------- rows a quote would swallow
 
+@pytest.mark.slow
 @pytest.mark.parametrize("row", [1, 100])
 def test_an_unclosed_quote_exits_2_naming_its_line(tmp_path, row):
     _project(tmp_path)
@@ -136,6 +137,7 @@ def test_an_unclosed_quote_exits_2_naming_its_line(tmp_path, row):
     assert "matching no class" not in message and "(classes" not in message
 
 
+@pytest.mark.slow
 def test_a_header_of_a_million_columns_gives_the_real_cause(tmp_path):
     _project(tmp_path)
     columns = 1_000_000
@@ -159,6 +161,7 @@ def test_dev_zero_as_project_file_is_refused(tmp_path):
     _assert_rejected(tmp_path, "check", words=("not a regular file but a character device",))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero-link", "dev-zero", "symlink-loop", "name-too-long"])
 def test_a_catalogue_that_is_no_regular_file_is_refused(tmp_path, kind):
     if kind == "fifo":
@@ -184,6 +187,7 @@ def test_a_catalogue_that_is_no_regular_file_is_refused(tmp_path, kind):
         _assert_rejected(tmp_path, command, words=("(data.path)",) + words)
 
 
+@pytest.mark.slow
 def test_verdict_does_not_hang_when_the_catalogue_or_project_file_became_a_pipe_or_device(tmp_path):
     _project(tmp_path)
     assert _mlproj(tmp_path, "run").returncode in (0, 1, 3)

@@ -130,6 +130,7 @@ rundir.write_text_atomic = failing
 DISK_FULL = "raise OSError(errno.ENOSPC, 'No space left on device', str(path))"
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_the_run_folder_is_written_leaves_no_run(tmp_path: Path):
     project = make_project(tmp_path / "project")
     prelude = FAIL_AT.format(test="path.name == 'verdict.json'", action=DISK_FULL)
@@ -146,6 +147,7 @@ def test_a_full_disk_while_the_run_folder_is_written_leaves_no_run(tmp_path: Pat
     assert len(visible_runs(project)) == 1
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_a_model_is_saved_leaves_no_run_to_answer_for_it(project: Path):
     before = visible_runs(project)
     prelude = FAIL_AT.format(test="path.parent.name == 'models'", action=DISK_FULL)
@@ -156,6 +158,7 @@ def test_a_full_disk_while_a_model_is_saved_leaves_no_run_to_answer_for_it(proje
     assert verdict.exit_code in (0, 1, 3), verdict.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_full_disk_under_the_cache_keeps_it_whole(tmp_path: Path, jobs: str):
     """Every file write fails as on a full disk: the first cache entry stops the run (also when it
@@ -358,6 +361,7 @@ KILL_AT_VERDICT = FAIL_AT.format(test="path.name == 'verdict.json'",
                                  action="import os, signal; os.kill(os.getpid(), signal.{signal})")
 
 
+@pytest.mark.slow
 def test_a_run_killed_while_its_folder_is_written_is_swept_by_the_next(tmp_path: Path):
     project = make_project(tmp_path / "project")
     killed = run_wrapped(KILL_AT_VERDICT.format(signal="SIGKILL"), "run", "-j", "1", cwd=project)
@@ -376,6 +380,7 @@ def test_a_run_killed_while_its_folder_is_written_is_swept_by_the_next(tmp_path:
     assert len(visible_runs(project)) == 1 and not temporary_files(project)
 
 
+@pytest.mark.slow
 def test_a_run_terminated_while_its_folder_is_written_cleans_up(tmp_path: Path):
     project = make_project(tmp_path / "project")
     stopped = run_wrapped(KILL_AT_VERDICT.format(signal="SIGTERM"), "run", "-j", "1", cwd=project)

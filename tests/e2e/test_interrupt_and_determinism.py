@@ -95,6 +95,7 @@ def _assert_complete(entry: Path) -> None:
         assert stored["predictions"].shape[0] > 0
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_fits_and_the_next_run_resumes(tmp_path: Path):
     demo = _knn_project(tmp_path / "demo", ["dummy"])  # the slowest model, knn, is fitted first
     interrupted = _interrupt_when_stuck(demo, jobs=1, fits_that_end=3, stuck=1)
@@ -120,6 +121,7 @@ def test_ctrl_c_keeps_finished_fits_and_the_next_run_resumes(tmp_path: Path):
         _assert_complete(entry)
 
 
+@pytest.mark.slow
 def test_ctrl_c_with_worker_threads_returns_at_once(tmp_path: Path):
     """Worker threads cannot be killed, so mlproj must not wait for the fits they are running:
     here both workers are inside fits that never end."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.e2e.helpers import cli
 
@@ -18,6 +19,7 @@ def _run(tmp_path: Path, template: str) -> Path:
     return demo
 
 
+@pytest.mark.slow
 def test_classification_predictions_keep_the_input_columns(tmp_path: Path):
     demo = _run(tmp_path, "classification")
     new = pd.read_csv(demo / "catalogue.csv").drop(columns=["class"]).head(200)
@@ -43,6 +45,7 @@ def test_classification_predictions_keep_the_input_columns(tmp_path: Path):
     assert (out["selected_galaxy"] == (out["p_galaxy"] >= point["threshold"])).all()
 
 
+@pytest.mark.slow
 def test_predictions_never_overwrite_a_catalogue_and_a_missing_data_file_is_named(tmp_path: Path):
     demo = _run(tmp_path, "classification")
     before = (demo / "catalogue.csv").read_bytes()
@@ -57,6 +60,7 @@ def test_predictions_never_overwrite_a_catalogue_and_a_missing_data_file_is_name
     assert "no such file" in missing.stderr and "relative to the folder you run mlproj in" in missing.stderr
 
 
+@pytest.mark.slow
 def test_regression_predictions_have_sigma_and_interval(tmp_path: Path):
     demo = _run(tmp_path, "regression")
     result = cli("predict", "--data", str(demo / "catalogue.csv"), "--out", str(tmp_path / "out.parquet"), cwd=demo)
@@ -67,6 +71,7 @@ def test_regression_predictions_have_sigma_and_interval(tmp_path: Path):
     np.testing.assert_allclose(out["high_68"] - out["low_68"], 2 * out["sigma"])
 
 
+@pytest.mark.slow
 def test_a_model_file_that_is_not_ours_is_refused(tmp_path: Path):
     demo = _run(tmp_path, "classification")
     models = sorted((demo / "runs" / "latest" / "models").glob("*.skops"))
@@ -78,6 +83,7 @@ def test_a_model_file_that_is_not_ours_is_refused(tmp_path: Path):
     assert not (tmp_path / "o.csv").exists()
 
 
+@pytest.mark.slow
 def test_predict_on_a_catalogue_without_the_features(tmp_path: Path):
     demo = _run(tmp_path, "classification")
     pd.DataFrame({"objid": [1, 2]}).to_csv(tmp_path / "bad.csv", index=False)
@@ -86,6 +92,7 @@ def test_predict_on_a_catalogue_without_the_features(tmp_path: Path):
     assert "not in the catalogue" in result.stderr
 
 
+@pytest.mark.slow
 def test_regression_sigma_model_and_input_draws(tmp_path: Path):
     import yaml
 

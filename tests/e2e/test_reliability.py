@@ -56,6 +56,7 @@ def test_sigkill_part_way_then_resume_gives_the_uninterrupted_numbers(tmp_path: 
     assert _metrics(killed) == _metrics(clean)
 
 
+@pytest.mark.slow
 def test_a_second_run_on_the_same_project_reports_the_lock(tmp_path: Path):
     demo = tmp_path / "demo"
     assert cli("init", str(demo)).exit_code == 0

@@ -73,6 +73,7 @@ def _write(folder, project, n=800):
     (folder / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
 
 
+@pytest.mark.slow
 def test_grouped_split_keeps_fields_together(tmp_path):
     _write(tmp_path, _project(data__groups="field", validation__strategy="group"))
     result = cli("run", cwd=tmp_path)
@@ -109,6 +110,7 @@ def test_time_ordered_split_predicts_forward(tmp_path):
     assert "repeat" in result.stderr  # the note says why only one repeat is used
 
 
+@pytest.mark.slow
 def test_historical_baseline_is_scored_on_the_same_folds(tmp_path):
     project = _project(baselines=["dummy", "standard", "historical"],
                        historical={"column": "stellarity", "kind": "score", "direction": "lower"})
@@ -126,6 +128,7 @@ def test_historical_baseline_is_scored_on_the_same_folds(tmp_path):
     assert (results.loc[results.model == "historical", "fit_seconds"] == 0).all()
 
 
+@pytest.mark.slow
 def test_same_estimator_as_a_baseline_is_equivalent_and_a_better_one_is_improved(tmp_path):
     same = {"name": "forest_again", "estimator": "RandomForestClassifier", "params": {"random_state": 123}}
     project = _project(candidates=[same], baselines=["dummy", "standard"],

@@ -28,6 +28,7 @@ def _results(folder: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_new_user_loop_as_real_processes(tmp_path: Path):
     init = cli_subprocess("init", "demo", "--template", "classification", cwd=tmp_path)
     assert init.returncode == 0, init.stderr
@@ -52,6 +53,7 @@ def test_init_refuses_a_folder_that_is_not_empty(tmp_path: Path):
     assert (tmp_path / "demo" / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_second_run_fits_nothing_and_a_new_candidate_fits_only_itself(tmp_path: Path):
     demo = _init(tmp_path)
     assert cli("run", "-j", "1", cwd=demo).exit_code == 0
@@ -95,6 +97,7 @@ def test_second_run_fits_nothing_and_a_new_candidate_fits_only_itself(tmp_path: 
     assert "Up to date" not in cli("run", "-j", "1", cwd=demo).stdout
 
 
+@pytest.mark.slow
 def test_verdict_on_a_run_whose_config_changed_is_stale(tmp_path: Path):
     demo = _init(tmp_path)
     assert cli("run", cwd=demo).exit_code == 0
@@ -115,6 +118,7 @@ def test_verdict_on_a_run_whose_config_changed_is_stale(tmp_path: Path):
     assert "stale run" in as_json.stderr and "old run's verdict" in " ".join(as_json.stderr.split())
 
 
+@pytest.mark.slow
 def test_verdict_on_a_run_whose_data_changed_is_stale(tmp_path: Path):
     demo = _init(tmp_path)
     assert cli("run", cwd=demo).exit_code == 0
@@ -126,6 +130,7 @@ def test_verdict_on_a_run_whose_data_changed_is_stale(tmp_path: Path):
     assert "catalogue" in result.stderr and "changed" in result.stderr
 
 
+@pytest.mark.slow
 def test_commands_into_a_closed_pipe_keep_their_exit_codes(tmp_path: Path):
     """`mlproj verdict | head -1`: the reader stops early; the exit code must still be the verdict's,
     and JSON written straight to stdout (`schema`, `plan --json`) is no internal error."""
@@ -145,6 +150,7 @@ def test_commands_into_a_closed_pipe_keep_their_exit_codes(tmp_path: Path):
         assert "Traceback" not in stderr and "internal error" not in stderr, command
 
 
+@pytest.mark.slow
 def test_verdict_json_and_junit(tmp_path: Path):
     demo = _init(tmp_path)
     assert cli("run", cwd=demo).exit_code == 0
@@ -160,6 +166,7 @@ def test_verdict_json_and_junit(tmp_path: Path):
     assert int(suite.get("failures")) == sum(c["status"] == "fail" for c in verdict["criteria"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_the_verdicts_a_template_readme_promises(tmp_path: Path, template: str):
     """The README that `mlproj init` writes tells the user which thresholds pass, stay
@@ -182,6 +189,7 @@ def test_the_verdicts_a_template_readme_promises(tmp_path: Path, template: str):
     assert latest(demo, "summary.json")["task"] == template  # each template is named after its task
 
 
+@pytest.mark.slow
 def test_version_and_a_scheduler_without_the_dask_backend(tmp_path: Path):
     from mlproj import __version__
 
@@ -199,6 +207,7 @@ def test_version_and_a_scheduler_without_the_dask_backend(tmp_path: Path):
         assert result.exit_code == 2 and words in result.stderr, (options, result.output)
 
 
+@pytest.mark.slow
 def test_the_test_set_counts_model_configurations_not_names_or_finish_lines(tmp_path: Path):
     demo = _init(tmp_path)
     project = yaml.safe_load((demo / "mlproj.yaml").read_text())
@@ -248,6 +257,7 @@ def test_regression_uncertainty_criteria_and_quantile_sigma(tmp_path: Path):
     assert set(verdict["selections"][0]["uncertainty"]["methods"]) == {"global", "quantile"}
 
 
+@pytest.mark.slow
 def test_calibrated_classification(tmp_path: Path):
     demo = _init(tmp_path)
     project = yaml.safe_load((demo / "mlproj.yaml").read_text())
@@ -261,6 +271,7 @@ def test_calibrated_classification(tmp_path: Path):
     assert "Calibration of" in result.stdout
 
 
+@pytest.mark.slow
 def test_cache_prune_keeps_the_current_plan(tmp_path: Path):
     demo = _init(tmp_path)
     project = yaml.safe_load((demo / "mlproj.yaml").read_text())
@@ -279,6 +290,7 @@ def test_cache_prune_keeps_the_current_plan(tmp_path: Path):
     assert not list((demo / ".mlproj" / "cache").rglob("*.npz"))
 
 
+@pytest.mark.slow
 def test_a_run_with_failed_fits_is_never_up_to_date(tmp_path: Path):
     demo = _init(tmp_path)
     project = yaml.safe_load((demo / "mlproj.yaml").read_text())
@@ -316,6 +328,7 @@ def test_a_run_whose_every_fit_fails_is_an_error_not_an_undetermined_verdict(tmp
     assert not (demo / "runs").exists()  # no run folder that `mlproj verdict` would call undetermined
 
 
+@pytest.mark.slow
 def test_fits_catalogue_gives_the_same_results_as_its_csv(tmp_path: Path):
     """An astronomer's FITS table runs end to end, number for number like the same data in CSV."""
     import pandas as pd

@@ -225,6 +225,7 @@ def test_uninformative_pickles(uninformative_fit):
     np.testing.assert_array_equal(clone.prior_, est.prior_)
 
 
+@pytest.mark.slow
 def test_uninformative_unpickles_in_a_fresh_process():
     est = build_estimator(ModelSpec("dummy", "UninformativeClassifier"), "classification", 1)
     est.fit(np.zeros((4, 1)), np.array([0, 1, 1, 1]))

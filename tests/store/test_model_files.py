@@ -178,6 +178,7 @@ def _estimators(task: str) -> list[str]:
                       (task == "regression" or hasattr(cls(**PARAMS.get(name, {})), "predict_proba")))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", _estimators("classification"))
 def test_every_classifier_mlproj_writes_loads_back(tmp_path, name):
     params = PARAMS.get(name, {})
@@ -190,6 +191,7 @@ def test_every_classifier_mlproj_writes_loads_back(tmp_path, name):
                            "classification", "binary")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", _estimators("regression"))
 def test_every_regressor_mlproj_writes_loads_back(tmp_path, name):
     params = PARAMS.get(name, {})
@@ -918,6 +920,7 @@ print(json.dumps({"outcome": outcome, "skops_list": len(trusted_types.SKLEARN_ES
 """
 
 
+@pytest.mark.slow
 def test_every_allowed_estimator_round_trips_with_skops_imported_fast():
     """skops_io leaves out skops's list of public estimators (0.3 s of imports): every estimator
     mlproj can fit must still save and load, judged by mlproj's own trust rules alone."""
