@@ -456,11 +456,42 @@ class Diagnostics(Part):
 
 
 @dataclass
+class StrongFeature(Part):
+    """A single feature that separates the classes (or predicts the target) on its own.
+
+    `label_function`: the feature is a deterministic function of the label (e.g. a copy of the
+    class, or a redshift that is 0 exactly for stars); `value`: its `statistic` (ROC AUC of the
+    feature alone, |Pearson r|, ...) on the development set. `acknowledged`: the project lists it
+    in `data.allowed_strong_features`.
+    """
+
+    feature: str
+    statistic: str
+    value: float | None
+    label_function: bool = False
+    acknowledged: bool = False
+
+    @property
+    def leaks(self) -> bool:
+        """Near-perfect on its own (AUC >= 0.999 or |r| >= 0.999) or a function of the label."""
+        return self.label_function or (self.value is not None and self.value >= LEAK_LEVEL)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StrongFeature:
+        return cls(d["feature"], d["statistic"], d.get("value"), bool(d.get("label_function")),
+                   bool(d.get("acknowledged")))
+
+
+# A feature this good alone is a leak until the project says it is physics (DESIGN §6).
+LEAK_LEVEL = 0.999
+
+
+@dataclass
 class Summary(Part):
     """summary.json: the design, the data, every model's scores per case, the test set, power,
     diagnostics and warnings; everything the verdict needs, including the uncertainties."""
 
-    OPTIONAL = ("project", "failed_fits")
+    OPTIONAL = ("project", "failed_fits", "val_train_ratio")
 
     project: str | None
     task: str
@@ -475,6 +506,9 @@ class Summary(Part):
     diagnostics: Diagnostics | None = None
     warnings: list[str] = field(default_factory=list)
     failed_fits: int | None = None  # set once every fit has run; a run with failed fits is never up to date
+    # n_val/n_train of the splits for the corrected SE (DESIGN §6); None: K-fold, 1/(k-1).
+    val_train_ratio: float | None = None
+    strong_features: list[StrongFeature] = field(default_factory=list)  # single features that separate alone
 
     def tested(self, model: str | None) -> TestScores | None:
         """The held-out test result of `model`, if it was tested."""
@@ -494,4 +528,6 @@ class Summary(Part):
             None if d.get("diagnostics") is None else Diagnostics.from_dict(d["diagnostics"]),
             list(d.get("warnings") or []),
             d.get("failed_fits"),
+            d.get("val_train_ratio"),
+            [StrongFeature.from_dict(f) for f in d.get("strong_features") or []],
         )
