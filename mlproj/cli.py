@@ -136,6 +136,13 @@ def init(
     out.print(f"\nNext: {where}mlproj run && mlproj verdict")
 
 
+def _print_warnings_and_notes(dataset) -> None:
+    for warning in dataset.warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
+    for note in dataset.notes:
+        err.print(f"[cyan]note:[/] {escape(note)}", markup=True)
+
+
 @app.command()
 @_guard
 def check(config: Path = ConfigOption) -> None:
@@ -145,10 +152,10 @@ def check(config: Path = ConfigOption) -> None:
     from mlproj.workflow import run as runner
 
     prepared = runner.prepare(load_project(config))
+    runner.project_runs(prepared.loaded)  # a `name:` another project file of the folder owns
     console.print_data(out, runner.describe_data(prepared), prepared.loaded.project.positive)
     _print_plan(prepared)
-    for warning in prepared.dataset.warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
+    _print_warnings_and_notes(prepared.dataset)
     out.print("[green]OK[/]: the project file and the catalogue are valid.", markup=True)
 
 
@@ -206,6 +213,7 @@ def run(
     from mlproj.workflow import run as runner
 
     loaded = load_project(config)
+    runner.project_runs(loaded)  # a name another project file of the folder owns: said before any fit
     prepared = runner.prepare(loaded)
     n_jobs = jobs if jobs is not None else loaded.project.execution.n_jobs
     backend = backend or loaded.project.execution.backend
@@ -213,8 +221,7 @@ def run(
     if backend == "dask" and not address:
         raise MlprojError("the dask backend needs a scheduler address",
                           hint="pass --scheduler tcp://HOST:PORT or set execution.scheduler")
-    for warning in prepared.dataset.warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
+    _print_warnings_and_notes(prepared.dataset)
     for reason, count in prepared.dataset.dropped.items():
         out.print(f"Dropped {console.count(count, 'row')} {reason}.")
     total = len(prepared.plan.tasks)
@@ -227,7 +234,7 @@ def run(
                TimeRemainingColumn())
     from mlproj.store.lock import project_lock
 
-    with project_lock(loaded.root), Progress(*columns, console=err, transient=True,
+    with project_lock(loaded.root, loaded.project.name), Progress(*columns, console=err, transient=True,
                                              disable=not err.is_terminal) as progress:
         bar = progress.add_task("fits", total=total)
         outcome = runner.run_project(prepared, n_jobs=n_jobs, on_task=lambda _: progress.advance(bar),
@@ -267,14 +274,16 @@ def _check_run_options(config: Path, jobs: int | None, backend: str | None, sche
 @app.command()
 @_guard
 def verdict(
-    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder (default: the latest run)."),
+    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder, or its name under "
+                                         "runs/<project>/ (default: this project file's latest run)."),
     config: Path = ConfigOption,
     as_json: bool = typer.Option(False, "--json", help="Print verdict.json."),
     junit: Path | None = typer.Option(None, "--junit", help="Also write a JUnit XML report (one case per criterion)."),
     allow_stale: bool = typer.Option(False, "--allow-stale", help="Show the run's verdict even if the project file "
                                      "or catalogue changed since (it judged the old ones)."),
 ) -> None:
-    """A run's verdict on the finish line: exit 0 pass, 1 fail, 3 undetermined, 2 invalid or stale."""
+    """A run's verdict on the finish line (default: this project file's latest run): exit 0 pass, 1 fail,
+    3 undetermined, 2 invalid or stale (a run of another project file counts as stale)."""
     from mlproj.report import console
     from mlproj.report.junit import write_junit
     from mlproj.workflow import review
@@ -300,7 +309,8 @@ def verdict(
 @app.command()
 @_guard
 def predict(
-    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder (default: the latest run)."),
+    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder, or its name under "
+                                         "runs/<project>/ (default: this project file's latest run)."),
     data: Path = typer.Option(..., "--data", help="Catalogue to predict (any format a project reads: .csv, .parquet, .fits, ...)."),
     out_file: Path = typer.Option(..., "--out", help="Where to write the predictions (.csv, .parquet)."),
     model: str | None = typer.Option(None, "--model", help="A saved model other than the selected one."),
@@ -309,13 +319,29 @@ def predict(
     config: Path = ConfigOption,
     allow_stale: bool = typer.Option(False, "--allow-stale", help="Predict even if config or data changed."),
 ) -> None:
-    """Apply the run's selected model to a new catalogue; keeps every input column."""
+    """Apply the selected model of this project file's run to a new catalogue; keeps every input column."""
     from mlproj.workflow import review
     from mlproj.workflow.predict import predict as apply_model
 
     result = review.rejudge(run_dir, config, allow_stale=allow_stale)
     done = apply_model(result.run_dir, data, out_file, model=model, draws=draws)
     out.print(f"Wrote {done.rows} predictions of {done.model} to {out_file} (new columns: {', '.join(done.columns)}).")
+
+
+@app.command("runs")
+@_guard
+def list_runs(config: Path = ConfigOption) -> None:
+    """List this project file's runs (runs/<project>/), newest last, with their verdicts."""
+    from mlproj.workflow import review
+
+    folder, rows = review.runs_table(config)
+    if not rows:
+        out.print(f"No runs yet in {_relative(folder)}; `mlproj run -c {config}` makes the first.")
+        return
+    out.print(f"Runs of {config} in {_relative(folder)}:")
+    for row in rows:
+        out.print(f"  {row.name}{'  ◀ latest' if row.latest else ''}  {row.status}"
+                  + (f"  selected {row.selected}" if row.selected else ""), soft_wrap=True)
 
 
 @app.command()
@@ -363,15 +389,23 @@ def cache_prune(
     """Delete cached fits that the current plan no longer uses (or all with --all)."""
     from mlproj.execute.cache import Cache
     from mlproj.project.loading import load_project
+    from mlproj.workflow import review
     from mlproj.workflow import run as runner
 
     loaded = load_project(config)
     keep: set[str] = set()
+    others: list[str] = []
     if not everything:
         plan = runner.prepare(loaded).plan
         keep = {t.key for t in plan.tasks} | {t.key for t in plan.final_tasks.values()}
+        # The cache is the folder's: the other project files' latest runs keep their fits.
+        own = runner.project_runs(loaded)
+        for name, keys in review.fits_of_other_projects(loaded.root, own).items():
+            keep |= keys
+            others.append(name)
     files, freed = Cache(loaded.root / runner.CACHE_DIR).prune(keep)
-    out.print(f"Removed {files} cache files ({freed / 1e6:.1f} MB); kept the fits of the current plan."
+    kept = " and of the latest runs of " + ", ".join(others) if others else ""
+    out.print(f"Removed {files} cache files ({freed / 1e6:.1f} MB); kept the fits of the current plan{kept}."
               if not everything else f"Removed {files} cache files ({freed / 1e6:.1f} MB).")
 
 

@@ -13,7 +13,7 @@ that are scored (the test set takes its threshold from the development predictio
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,17 +28,20 @@ from mlproj.analyse.types import (
     ModelScores,
     PitResult,
     PrimaryMetric,
+    Proportion,
     RateCounts,
     Summary,
     TestCaseScores,
+    TestInterval,
     TestRate,
     TestScores,
+    TimeTrend,
     finite,
 )
 from mlproj.plan.compile import Plan, Task
 from mlproj.plan.estimators import ignores_features
 from mlproj.project.schema import MetricSection, Project
-from mlproj.science import metrics, stats
+from mlproj.science import batch_metrics, metrics, stats
 
 if TYPE_CHECKING:
     from mlproj.execute.cache import TaskOutput
@@ -222,14 +225,9 @@ def score_repeat(plan: Plan, cases: list[Case], y: np.ndarray, repeat: int,
                 else:
                     values[fold][column] = _score_metric(plan.task_kind, case, metric, y[valid], usable[fold], is_main)
                     if plan.task_kind == "classification" and metric.name in ("completeness", "purity"):
-                        score = _positive_score(case, usable[fold], is_main)
-                        if score is not None and usable[fold].ndim == 2:
-                            selected = score >= metric.params["threshold"]
-                            positive = np.isin(y[valid], case.positives)
-                            counts["true_positives"] += int((selected & positive).sum())
-                            counts["false_positives"] += int((selected & ~positive).sum())
-                            counts["n_positive"] += int(positive.sum())
-                            counts["n_negative"] += int((~positive).sum())
+                        selected = selection_counts(case, metric, y[valid], usable[fold], is_main)
+                        for key in counts if selected is not None else ():
+                            counts[key] += selected[key]
             if counts["n_positive"] or counts["n_negative"]:
                 pooled[column] = rate_record(metric.name, counts)
         for method in case.uncertainty_methods:
@@ -261,12 +259,18 @@ def point_prediction(predictions: np.ndarray) -> np.ndarray:
 def predicted_sigma(method: str, y_reference: np.ndarray, reference: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     """σ for `predictions`, calibrated on out-of-fold predictions of *other* objects.
 
-    global: the RMS residual (one σ for everyone); residual: the second model's |residual|
-    prediction times the factor that gives unit-variance standardised residuals on the reference.
+    global: the RMS residual (one σ for everyone); residual, quantile, ensemble: the unscaled
+    spread times the factor that gives unit-scale standardised residuals on the reference.
+    conformal: MAPIE's intervals were calibrated inside the training fold, so their σ-equivalent
+    (95% half-width / 1.96) is used as it is: rescaling it would void the coverage guarantee.
     """
+    from mlproj.science.sigma import CALIBRATED_IN_FOLD
+
     n = len(point_prediction(predictions))
     if method == "global" or predictions.ndim == 1 or reference.shape[1] < 2:
         return np.full(n, global_sigma(y_reference, reference[:, 0]))
+    if method in CALIBRATED_IN_FOLD:
+        return np.maximum(predictions[:, 1], 1e-12)
     return np.maximum(predictions[:, 1] * sigma_factor(y_reference, reference), 1e-12)
 
 
@@ -313,17 +317,43 @@ def rate_record(name: str, counts: dict, confidence: float = 0.95) -> RateCounts
     """A rate with the counts it comes from and its Wilson interval (paper §2.3: rates need N)."""
     tp, fp = counts["true_positives"], counts["false_positives"]
     n_pos, n_neg = counts["n_positive"], counts["n_negative"]
-    if name == "purity":
-        k, n = tp, tp + fp
-    elif name == "fpr_at_fnr":
-        k, n = fp, n_neg
-    else:  # tpr_at_fpr, completeness
-        k, n = tp, n_pos
+    k, n = proportion_of(name, counts)
     low, high = metrics.wilson_interval(k, n, confidence) if n else (math.nan, math.nan)
     return RateCounts(tp, fp, n_pos, n_neg, value=finite(k / n if n else math.nan),
                       achieved_fpr=finite(fp / n_neg if n_neg else math.nan),
                       achieved_tpr=finite(tp / n_pos if n_pos else math.nan),
                       wilson=(finite(low), finite(high)), confidence=confidence)
+
+
+def proportion_of(name: str, counts: dict) -> tuple[int, int]:
+    """(k, n) of a rate counted at a selection (`counts`: true/false positives, positives and
+    negatives): what the metric's `rate_of` says its objects are."""
+    tp, fp = counts["true_positives"], counts["false_positives"]
+    rate_of = metrics.METRICS[name].rate_of
+    if rate_of == "selected":  # purity
+        return tp, tp + fp
+    if rate_of == "negatives":  # fpr_at_fnr
+        return fp, counts["n_negative"]
+    return tp, counts["n_positive"]  # tpr_at_fpr, completeness
+
+
+def _proportions(case: Case, rows: list[dict], pooled: dict[str, RateCounts]) -> dict[str, Proportion]:
+    """The pooled out-of-fold counts of each rate metric of `case` for one model (repeat 0: every
+    development object once). A rate of all objects (accuracy, outlier fraction) is k/n of each
+    fold's n_valid objects, so k is read back exactly; a fold without a score adds nothing."""
+    out = {}
+    for metric in case.metrics:
+        rate_of = metrics.METRICS[metric.name].rate_of
+        column = case.column(metric)
+        if rate_of == "objects":
+            scored = [r for r in rows if r["repeat"] == 0 and not math.isnan(r[column])]
+            if scored:
+                out[metric.label] = Proportion(sum(round(r[column] * r["n_valid"]) for r in scored),
+                                               sum(r["n_valid"] for r in scored))
+        elif rate_of is not None and pooled.get(column):
+            rate = pooled[column]
+            out[metric.label] = Proportion(*proportion_of(metric.name, vars(rate)))
+    return out
 
 
 # ------------------------------------------------------------------------------------------ tables
@@ -377,8 +407,13 @@ def summarize_models(plan: Plan, rows: list[dict]) -> list[ModelInfo]:
 
 
 def _estimate(scores: list[float], plan: Plan, confidence: float,
-              bounds: tuple[float, float] = (-math.inf, math.inf)) -> Estimate:
-    return Estimate.from_dict(stats.summarize(scores, plan.folds, plan.repeats, confidence, bounds=bounds).to_dict())
+              bounds: tuple[float, float] = (-math.inf, math.inf), counts: Proportion | None = None) -> Estimate:
+    """A metric over the folds; a rate's interval floored by its pooled counts (`counts`, DESIGN §6)."""
+    summary = stats.summarize(scores, plan.folds, plan.repeats, confidence, bounds=bounds,
+                              val_train_ratio=plan.val_train_ratio)
+    if counts is not None:
+        summary = stats.floor_rate(summary, counts.successes, counts.trials)
+    return Estimate.from_dict(summary.to_dict())
 
 
 def summarize_cases(plan: Plan, rows: list[dict], cases: list[Case], rates: dict[str, dict[str, RateCounts]],
@@ -390,10 +425,12 @@ def summarize_cases(plan: Plan, rows: list[dict], cases: list[Case], rates: dict
         for spec in plan.models:
             mine = sorted((r for r in rows if r["model"] == spec.name), key=lambda r: (r["repeat"], r["fold"]))
             pooled = rates.get(spec.name, {})
+            proportions = _proportions(case, mine, pooled)
             per_model[spec.name] = ModelScores(
                 metrics={m.label: _estimate([r[case.column(m)] for r in mine], plan, confidence,
-                                            bounds=metrics.BOUNDS[m.name])
+                                            bounds=metrics.BOUNDS[m.name], counts=proportions.get(m.label))
                          for m in case.metrics},
+                proportions=proportions or None,
                 scores=[finite(r[case.primary_column]) for r in mine],
                 rates={m.label: pooled[case.column(m)] for m in case.metrics if pooled.get(case.column(m))},
                 uncertainty={
@@ -405,6 +442,14 @@ def summarize_cases(plan: Plan, rows: list[dict], cases: list[Case], rates: dict
                     method: [finite(r[uncertainty_column("crps", method)]) for r in mine]
                     for method in case.uncertainty_methods
                 },
+                uncertainty_nll_scores={
+                    method: [finite(r[uncertainty_column("nll", method)]) for r in mine]
+                    for method in case.uncertainty_methods
+                } if case.uncertainty_methods else None,
+                uncertainty_coverage={method: pooled_coverage(mine, method) for method in case.uncertainty_methods}
+                if case.uncertainty_methods else None,
+                trend=time_trend([finite(r[case.primary_column]) for r in mine], confidence=confidence)
+                if plan.strategy == "time" else None,
             )
         out.append(CaseResult(
             name=case.name,
@@ -423,22 +468,84 @@ def summarize_cases(plan: Plan, rows: list[dict], cases: list[Case], rates: dict
     return out
 
 
+def pooled_coverage(rows: list[dict], method: str) -> dict[str, Coverage]:
+    """The ±1σ and ±1.96σ coverage of `method` over the out-of-fold predictions of repeat 0 (every
+    development object once), with the Wilson interval of the pooled counts (DESIGN §6: rates
+    have a floor from their counts). A fold's coverage is k/n of its n_valid objects, so k is
+    read back exactly; a fold without scores adds nothing."""
+    from mlproj.science import uncertainty
+
+    out = {}
+    for name, nominal in uncertainty.NOMINAL_COVERAGE.items():
+        inside = n = 0
+        for row in rows:
+            value = row[uncertainty_column(name, method)]
+            if row["repeat"] == 0 and not math.isnan(value):
+                inside += round(value * row["n_valid"])
+                n += row["n_valid"]
+        low, high = metrics.wilson_interval(inside, n, 0.95) if n else (math.nan, math.nan)
+        out[coverage_label(nominal)] = Coverage(nominal, finite(inside / n if n else math.nan), inside, n,
+                                                (finite(low), finite(high)))
+    return out
+
+
 def summarize_run(plan: Plan, rows: list[dict], cases: list[Case], rates: dict[str, dict[str, RateCounts]], *,
                   project: str, confidence: float, data: DataDescription, warnings: list[str]) -> Summary:
     """The cross-validated Summary: models and cases. The held-out test, power and diagnostics
     are added once the verdict has selected the models they are about."""
     return Summary(project=project, task=plan.task_kind, folds=plan.folds, repeats=plan.repeats,
                    confidence=confidence, data=data, models=summarize_models(plan, rows),
-                   cases=summarize_cases(plan, rows, cases, rates, confidence), warnings=list(warnings))
+                   cases=summarize_cases(plan, rows, cases, rates, confidence), warnings=list(warnings),
+                   val_train_ratio=plan.val_train_ratio)
+
+
+def time_trend(scores: list[float | None], *, confidence: float) -> TimeTrend | None:
+    """The drift of a metric across time-ordered windows (`scores`, earliest first), or None
+    with fewer than three defined windows (a line through two points has no uncertainty).
+
+    Least squares over the window index, scipy.stats.linregress: its slope, standard error and
+    two-sided p of slope = 0 (Student t, n − 2 degrees of freedom). Windows without a score keep
+    their place in time.
+    """
+    from scipy import stats as scipy_stats
+
+    index = np.array([i for i, v in enumerate(scores) if v is not None], dtype=np.float64)
+    values = np.array([v for v in scores if v is not None], dtype=np.float64)
+    if len(values) < 3:
+        return None
+    if np.ptp(values) == 0:  # no drift at all; linregress would divide 0 by 0
+        return TimeTrend(list(scores), 0.0, 0.0, None, False, confidence)
+    fit = scipy_stats.linregress(index, values)
+    p_value = finite(fit.pvalue)
+    return TimeTrend(list(scores), finite(fit.slope), finite(fit.stderr), p_value,
+                     p_value is not None and p_value < 1.0 - confidence, confidence)
+
+
+def trend_warning(summary: Summary, case_name: str, model: str | None) -> str | None:
+    """One sentence when the selected model's skill drifts significantly across the time windows."""
+    case = next((c for c in summary.cases if c.name == case_name), None)
+    scores = case.models.get(model) if case is not None and model is not None else None
+    trend = scores.trend if scores is not None else None
+    if trend is None or not trend.significant:
+        return None
+    better = (trend.slope > 0) == case.primary.greater_is_better
+    where = f" ({case.name})" if len(summary.cases) > 1 else ""
+    return (f"the {case.primary.label} of {model}{where} drifts with time across the {len(trend.scores)} validation "
+            f"windows ({'better' if better else 'worse'} by {abs(trend.slope):.3g} ± {trend.slope_se:.2g} per window, "
+            f"p = {trend.p_value:.2g}): the mean over the windows is not the skill to expect on the newest data, "
+            "and the latest window is the better guide")
 
 
 def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, cases: list[Case],
-               development: tuple[np.ndarray, np.ndarray] | None) -> TestScores:
-    """The held-out test result of one model for every case, with counts behind rate metrics.
+               development: tuple[np.ndarray, np.ndarray] | None, only: Collection[str] | None = None, *,
+               confidence: float = 0.90) -> TestScores:
+    """The held-out test result of one model for every case (or the cases named in `only`: those
+    it was selected for), with counts behind rate metrics.
 
     `development` (pooled_development_predictions: rows and out-of-fold predictions of repeat 0)
     supplies the operating point thresholds, chosen on the development set and applied to the
-    test set, and the reference that calibrates the predicted σ.
+    test set, and the reference that calibrates the predicted σ. The primary metric gets its test
+    interval at `confidence` (`test_interval`), which the finish line is judged on.
     """
     from mlproj.science import uncertainty
 
@@ -446,6 +553,8 @@ def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, c
     result = TestScores(model=model, n_test=int(len(test_rows)))
     for index, case in enumerate(cases):
         is_main = index == 0
+        if only is not None and case.name not in only:
+            continue
         values, points = {}, {}
         for metric in case.metrics:
             if plan.task_kind == "classification" and metric.name in metrics.OPERATING_POINT_METRICS:
@@ -467,6 +576,8 @@ def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, c
                 values[metric.label] = finite(_score_metric(plan.task_kind, case, metric, y[test_rows],
                                                             predictions, is_main))
         entry = TestCaseScores(metrics=values, rates=points)
+        entry.intervals = {case.primary.label: test_interval(plan, case, case.primary, y, predictions, is_main,
+                                                             points.get(case.primary.label), confidence)}
         if case.uncertainty_methods and development is not None:
             reference_rows, pooled = development
             reference = as_columns(pooled)
@@ -482,9 +593,77 @@ def score_test(model: str, predictions: np.ndarray, plan: Plan, y: np.ndarray, c
                         uncertainty.coverage(y[test_rows], mu, sigma, nominal).to_dict())
                     for nominal in uncertainty.NOMINAL_COVERAGE.values()}
             last = case.uncertainty_methods[-1]
-            entry.pit = _pit(y[test_rows], mu, predicted_sigma(last, y[reference_rows], reference, predictions), last)
+            entry.pit = _pit(y[test_rows], mu, predicted_sigma(last, y[reference_rows], reference, predictions), last,
+                             list(entry.coverage[last].values()))
         result.cases[case.name] = entry
     return result
+
+
+def test_interval(plan: Plan, case: Case, metric: ResolvedMetric, y: np.ndarray, predictions: np.ndarray,
+                  is_main: bool, point: RateCounts | None, confidence: float) -> TestInterval:
+    """The held-out test interval of one metric (DESIGN §6): a rate's Wilson interval from its test
+    counts (`point`: the counts at the operating point, for tpr_at_fpr and fpr_at_fnr), otherwise
+    a bootstrap over the test objects, seeded by the plan."""
+    test_rows = plan.test
+    n = int(len(test_rows))
+    info = metrics.METRICS[metric.name]
+    y_test = y[test_rows]
+    counts = None
+    if info.rate_of == "objects":
+        value = _score_metric(plan.task_kind, case, metric, y_test, predictions, is_main)
+        counts = None if math.isnan(value) else (round(value * n), n)
+    elif info.is_rate and metric.name in metrics.OPERATING_POINT_METRICS:
+        counts = None if point is None else proportion_of(metric.name, vars(point))
+    elif info.is_rate:
+        selected = selection_counts(case, metric, y_test, predictions, is_main)
+        counts = None if selected is None else proportion_of(metric.name, selected)
+    if info.is_rate:
+        if counts is None:
+            result = stats.TestInterval(math.nan, (math.nan, math.nan), confidence, "none", n,
+                                        detail=f"{metric.label} has no counts on the test set")
+        else:
+            result = stats.wilson_test_interval(*counts, n, confidence)
+    else:
+        seed = plan.splits[0].seed if plan.splits else 0
+        arrays = _batch_arrays(plan.task_kind, case, metric, y_test, predictions, is_main)
+        batched = batch_metrics.batched(metric.name, metric.params) if arrays is not None else None
+        if batched is not None:
+            truth, prediction = arrays
+            result = stats.bootstrap_interval(lambda rows: batched(truth[rows], prediction[rows]), n, confidence,
+                                              seed=seed, vectorized=True)
+        else:
+            def statistic(rows: np.ndarray) -> float:
+                return _score_metric(plan.task_kind, case, metric, y_test[rows], predictions[rows], is_main)
+
+            result = stats.bootstrap_interval(statistic, n, confidence, seed=seed)
+    return TestInterval.from_dict(result.to_dict())
+
+
+def _batch_arrays(task_kind: str, case: Case, metric: ResolvedMetric, y: np.ndarray, predictions: np.ndarray,
+                  is_main: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """(truth, prediction) as the batched metrics take them, scored as `_score_metric` scores:
+    regression truth and point predictions; for a binary metric, the positive-class indicator
+    and score (a historical score only for the main case's ranking metrics). None: no such form."""
+    if task_kind == "regression":
+        return y.astype(float), point_prediction(predictions)
+    if not metric.binary:
+        return None
+    if predictions.ndim == 1 and not (is_main and metric.name in RANKING_METRICS):
+        return None
+    return np.isin(y, case.positives), _positive_score(case, predictions, is_main)
+
+
+def selection_counts(case: Case, metric: ResolvedMetric, y: np.ndarray, predictions: np.ndarray,
+                     is_main: bool) -> dict | None:
+    """Counts of the objects selected with score >= the metric's threshold (completeness, purity)
+    among the objects `y`, or None without a positive-class score."""
+    score = _positive_score(case, predictions, is_main)
+    if score is None or predictions.ndim != 2:
+        return None
+    selected = score >= metric.params["threshold"]
+    positive = np.isin(y, case.positives)
+    return {"true_positives": int((selected & positive).sum()), "false_positives": int((selected & ~positive).sum()),
+            "n_positive": int(positive.sum()), "n_negative": int((~positive).sum())}
 
 
 def coverage_label(nominal: float) -> str:
@@ -507,11 +686,12 @@ def _test_reference(case: Case, model: str, plan: Plan, score: np.ndarray | None
     return None if scores is None else (rows, scores)
 
 
-def _pit(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, method: str) -> PitResult:
-    """PIT histogram and KS check of the test-set predictions (paper §5.2, figure 2)."""
+def _pit(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, method: str, coverages: list[Coverage]) -> PitResult:
+    """PIT histogram and KS check of the test-set predictions (paper §5.2, figure 2), consistent
+    with the coverages of the same predictions (never "calibrated" when a coverage is off)."""
     from mlproj.science import uncertainty
 
-    check = uncertainty.pit_check(uncertainty.pit_values(y, mu, sigma))
+    check = uncertainty.pit_check(uncertainty.pit_values(y, mu, sigma), coverages=coverages)
     return PitResult.from_dict({"method": method, **check.to_dict()})
 
 

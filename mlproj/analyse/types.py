@@ -15,11 +15,13 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from mlproj.science.numbers import general
+
 __all__ = [
     "BestOperatingPoint", "Calibration", "CaseResult", "Coverage", "DataDescription", "Diagnostics", "Estimate",
-    "ModelInfo", "ModelScores", "Part", "PitResult", "Power", "PowerPair", "PrimaryMetric", "RateCounts", "Summary",
-    "TestCaseScores", "TestRate", "TestScores", "TestSet", "TowardPrior", "as_pair", "finite", "fmt_number",
-    "json_ready", "or_nan",
+    "ModelInfo", "ModelScores", "Part", "PitResult", "Power", "PowerPair", "PrimaryMetric", "Proportion", "RateCounts",
+    "Summary", "TestCaseScores", "TestInterval", "TestRate", "TestScores", "TestSet", "TimeTrend", "TowardPrior",
+    "as_pair", "finite", "fmt_number", "json_ready", "or_nan",
 ]
 
 
@@ -37,8 +39,9 @@ def or_nan(value) -> float:
 
 
 def fmt_number(value: float | None, digits: int = 4) -> str:
-    """A stored number for a sentence or a table cell: `digits` significant digits, "—" for None."""
-    return "—" if value is None else f"{value:.{digits}g}"
+    """A stored number for a sentence or a table cell: `digits` significant digits with their
+    trailing zeros ("0.03000": the zeros are digits, "0.03" would claim fewer), "—" for None."""
+    return "—" if value is None else general(value, digits)
 
 
 def json_ready(value):
@@ -169,6 +172,19 @@ class RateCounts(Part):
 
 
 @dataclass
+class Proportion(Part):
+    """A rate as the count behind it: `successes` of `trials` objects (DESIGN §6: a rate's interval
+    has a floor from its counts, the Wilson interval of successes/trials)."""
+
+    successes: int
+    trials: int
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Proportion:
+        return cls(d["successes"], d["trials"])
+
+
+@dataclass
 class TestRate(RateCounts):
     """A test-set rate at the operating point chosen on the development predictions."""
 
@@ -187,13 +203,51 @@ class ModelScores(Part):
     rates: dict[str, RateCounts] = field(default_factory=dict)  # label -> out-of-fold counts of repeat 0
     uncertainty: dict[str, Estimate] = field(default_factory=dict)  # "crps[global]" -> estimate
     uncertainty_scores: dict[str, list[float | None]] = field(default_factory=dict)  # method -> CRPS per fold
+    # σ(x) methods are compared on NLL too (DESIGN §6): method -> NLL per (repeat, fold)
+    uncertainty_nll_scores: dict[str, list[float | None]] | None = None
+    # method -> nominal label -> the out-of-fold counts of repeat 0 inside the ±1σ / ±1.96σ bars
+    uncertainty_coverage: dict[str, dict[str, Coverage]] | None = None
+    # label -> pooled out-of-fold counts of each rate metric (repeat 0: every development object once)
+    proportions: dict[str, Proportion] | None = None
+    trend: TimeTrend | None = None  # time-ordered validation only: the primary metric window by window
+
+    OPTIONAL = ("uncertainty_nll_scores", "uncertainty_coverage", "trend", "proportions")  # regression σ(x); time splits
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelScores:
+        nll, coverage = d.get("uncertainty_nll_scores"), d.get("uncertainty_coverage")
         return cls({k: Estimate.from_dict(v) for k, v in (d.get("metrics") or {}).items()}, list(d["scores"]),
                    {k: RateCounts.from_dict(v) for k, v in (d.get("rates") or {}).items() if v},
                    {k: Estimate.from_dict(v) for k, v in (d.get("uncertainty") or {}).items()},
-                   {k: list(v) for k, v in (d.get("uncertainty_scores") or {}).items()})
+                   {k: list(v) for k, v in (d.get("uncertainty_scores") or {}).items()},
+                   None if nll is None else {k: list(v) for k, v in nll.items()},
+                   None if coverage is None else {method: {level: Coverage.from_dict(c) for level, c in levels.items()}
+                                                  for method, levels in coverage.items()},
+                   proportions=None if d.get("proportions") is None else
+                   {k: Proportion.from_dict(v) for k, v in d["proportions"].items()},
+                   trend=None if d.get("trend") is None else TimeTrend.from_dict(d["trend"]))
+
+
+@dataclass
+class TimeTrend(Part):
+    """The primary metric of time-ordered validation windows, earliest first, and its drift.
+
+    Sliding windows make the fold scores exchangeable only if the model's skill does not change
+    with time; the least-squares slope over the window index (scipy.stats.linregress) says
+    whether it does. `significant`: the two-sided p of slope = 0 is below 1 − confidence.
+    """
+
+    scores: list[float | None]  # per window, in time order (None: undefined in that window)
+    slope: float | None  # change of the metric from one window to the next
+    slope_se: float | None
+    p_value: float | None
+    significant: bool
+    confidence: float
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TimeTrend:
+        return cls(list(d["scores"]), d.get("slope"), d.get("slope_se"), d.get("p_value"),
+                   bool(d.get("significant")), d.get("confidence", 0.90))
 
 
 @dataclass
@@ -275,10 +329,33 @@ class PitResult(Part):
 
 
 @dataclass
+class TestInterval(Part):
+    """stats.TestInterval as stored: a held-out test score and its interval (Wilson from the test
+    counts for a rate, a bootstrap over the test objects otherwise), so `mlproj verdict` can judge
+    the finish line on the test set again without refitting."""
+
+    __test__ = False
+
+    value: float | None
+    interval: tuple[float | None, float | None]
+    confidence: float
+    method: str  # Wilson | bootstrap BCa | bootstrap percentile | none
+    n: int  # test objects
+    successes: int | None = None
+    trials: int | None = None
+    detail: str | None = None  # why the interval is missing or has no width
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TestInterval:
+        return cls(d.get("value"), as_pair(d.get("interval")), d["confidence"], d.get("method") or "none",
+                   d.get("n", 0), d.get("successes"), d.get("trials"), d.get("detail"))
+
+
+@dataclass
 class TestCaseScores(Part):
     """The held-out test result of one model in one case."""
 
-    OPTIONAL = ("uncertainty", "coverage", "pit")
+    OPTIONAL = ("uncertainty", "coverage", "pit", "intervals")
     __test__ = False  # not a pytest class
 
     metrics: dict[str, float | None]  # label -> value
@@ -286,15 +363,18 @@ class TestCaseScores(Part):
     uncertainty: dict[str, float | None] | None = None  # "crps[global]" -> value (regression σ methods)
     coverage: dict[str, dict[str, Coverage]] | None = None  # method -> nominal label -> counts inside
     pit: PitResult | None = None
+    intervals: dict[str, TestInterval] | None = None  # primary metric label -> its test interval (DESIGN §6)
 
     @classmethod
     def from_dict(cls, d: dict) -> TestCaseScores:
         coverage = d.get("coverage")
+        intervals = d.get("intervals")
         return cls(dict(d.get("metrics") or {}), {k: RateCounts.from_dict(v) for k, v in (d.get("rates") or {}).items()},
                    None if d.get("uncertainty") is None else dict(d["uncertainty"]),
                    None if coverage is None else {method: {level: Coverage.from_dict(c) for level, c in levels.items()}
                                                   for method, levels in coverage.items()},
-                   None if d.get("pit") is None else PitResult.from_dict(d["pit"]))
+                   None if d.get("pit") is None else PitResult.from_dict(d["pit"]),
+                   None if intervals is None else {k: TestInterval.from_dict(v) for k, v in intervals.items()})
 
 
 @dataclass

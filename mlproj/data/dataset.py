@@ -12,6 +12,7 @@ import difflib
 import os
 import stat
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ class Dataset:
     n_rows_read: int
     dropped: dict[str, int] = field(default_factory=dict)  # reason → rows dropped
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth knowing, nothing to fix (strong physical features)
     # The classical method's predictions, aligned with the rows: a score (higher = positive),
     # one-hot class probabilities, or regression values.
     errors: np.ndarray | None = None  # 1σ Gaussian errors aligned with X (0 where none is given)
@@ -55,6 +57,9 @@ class Dataset:
     historical: np.ndarray | None = None
     groups: np.ndarray | None = None
     order: np.ndarray | None = None
+    # Derived features from drawn measurements, for augmented copies and input draws (None: no
+    # derived feature depends on a value with an error or a non-detection range)
+    recompute: DerivedFeatures | None = None
 
     @property
     def n_rows(self) -> int:
@@ -486,12 +491,15 @@ def load_dataset(loaded: LoadedProject) -> Dataset:
     X = feature_matrix(table, names, loaded, derived)
     errors = error_matrix(table, loaded, names)
     ranges = _limit_ranges(bounds, names, n_read)
+    recompute = derived_features(table, loaded, names, errors, ranges)
+    table_columns = [str(c) for c in table.columns]
     del table  # the matrices hold what is needed; a large catalogue should not stay in memory twice
     return_freed_memory()
     if not keep.all():  # indexing copies: only when some rows really are dropped
         X = np.ascontiguousarray(X[keep])
         errors = np.ascontiguousarray(errors[keep]) if errors is not None else None
         ranges = np.ascontiguousarray(ranges[:, keep]) if ranges is not None else None
+        recompute = recompute.rows(keep) if recompute is not None else None
         y = y[keep]
         historical = historical[keep] if historical is not None else None
         groups = groups[keep] if groups is not None else None
@@ -503,6 +511,13 @@ def load_dataset(loaded: LoadedProject) -> Dataset:
         raise DataError("no rows are left after applying the class definitions", where=loaded.where("classes"),
                         hint="check the expressions against the values in the label column")
     _check_derived_values(X, names, loaded)
+    if project.objective.task == "regression":
+        _check_target_domains(y, np.flatnonzero(keep), loaded)
+    _check_allowed_strong_features(names, table_columns, loaded)
+    if not isinstance(data.features, list):
+        suspicious = _suspicious_default_features(X, names, derived + [indicator(c) for c in data.limits])
+        if suspicious:
+            warnings.append(suspicious_features_warning(suspicious, data.features))
     infinite = [n for n, bad in zip(names, np.isinf(X).any(axis=0)) if bad]
     if infinite:
         raise DataError(f"feature(s) {', '.join(infinite)} contain infinite values",
@@ -511,11 +526,167 @@ def load_dataset(loaded: LoadedProject) -> Dataset:
     if replaced:
         listed = ", ".join(f"{column} ({count})" for column, count in sorted(replaced.items()))
         warnings.append(f"sentinel values turned into missing values: {listed}")
+    implausible = implausible_errors(X, errors, names, data.errors)
+    if implausible:
+        warnings.append(implausible)
+    colours = catalogue_colours(X, names, [f for f in data.errors if f not in data.derived])
+    if colours:
+        shown = ", ".join(f"{c} = {a} - {b}" for c, a, b in colours)
+        warnings.append(f"{shown}: {'a colour' if len(colours) == 1 else 'colours'} read from the catalogue, the "
+                        "difference of two features with errors: augmented copies and input draws scatter "
+                        f"{'it' if len(colours) == 1 else 'each'} apart from its magnitudes. Define "
+                        f"{'it' if len(colours) == 1 else 'them'} under data.derived (e.g. "
+                        f"{_derived_example(*colours[0])}) instead of the catalogue column, so that every copy "
+                        "recomputes the colour from its drawn magnitudes")
+    overridden = [name for name in (recompute.recomputed if recompute is not None else []) if name in data.errors]
+    if overridden and data.augment:
+        warnings.append(f"data.errors of the derived feature(s) {', '.join(overridden)} are not used for augmented "
+                        "copies: they are recomputed from their drawn inputs, which carry the errors")
     dataset = Dataset(X=X, y=y, feature_names=names, classes=classes, positive=positive, source=path,
                       file_hash=file_hash(path), n_rows_read=n_read, dropped=dropped, warnings=warnings,
-                      historical=historical, groups=groups, order=order, errors=errors, limit_ranges=ranges)
+                      historical=historical, groups=groups, order=order, errors=errors, limit_ranges=ranges,
+                      recompute=recompute)
     _check_classes(dataset, loaded)
     return dataset
+
+
+# Target values a message quotes by data row; the count says how many there are in all.
+SHOWN_ROWS = 5
+
+
+def _check_target_domains(y: np.ndarray, rows: np.ndarray, loaded: LoadedProject) -> None:
+    """Every target lies where the project's metrics are defined (DESIGN §6): a relative σ_NMAD of
+    a redshift of −1 (a common code for "unknown") divides by 1 + z = 0. Refused before any fit,
+    with the rows and the sentinel that would declare the code. `rows`: each target's position
+    in the file (0 = the first data row)."""
+    from mlproj.science import metrics
+
+    project = loaded.project
+    label = project.data.label
+    specs = [project.metric.primary, *project.metric.secondary]
+    outside = np.zeros(len(y), dtype=bool)
+    offended: dict[str, tuple[str, str]] = {}
+    for spec in specs:
+        domain = metrics.target_domain(spec.name, metrics.validate_params(spec.name, spec.params, "regression"))
+        if domain is None:
+            continue
+        bad = ~domain.contains(y)
+        if bad.any():
+            outside |= bad
+            offended.setdefault(spec.name, (domain.condition, domain.reason))
+    if not outside.any():
+        return
+    bad_rows = rows[outside] + 1
+    values, counts = np.unique(y[outside], return_counts=True)
+    top = np.argsort(-counts, kind="stable")[:3]  # the commonest: a code for "unknown" if there is one
+    common = values[top]
+    quoted = ", ".join(f"{values[i]:g} ({counts[i]} {'row' if counts[i] == 1 else 'rows'})" for i in top)
+    more_values = f" and {len(values) - 3} other values" if len(values) > 3 else ""
+    shown = ", ".join(str(r) for r in bad_rows[:SHOWN_ROWS])
+    more = f" and {len(bad_rows) - SHOWN_ROWS} more" if len(bad_rows) > SHOWN_ROWS else ""
+    conditions = sorted({condition.replace("y", label) for condition, _ in offended.values()})
+    reasons = sorted({reason for _, reason in offended.values()})
+    n = int(outside.sum())
+    codes = ", ".join(f"{v:g}" for v in common)
+    raise DataError(
+        f"{n} {'target' if n == 1 else 'targets'} in '{label}' {'is' if n == 1 else 'are'} outside the values "
+        f"{' and '.join(offended)} {'is' if len(offended) == 1 else 'are'} defined for ({' and '.join(conditions)} is "
+        f"needed: {'; '.join(reasons)}): {quoted}{more_values}, in data {'row' if n == 1 else 'rows'} {shown}{more} "
+        "(data row 1 is the first row below the header)",
+        where=loaded.where("data", "label"),
+        hint=f"if {codes} {'means' if len(common) == 1 else 'mean'} 'unknown', declare {'it' if len(common) == 1 else 'them'} "
+             f"as a sentinel, data.sentinels: {{{label}: [{codes}]}}, and those rows are dropped as rows without a "
+             "target; if they are real values, choose metrics defined for them (e.g. relative: false, or rmse)",
+    )
+
+
+def _check_allowed_strong_features(names: list[str], columns: list[str], loaded: LoadedProject) -> None:
+    """data.allowed_strong_features acknowledges features: a name that is none is a typo or stale."""
+    from mlproj.project.schema import did_you_mean
+
+    for i, name in enumerate(loaded.project.data.allowed_strong_features):
+        if name in names:
+            continue
+        why = ("a column of the catalogue, but not one of the features" if name in columns
+               else "not a feature")
+        raise ConfigError(
+            f"data.allowed_strong_features lists '{name}', which is {why}{did_you_mean(name, names)}",
+            where=loaded.where("data", "allowed_strong_features", i),
+            hint="list features the verdict may accept as strong physics; the features are: "
+                 + ", ".join(names[:15]) + (" …" if len(names) > 15 else ""),
+        )
+
+
+# Words that end in "id" and name no identifier (the last part of a column name is looked at).
+_NOT_IDS = {"valid", "invalid", "fluid", "mid", "rapid", "solid", "hybrid", "grid", "acid", "lid", "bid", "aid",
+            "said", "paid", "squid", "vivid", "lucid", "humid", "liquid", "pyramid", "orchid", "rigid", "timid",
+            "arid", "avid", "candid", "splendid", "torrid", "tepid", "turbid", "placid", "morbid", "pallid"}
+
+
+def _name_parts(name: str) -> list[str]:
+    """`specObjID` -> [spec, obj, id]; `psfMagErr_u` -> [psf, mag, err, u]; `source_id` -> [source, id]."""
+    import re
+
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name)
+    return [part.lower() for part in re.split(r"[^A-Za-z0-9]+", spaced) if part]
+
+
+def identifier_like(name: str, values: np.ndarray) -> bool:
+    """An object identifier rather than a property: a name part that is or ends in "id" (objid,
+    specObjID, source_id, but not valid or ellipsoid), or integers that are all different."""
+    for part in _name_parts(name):
+        if part in ("id", "ids") or (part.endswith("id") and not part.endswith("oid") and part not in _NOT_IDS):
+            return True
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return (len(values) >= MIN_ID_ROWS and bool(np.all(values == np.round(values)))
+            and len(np.unique(values)) == len(values))
+
+
+MIN_ID_ROWS = 20  # fewer rows: distinct integers may be a small count, not a key
+
+
+def error_like(name: str, columns: list[str]) -> bool:
+    """A measurement error rather than a property: a name part that begins or ends with "err"
+    (u_err, psfMagErr_u, magerr), `e_<column>` or `<column>_error`, or `e` + another column (eu, eg)."""
+    lower = name.lower()
+    if lower.startswith("e_") or lower.endswith("_error"):
+        return True
+    if any(part.startswith("err") or part.endswith("err") for part in _name_parts(name)):
+        return True
+    return len(name) > 1 and name[0] in "eE" and name[1:] in columns
+
+
+def _suspicious_default_features(X: np.ndarray, names: list[str], derived: list[str]) -> dict[str, list[str]]:
+    """Identifier-like and error-like columns among the features taken by default, by kind."""
+    found: dict[str, list[str]] = {"identifier": [], "error": []}
+    for j, name in enumerate(names):
+        if name in derived:
+            continue
+        if identifier_like(name, X[:, j]):
+            found["identifier"].append(name)
+        elif error_like(name, names):
+            found["error"].append(name)
+    return {kind: listed for kind, listed in found.items() if listed}
+
+
+def suspicious_features_warning(found: dict[str, list[str]], features) -> str:
+    """One warning for the identifier and error columns used as features because none were listed."""
+    parts = []
+    ids, errs = found.get("identifier", []), found.get("error", [])
+    if ids:
+        parts.append(f"{', '.join(ids)} {'looks like an object identifier' if len(ids) == 1 else 'look like object identifiers'} "
+                     "(a name with 'id', or integers that are all different): the model can memorise objects by "
+                     f"{'it' if len(ids) == 1 else 'them'}")
+    if errs:
+        parts.append(f"{', '.join(errs)} {'looks like a measurement error' if len(errs) == 1 else 'look like measurement errors'}: "
+                     "an error describes the measurement (depth, conditions), not the object, and differs between surveys")
+    one = len(ids) + len(errs) == 1
+    suggested = list(getattr(features, "exclude", None) or []) + ids + errs
+    return ("; ".join(parts) + f". {'It is' if one else 'They are'} used as {'a feature' if one else 'features'} "
+            f"because data.features does not list any; exclude {'it' if one else 'them'} with data.features: "
+            f"{{exclude: [{', '.join(suggested)}]}}, or list the features"
+            + (" (measurement errors belong in data.errors)" if errs else ""))
 
 
 def _rows_to_keep(valid: dict[str, np.ndarray], dropped: dict[str, int]) -> np.ndarray:
@@ -563,6 +734,174 @@ def feature_matrix(table, names: list[str], loaded: LoadedProject, derived: list
         _require_columns(table.columns, [name], where, "feature")
         X[:, j] = _numeric_column(table, name, where, role="feature")
     return X
+
+
+@dataclass(frozen=True)
+class DerivedFeatures:
+    """The derived features as a pure function of drawn measurements (DESIGN §3: augmentation
+    recomputes derived features per copy; mlproj.science.augmentation.Recompute).
+
+    Called with rows of the feature matrix whose measured values were drawn from their errors
+    (and their row indices, None for every row), it evaluates again, in the order written, each
+    derived feature that depends on a drawn value, from the drawn values, and writes those that
+    are features into the rows. It holds expression texts and arrays only, so it pickles for
+    process and dask workers; what it computes is fixed by data.derived, data.errors and
+    data.limits, which every task key holds.
+    """
+
+    features: tuple[str, ...]  # the columns of the feature matrix
+    steps: tuple[tuple[str, str, str], ...]  # (derived name, expression, where it is written)
+    fixed: dict[str, np.ndarray] = field(default_factory=dict)  # other inputs they read, per row (never drawn)
+
+    @property
+    def recomputed(self) -> list[str]:
+        return [name for name, _, _ in self.steps]
+
+    def rows(self, keep: np.ndarray) -> DerivedFeatures:
+        """The same recomputation for the rows kept (`keep`: a mask or indices into the rows)."""
+        return DerivedFeatures(self.features, self.steps, {k: v[keep] for k, v in self.fixed.items()})
+
+    def __call__(self, drawn: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        columns: dict[str, np.ndarray] = {name: drawn[:, j] for j, name in enumerate(self.features)}
+        for name, values in self.fixed.items():
+            columns[name] = values if rows is None else values[rows]
+        position = {name: j for j, name in enumerate(self.features)}
+        for name, text, context in self.steps:
+            values = np.asarray(_compiled(text, context).evaluate(columns), dtype=np.float64)
+            columns[name] = values
+            if name in position:
+                drawn[:, position[name]] = values
+        return drawn
+
+
+@lru_cache(maxsize=256)
+def _compiled(text: str, context: str):
+    return parse_expression(text, context=context)
+
+
+def derived_features(table, loaded: LoadedProject, names: list[str], errors: np.ndarray | None,
+                     ranges: np.ndarray | None = None) -> DerivedFeatures | None:
+    """How the derived features among `names` follow from drawn values, or None if none does.
+
+    Drawn are the features with an error somewhere (`errors`, as error_matrix gives them) or a
+    non-detection range (`ranges`); a derived feature is recomputed when it reads a drawn or a
+    recomputed value. `table`: the prepared catalogue (prepare_table), for the inputs that are
+    not features.
+    """
+    derived = loaded.project.data.derived
+    if not derived or (errors is None and ranges is None):
+        return None
+    drawn = set()
+    for j, name in enumerate(names):
+        if ((errors is not None and (errors[:, j] > 0).any())
+                or (ranges is not None and (~np.isnan(ranges[0, :, j])).any())):
+            drawn.add(name)
+    steps, inputs = [], set()
+    for name, text in derived.items():
+        where = loaded.where("data", "derived", name)
+        expression = _compiled(text, where)
+        if expression.names & drawn:
+            steps.append((name, text, where))
+            inputs |= expression.names
+            drawn.add(name)
+    if not steps:
+        return None
+    fixed = {}
+    for column in sorted(inputs - set(names) - {name for name, _, _ in steps}):
+        values = table[column]
+        numeric = values.dtype.kind in "biuf"
+        fixed[column] = values.to_numpy(dtype=np.float64, na_value=np.nan) if numeric else values.to_numpy(dtype=object)
+    return DerivedFeatures(tuple(names), tuple(steps), fixed)
+
+
+# Rows compared when looking for catalogue colours, and the rounding a catalogue's colour may carry.
+COLOUR_SAMPLE = 1000
+COLOUR_TOLERANCE = 1e-5
+MAX_COLOUR_INPUTS = 30  # features with errors: beyond, the search (cubic in them) is skipped
+
+
+def catalogue_colours(X: np.ndarray, names: list[str], measured: list[str]) -> list[tuple[str, str, str]]:
+    """(c, a, b) for every feature c among `measured` (features with errors) that equals a - b of
+    two other measured features wherever it has a value: a colour taken from the catalogue, which
+    a draw would scatter apart from its magnitudes. Searched on a sample of rows, confirmed on all."""
+    columns = [names.index(f) for f in measured if f in names]
+    if not 3 <= len(columns) <= MAX_COLOUR_INPUTS or len(X) == 0:
+        return []
+    sample = X[np.linspace(0, len(X) - 1, min(len(X), COLOUR_SAMPLE)).astype(int)]
+    triples = []
+    for c in columns:
+        known = sample[:, c][np.isfinite(sample[:, c])]
+        if known.size and np.ptp(known) > 0:
+            triples += [(c, a, b) for a in columns for b in columns
+                        if len({a, b, c}) == 3 and _is_difference(sample, c, a, b)]
+
+    def named_after(triple) -> bool:  # "u-g" names u and g: the colour, not a magnitude (g = u - (u-g))
+        c, a, b = (names[i] for i in triple)
+        return a in c and b in c
+
+    found, inputs = [], set()
+    for c, a, b in sorted(triples, key=lambda t: (not named_after(t), t)):
+        if c in inputs or a in {f[0] for f in found} or b in {f[0] for f in found} or c in {f[0] for f in found}:
+            continue  # one of three dependent columns is the colour; the other two its magnitudes
+        if _is_difference(X, c, a, b):
+            found.append((c, a, b))
+            inputs |= {a, b}
+    return [(names[c], names[a], names[b]) for c, a, b in sorted(found)]
+
+
+def _is_difference(X: np.ndarray, c: int, a: int, b: int) -> bool:
+    """Column c is column a minus column b, to a catalogue's rounding, wherever c has a value."""
+    known = np.isfinite(X[:, c])
+    target = X[known, c]
+    with np.errstate(invalid="ignore"):
+        close = np.abs(target - (X[known, a] - X[known, b])) <= COLOUR_TOLERANCE * np.maximum(1.0, np.abs(target))
+    return bool(close.all())
+
+
+def _derived_example(colour: str, a: str, b: str) -> str:
+    def quoted(name: str) -> str:
+        return name if name.isidentifier() else f"`{name}`"
+
+    new = "".join(ch if ch.isalnum() else "_" for ch in colour)
+    new = new if new != colour else f"{colour}_derived"
+    return f"{new}: \"{quoted(a)} - {quoted(b)}\""
+
+
+# The span of a feature's values an error is compared with: without the most extreme 2%.
+ROBUST_RANGE = (1.0, 99.0)  # percentiles
+
+
+def implausible_errors(X: np.ndarray, errors: np.ndarray | None, names: list[str],
+                       columns: dict[str, str]) -> str | None:
+    """One warning naming the error columns with values larger than the whole range of their
+    feature (the span between its 1st and 99th percentiles) and how many rows, or None.
+
+    An error of 14,749 mag on a magnitude, or one wider than the spread of every object's value,
+    scatters a drawn copy across the whole catalogue: a code or a unit mistake, not a 1σ error.
+    """
+    if errors is None:
+        return None
+    found = []
+    for feature, column in columns.items():
+        if feature not in names:
+            continue
+        j = names.index(feature)
+        values = X[:, j][np.isfinite(X[:, j])]
+        if values.size < 2:
+            continue
+        low, high = np.percentile(values, ROBUST_RANGE)
+        span = float(high - low)
+        bad = errors[:, j] > span
+        if span <= 0 or not bad.any():
+            continue
+        n = int(bad.sum())
+        found.append(f"{column}: {n} row{'s' if n > 1 else ''}, up to {float(errors[bad, j].max()):g} "
+                     f"(the range of {feature} is {span:.3g})")
+    if not found:
+        return None
+    return ("implausible measurement errors, larger than the whole range of their feature's values (its 1st to 99th "
+            f"percentile): {'; '.join(found)}. Augmented copies and input draws would scatter these objects across "
+            "the catalogue; check the error columns (a code such as 9999 belongs under data.sentinels)")
 
 
 def indicator(column: str) -> str:
@@ -652,7 +991,9 @@ def _apply_sentinels(table, loaded: LoadedProject) -> dict[str, int]:
     if not sentinels:
         return {}
     if "*" not in sentinels:
-        _require_columns(table.columns, [c for c in sentinels], loaded.where("data", "sentinels"), "sentinel column")
+        # The label's own codes (z_spec: [-1]) need no label column: a catalogue to predict for has none.
+        _require_columns(table.columns, [c for c in sentinels if c != loaded.project.data.label],
+                         loaded.where("data", "sentinels"), "sentinel column")
     replaced = {}
     for column in table.columns:
         codes = list(sentinels.get("*", [])) + list(sentinels.get(column, []))

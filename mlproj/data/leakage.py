@@ -9,19 +9,23 @@ performance." Three cheap, model-free checks catch the common astronomical cases
   their twin and its label, so their test score is not independent. With discrete features
   (flags, counts) different objects coincide by chance; only an excess over the coincidences
   expected from how often each feature's values repeat is reported.
-- ``separating_feature``: a single feature that alone (almost) perfectly separates the positive
-  class from the rest (classification, AUC) or predicts the target (regression, |Spearman ρ| or
-  R²). Typically a quantity derived from the label or measured only because the label was known
-  (e.g. a spectroscopic redshift when classifying stars from photometry). Two one-feature scores
-  are used and the larger decides: the rank AUC (monotone: "large values mean positive") and a
+- ``strong_features``: single features that alone (almost) perfectly separate a class from the
+  rest (classification, AUC) or predict the target (regression, |Spearman ρ| or R²), and features
+  that are a deterministic function of the label (a column equal to the class; a redshift that is
+  exactly 0 for every star and only for stars). Two one-feature scores are used and the larger
+  decides: the rank AUC (direction-free: "large values mean positive" or "small values do") and a
   histogram score (the class fraction in up to 50 quantile bins of the feature, in-sample), which
   also catches a class sitting in the middle of a range: galaxies between stars (z ≈ 0) and
   quasars (z ≳ 0.5) in redshift have rank AUC 0.83 but histogram AUC 0.997 in SDSS DR14.
-  Regression likewise uses the R² of the per-bin means (correlation ratio).
+  Regression likewise uses the R² of the per-bin means (correlation ratio). A feature with AUC
+  ≥ 0.999 or that is a function of the label is a label leak (typically derived from the label or
+  measured only because it was known, e.g. a spectroscopic redshift when classifying stars from
+  photometry) until the project acknowledges it (``data.allowed_strong_features``); the leaks are
+  one warning, the strong but physical features one note (DESIGN §6: grouped, not repeated).
 - ``shared_groups``: group ids (fields, plates, nights) present in both the development and the
   test set.
 
-The checks are pure and return warnings; they never raise because of the data. Runtime is
+The checks are pure and return findings; they never raise because of the data. Runtime is
 dominated by one sort per feature: about a second per million rows and 10 features.
 """
 
@@ -37,34 +41,79 @@ MAX_BINS = 50  # quantile bins of the one-feature histogram check (catches non-m
 MIN_PER_BIN = 20  # average rows per bin, so that in-sample bin fractions are not fitted noise
 
 
+STRONG_LEVEL = 0.99  # from this single-feature AUC (|ρ|, R²) on, a feature is listed as strong
+# A single feature this good is a label leak until the project says it is physics (DESIGN §6);
+# the verdict's level, mlproj.analyse.types.LEAK_LEVEL (a test keeps the two equal).
+LEAK_LEVEL = 0.999
+
+
 @dataclass(frozen=True)
 class LeakageWarning:
-    kind: str  # "duplicate_rows" | "separating_feature" | "shared_groups"
-    message: str  # one sentence naming the feature/count and what to do
-    detail: dict = field(default_factory=dict)  # numbers, e.g. {"feature": "redshift", "auc": 0.998}
+    kind: str  # "duplicate_rows" | "shared_groups" | "label_leak" | "strong_features"
+    message: str  # one paragraph naming the features/counts and what to do
+    detail: dict = field(default_factory=dict)  # numbers, e.g. {"features": ["redshift"], ...}
+    severity: str = "warning"  # "warning" | "note" (strong but physical features: information, no fault)
+
+
+@dataclass(frozen=True)
+class FeatureStrength:
+    """How well one feature alone separates the classes (predicts the target), on the development set.
+
+    `statistic`: "roc_auc" (rank AUC, direction-free) or "histogram_auc" (the class fraction in
+    quantile bins) for classification; "abs_spearman", "r2" or "correlation_ratio" for
+    regression: the largest decides `value` (None: no class large enough to judge).
+    `label_function`: the feature is a deterministic function of the label (`detail["why"]`).
+    """
+
+    feature: str
+    statistic: str
+    value: float | None
+    label_function: bool = False
+    detail: dict = field(default_factory=dict)
+
+    @property
+    def leaks(self) -> bool:
+        return self.label_function or (self.value is not None and self.value >= LEAK_LEVEL)
+
+
+def strong_features(X: np.ndarray, y: np.ndarray, feature_names: list[str], development: np.ndarray, *,
+                    task: str, positive: int | None = None, class_names: Sequence[str] | None = None,
+                    level: float = STRONG_LEVEL, binned: bool = True) -> list[FeatureStrength]:
+    """The features that alone reach `level` or are a function of the label, in feature order.
+
+    Measured on the development rows only (the test set stays unused for anything that involves
+    its labels). Classification: the positive class against the rest (every class against the
+    rest without `positive`, the best class reported); the label-function check looks at every
+    class. Regression: |Spearman ρ|, the R² of a straight line and that of per-bin means.
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    development = np.asarray(development, dtype=np.intp)
+    if task == "classification":
+        return _separating_classification(X, y, feature_names, development, positive, level, class_names, binned)
+    return _separating_regression(X, y, feature_names, development, level, binned)
 
 
 def check_leakage(X: np.ndarray, y: np.ndarray, feature_names: list[str], test: np.ndarray,
                   development: np.ndarray, *, task: str, positive: int | None = None,
-                  groups: np.ndarray | None = None, auc_threshold: float = 0.99,
-                  r2_threshold: float = 0.99, class_names: Sequence[str] | None = None,
-                  group_name: str | None = None, binned: bool = True) -> list[LeakageWarning]:
-    """Leakage warnings for a dataset and its test/development split (empty list: none found).
+                  groups: np.ndarray | None = None, auc_threshold: float = STRONG_LEVEL,
+                  r2_threshold: float = STRONG_LEVEL, class_names: Sequence[str] | None = None,
+                  group_name: str | None = None, binned: bool = True, acknowledged: Sequence[str] = (),
+                  strong: list[FeatureStrength] | None = None) -> list[LeakageWarning]:
+    """Leakage findings for a dataset and its test/development split (empty list: none found).
 
     ``X`` holds all rows (features as numbers, NaN for missing), ``y`` the labels (class indices
     for classification) and ``test``/``development`` are row indices into both.
 
     - duplicate rows compare every test row with the development rows (all features equal, NaN
       equal to NaN, -0.0 equal to 0.0);
-    - separating features are measured on the development rows only (the test set stays unused
-      for anything that involves its labels); rows where the feature is NaN are ignored, and a
-      class with fewer than ``MIN_PER_SIDE`` objects on either side is not judged. Classification:
-      the positive class against the rest, flagged when ``max(rank AUC, 1 - rank AUC)`` or the
-      histogram AUC (``binned=True``; see the module docstring) reaches ``auc_threshold``; other
-      classes of a multi-class problem are not checked when ``positive`` is given. Without
-      ``positive``: class 1 for two classes, every class against the rest for more (the best
-      class is reported). Regression: flagged when ``|Spearman ρ|``, the R² of a straight-line fit
-      or (``binned=True``) the R² of per-bin means reaches ``r2_threshold``;
+    - strong features (``strong_features``, or ``strong`` if already measured) reaching
+      ``auc_threshold`` (classification) or ``r2_threshold`` (regression) are grouped, never one
+      finding each: the label leaks (AUC ≥ LEAK_LEVEL or a function of the label) not in
+      ``acknowledged`` are one warning, ``"label_leak"``; the others, strong but physical (and the
+      acknowledged ones), are one note, ``"strong_features"`` (severity "note"). Rows where a
+      feature is NaN are ignored by the AUC, and a class with fewer than ``MIN_PER_SIDE`` objects
+      on either side is not judged;
     - shared groups (when ``groups`` is given) count group ids on both sides.
 
     ``class_names`` (indexed by class index) and ``group_name`` (the column) only make the
@@ -89,12 +138,101 @@ def check_leakage(X: np.ndarray, y: np.ndarray, feature_names: list[str], test: 
         shared = _shared_groups(np.asarray(groups), test, development, group_name)
         if shared is not None:
             warnings.append(shared)
-    if task == "classification":
-        warnings.extend(_separating_classification(X, y, feature_names, development, positive,
-                                                   auc_threshold, class_names, binned))
-    else:
-        warnings.extend(_separating_regression(X, y, feature_names, development, r2_threshold, binned))
+    if strong is None:
+        strong = strong_features(X, y, feature_names, development, task=task, positive=positive,
+                                 class_names=class_names, binned=binned,
+                                 level=auc_threshold if task == "classification" else r2_threshold)
+    warnings.extend(_grouped_findings(strong, set(acknowledged), task))
     return warnings
+
+
+# ------------------------------------------------------------------ grouped feature findings
+
+def _shown(value: float | None) -> str:
+    """Three decimals that never round a value below 1 up to a perfect 1.000."""
+    if value is None:
+        return "—"
+    text = f"{value:.3f}"
+    return "> 0.999" if text == "1.000" and value < 1.0 else text
+
+
+_STATISTIC = {"roc_auc": "AUC", "histogram_auc": "histogram AUC", "abs_spearman": "|Spearman ρ|",
+              "r2": "R²", "correlation_ratio": "correlation ratio"}
+
+
+def _strength(f: FeatureStrength, against: bool = True) -> str:
+    parts = [f.detail["why"]] if f.detail.get("why") else []
+    if f.value is not None:
+        versus = f", {f.detail['class']} vs the rest" if against and f.detail.get("class") else ""
+        parts.append(f"{_STATISTIC.get(f.statistic, f.statistic)} {_shown(f.value)}{versus}")
+    return ", ".join(parts)
+
+
+def _listing(features: list[FeatureStrength]) -> str:
+    """`a: AUC 0.992; b: ...`, the class said once when every feature separates the same one."""
+    classes = {f.detail.get("class") for f in features if f.value is not None}
+    once = len(classes) == 1 and None not in classes
+    listed = "; ".join(f"{f.feature}: {_strength(f, against=not once)}" for f in features)
+    return f"{classes.pop()} vs the rest: {listed}" if once else listed
+
+
+def _names(features: list[FeatureStrength]) -> str:
+    names = [f.feature for f in features]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _grouped_findings(strong: list[FeatureStrength], acknowledged: set[str], task: str) -> list[LeakageWarning]:
+    leaks = [f for f in strong if f.leaks and f.feature not in acknowledged]
+    others = [f for f in strong if f not in leaks]
+    label = "label" if task == "classification" else "target"
+    out = []
+    if leaks:
+        one = len(leaks) == 1
+        names = [f.feature for f in leaks]
+        origin = ("derived from the spectrum or the classification itself" if task == "classification"
+                  else "derived from the target's own measurement")
+        out.append(LeakageWarning(
+            "label_leak",
+            f"label leak: {_names(leaks)} {'gives' if one else 'give'} the {label} away on "
+            f"{'its' if one else 'their'} own on the development set "
+            f"({_listing(leaks)}), so the criterion no_label_leak "
+            f"fails. If {'it encodes' if one else 'they encode'} the {label} ({origin}) or will not be known for "
+            f"the objects the model is for, remove {'it' if one else 'them'} from the features (data.features: "
+            f"{{exclude: [{', '.join(names)}]}}, or leave {'it' if one else 'them'} out of the list); if "
+            f"{'it is' if one else 'they are'} genuine physics, list {'it' if one else 'them'} in "
+            f"data.allowed_strong_features",
+            {"features": names, "findings": [_finding(f) for f in leaks]},
+        ))
+    if others:
+        physical = [f for f in others if not f.leaks]
+        allowed = [f for f in others if f.leaks]
+        sentences = []
+        if physical:
+            one = len(physical) == 1
+            level = "AUC" if task == "classification" else "|ρ| or R²"
+            verb = (("separates a class from the rest" if one else "separate a class from the rest")
+                    if task == "classification" else ("predicts the target" if one else "predict the target"))
+            sentences.append(
+                f"{_names(physical)} {verb} strongly on "
+                f"{'its' if one else 'their'} own on the development set "
+                f"({_listing(physical)}); physical discriminants "
+                f"like these make a case easy and are kept (a single feature with {level} ≥ {LEAK_LEVEL:g}, "
+                f"or one that is a function of the {label}, would be a label leak)")
+        if allowed:
+            sentences.append(
+                f"{_names(allowed)} ({_listing(allowed)}) "
+                f"{'is' if len(allowed) == 1 else 'are'} acknowledged as physics in data.allowed_strong_features")
+        out.append(LeakageWarning(
+            "strong_features", "strong single features: " + "; ".join(sentences),
+            {"features": [f.feature for f in others], "findings": [_finding(f) for f in others]},
+            severity="note",
+        ))
+    return out
+
+
+def _finding(f: FeatureStrength) -> dict:
+    return {"feature": f.feature, "statistic": f.statistic, "value": f.value, "label_function": f.label_function,
+            **f.detail}
 
 
 # ---------------------------------------------------------------------------- duplicates
@@ -239,9 +377,14 @@ def _binned_auc(bins: np.ndarray, n_bins: int, is_pos: np.ndarray) -> float:
     return float((pos * (below + 0.5 * neg)).sum() / (pos.sum() * neg.sum()))
 
 
-def _separating_classification(X, y, names, development, positive, threshold, class_names, binned):
-    from scipy.stats import rankdata
+def _class_text(value, class_names) -> str:
+    value = value.item() if isinstance(value, np.generic) else value
+    if class_names is not None and isinstance(value, (int, np.integer)) and 0 <= value < len(class_names):
+        return str(class_names[value])
+    return f"class {value}"
 
+
+def _separating_classification(X, y, names, development, positive, level, class_names, binned):
     values, codes = np.unique(y[development], return_inverse=True)
     if len(values) < 2:
         return []
@@ -253,52 +396,80 @@ def _separating_classification(X, y, names, development, positive, threshold, cl
         checked = [1]
     else:
         checked = list(range(len(values)))
-
-    def class_name(value) -> str:
-        if class_names is not None and isinstance(value, (int, np.integer)) and 0 <= value < len(class_names):
-            return str(class_names[value])
-        return f"class {value}"
+    labels = [_class_text(v, class_names) for v in values]
 
     out = []
     for j, feature in enumerate(names):
         column = np.asarray(X[development, j], dtype=np.float64)  # one column at a time, not a copy of X
+        # One sort per feature serves both checks: the distinct values (NaN one of them) and the
+        # average ranks of the finite ones (NaN sorts last, so it shifts no finite rank).
+        distinct, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
+        why = _label_function_classes(distinct, inverse, codes, labels)
         finite = ~np.isnan(column)
         n = int(finite.sum())
-        if n < 2:
-            continue
-        c = codes[finite]
-        ranks = rankdata(column[finite])  # average ranks for ties
-        n_per_class = np.bincount(c, minlength=len(values)).astype(np.float64)
-        rank_sum = np.bincount(c, weights=ranks, minlength=len(values))
-        bins, n_bins = _bins_from_ranks(ranks) if binned else (None, 0)
         best = None
-        for k in checked:
-            n1, n0 = n_per_class[k], n - n_per_class[k]
-            if min(n1, n0) < MIN_PER_SIDE:
-                continue
-            auc = (rank_sum[k] - n1 * (n1 + 1) / 2) / (n1 * n0)
-            rank_auc = max(auc, 1.0 - auc)
-            binned_auc = _binned_auc(bins, n_bins, (c == k).astype(np.float64)) if bins is not None else np.nan
-            separation = max(rank_auc, binned_auc) if bins is not None else rank_auc
-            if best is None or separation > best[1]:
-                best = (k, separation, rank_auc, binned_auc)
-        if best is None or best[1] < threshold:
+        if n >= 2:
+            c = codes[finite]
+            ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse[finite]]
+            n_per_class = np.bincount(c, minlength=len(values)).astype(np.float64)
+            rank_sum = np.bincount(c, weights=ranks, minlength=len(values))
+            bins, n_bins = _bins_from_ranks(ranks) if binned else (None, 0)
+            for k in checked:
+                n1, n0 = n_per_class[k], n - n_per_class[k]
+                if min(n1, n0) < MIN_PER_SIDE:
+                    continue
+                auc = (rank_sum[k] - n1 * (n1 + 1) / 2) / (n1 * n0)
+                rank_auc = max(auc, 1.0 - auc)  # direction-free: "small values mean positive" as well
+                binned_auc = _binned_auc(bins, n_bins, (c == k).astype(np.float64)) if bins is not None else np.nan
+                separation = max(rank_auc, binned_auc) if bins is not None else rank_auc
+                if best is None or separation > best[1]:
+                    best = (k, separation, rank_auc, binned_auc)
+        if why is None and (best is None or best[1] < level):
+            continue
+        if best is None:
+            out.append(FeatureStrength(feature, "roc_auc", None, True, {"why": why, "n": n}))
             continue
         k, separation, rank_auc, binned_auc = best
-        label = class_name(values[k].item() if isinstance(values[k], np.generic) else values[k])
-        out.append(LeakageWarning(
-            "separating_feature",
-            f"feature '{feature}' alone separates {label} from the rest almost perfectly (AUC {separation:.3f}): "
-            f"check that it does not encode the label (leakage: derived from the spectrum or the "
-            f"classification itself) and is available for the objects you will classify; a genuine "
-            f"physical discriminant (a colour cut, say) may simply make this case easy, and is kept",
-            {"feature": feature, "auc": float(separation), "rank_auc": float(rank_auc),
-             "binned_auc": float(binned_auc), "class": label, "n": n},
+        statistic = "histogram_auc" if bins is not None and binned_auc > rank_auc else "roc_auc"
+        out.append(FeatureStrength(
+            feature, statistic, float(separation), why is not None,
+            {"class": labels[k], "rank_auc": float(rank_auc), "binned_auc": float(binned_auc), "n": n,
+             **({"why": why} if why else {})},
         ))
     return out
 
 
-def _separating_regression(X, y, names, development, threshold, binned):
+def _label_function_classes(distinct, inverse, codes, labels) -> str | None:
+    """Why the feature is a function of the label on these rows, or None.
+
+    Two shapes are recognised: a class (of at least MIN_PER_SIDE objects, with as many outside it)
+    whose every object has one value that no other object has (a redshift of exactly 0 for every
+    star and only for stars; missing for one class only); and a discrete code whose values never
+    overlap between classes (a column equal to the class). A measured quantity has too many
+    distinct values for the second shape to arise by chance: its values must repeat, on average
+    MIN_PER_SIDE times each.
+    """
+    n_classes, n = len(labels), len(codes)
+    pairs = np.unique(inverse * n_classes + codes)  # the distinct (value, class) pairs
+    pair_value, pair_class = pairs // n_classes, pairs % n_classes
+    classes_per_value = np.bincount(pair_value, minlength=len(distinct))
+    values_per_class = np.bincount(pair_class, minlength=n_classes)
+    n_per_class = np.bincount(codes, minlength=n_classes)
+    judged = (n_per_class >= MIN_PER_SIDE) & (n - n_per_class >= MIN_PER_SIDE)
+    exclusive = classes_per_value == 1
+    if judged.any() and len(distinct) * MIN_PER_SIDE <= n and exclusive.all():
+        if (values_per_class == 1).all():
+            return "one value per class"
+        return "its values never overlap between classes"
+    for k in np.flatnonzero(judged & (values_per_class == 1)):
+        value = pair_value[pair_class == k][0]
+        if exclusive[value]:
+            shown = "missing" if np.isnan(distinct[value]) else f"{distinct[value]:g}"
+            return f"{shown} for every {labels[k]} and only for them"
+    return None
+
+
+def _separating_regression(X, y, names, development, level, binned):
     from scipy.stats import rankdata
 
     target = np.asarray(y[development], dtype=np.float64)
@@ -331,17 +502,18 @@ def _separating_regression(X, y, names, development, threshold, binned):
             sums = np.bincount(bins, weights=centred, minlength=n_bins)
             between = float(np.sum(np.divide(sums ** 2, counts, out=np.zeros(n_bins), where=counts > 0)))
             binned_r2 = between / float(np.dot(centred, centred))
-        strength = max(abs(spearman), r2, 0.0 if np.isnan(binned_r2) else binned_r2)
-        if strength < threshold:
+        candidates = {"abs_spearman": abs(spearman), "r2": r2,
+                      "correlation_ratio": 0.0 if np.isnan(binned_r2) else binned_r2}
+        statistic = max(candidates, key=candidates.get)
+        strength = candidates[statistic]
+        # Same ranks, in the same or the opposite order: the feature is a monotone function of the target.
+        monotone = abs(spearman) >= 1.0 - 1e-12
+        if strength < level and not monotone:
             continue
-        out.append(LeakageWarning(
-            "separating_feature",
-            f"feature '{feature}' alone predicts the target almost perfectly (|Spearman ρ| {abs(spearman):.3f}, "
-            f"R² {max(r2, 0.0 if np.isnan(binned_r2) else binned_r2):.3f}): check that it does not "
-            f"encode the target (leakage: derived from the target's own measurement) and is available "
-            f"for the objects you will predict; a genuine physical predictor may simply make this case easy",
-            {"feature": feature, "spearman": float(spearman), "r2": float(r2), "binned_r2": float(binned_r2),
-             "n": n},
+        out.append(FeatureStrength(
+            feature, statistic, float(min(strength, 1.0)), monotone,
+            {"spearman": float(spearman), "r2": float(r2), "binned_r2": float(binned_r2), "n": n,
+             **({"why": "a monotone function of the target"} if monotone else {})},
         ))
     return out
 

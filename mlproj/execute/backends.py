@@ -35,7 +35,7 @@ LARGE_FIT_BYTES = 64 * 2**20
 
 def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache: Cache, *,
               n_jobs: int = 1, on_done: Callable[[TaskOutput], None] | None = None,
-              errors: np.ndarray | None = None, ranges: np.ndarray | None = None,
+              errors: np.ndarray | None = None, ranges: np.ndarray | None = None, recompute=None,
               keep_models: bool = False, scheduler: str | None = None,
               workers: str = "threads", release: bool = False) -> dict[str, TaskOutput]:
     """Outputs for the given tasks: from the cache where possible, fitted otherwise.
@@ -77,7 +77,7 @@ def run_tasks(plan: Plan, tasks: list[Task], X: np.ndarray, y: np.ndarray, cache
     # Unique keys only: two models with identical settings share their fits. Expensive models
     # first (ensembles, then the rest), so that two workers do not end waiting on one long fit.
     unique = sorted({t.key: t for t in pending}.values(), key=lambda t: -plan.model(t.model).simplicity)
-    data = FitData(X, y, errors, ranges)
+    data = FitData(X, y, errors, ranges, recompute)  # recompute: derived features of augmented copies
     cores = granted_cores(n_jobs)
     n_workers = min(cores, len(unique))
     threads = inner_threads(n_workers, cores)

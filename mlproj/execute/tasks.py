@@ -26,7 +26,7 @@ from mlproj.execute.forests import (
 )
 from mlproj.execute.threads import quiet_and_limited
 from mlproj.plan.estimators import ModelSpec, build_estimator
-from mlproj.science.augmentation import augmented_training_set
+from mlproj.science.augmentation import Recompute, augmented_training_set
 from mlproj.science.sigma import fit_spread
 
 
@@ -38,6 +38,10 @@ class FitData:
     y: np.ndarray
     errors: np.ndarray | None = None  # 1σ measurement errors per value, for augmented copies
     ranges: np.ndarray | None = None  # (2, n, p) bounds of non-detections, for augmented copies
+    # Derived features from drawn values, for augmented copies (mlproj.data.dataset.DerivedFeatures:
+    # picklable, for process and dask workers; what it computes is in every task key through
+    # data.derived and data.errors).
+    recompute: Recompute | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,7 +107,8 @@ def _training_rows(call: FitCall, estimator, data: FitData) -> tuple[np.ndarray,
     (gradient boosting's early-stopping rows, taken out of the table in one copy: mlproj.execute.boosting)."""
     X, y, train = data.X, data.y, call.train
     if call.draws:
-        X_train, y_train, _ = augmented_training_set(X, y, data.errors, train, call.draws, call.seed, data.ranges)
+        X_train, y_train, _ = augmented_training_set(X, y, data.errors, train, call.draws, call.seed, data.ranges,
+                                                     data.recompute)
         return X_train, y_train, {}
     if forest_in(estimator, call.spec) is estimator:
         return as_float32_rows(X, train), y[train], {}

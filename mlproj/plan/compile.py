@@ -17,7 +17,7 @@ from mlproj.plan.estimators import ModelSpec
 from mlproj.plan.splits import FoldSplit, make_splits
 from mlproj.project.schema import Project
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the ensemble σ became a predictive σ (its cached spreads were not)
 FINAL_FOLD = -1  # the fold number of the one fit on the whole development set
 
 
@@ -51,6 +51,8 @@ class Plan:
     data_fingerprint: str = ""
     strategy: str = "stratified"
     note: str | None = None  # how the validation design was adapted (e.g. one repeat for time order)
+    # n_val/n_train of the folds for the corrected SE (DESIGN §6); None: K-fold, 1/(k-1)
+    val_train_ratio: float | None = None
 
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
@@ -72,6 +74,7 @@ class Plan:
             "note": self.note,
             "folds": self.folds,
             "repeats": self.repeats,
+            "val_train_ratio": self.val_train_ratio,
             "n_development": int(len(self.development)),
             "n_test": int(len(self.test)),
             "features": self.feature_names,
@@ -130,7 +133,7 @@ def compile_plan(project: Project, models: list[ModelSpec], labels: np.ndarray,
     }
     return Plan(project.objective.task, models, list(feature_names), splits.test, splits.development,
                 splits.folds, tasks, final_tasks, splits.n_folds, splits.n_repeats, data_fingerprint,
-                strategy=splits.strategy, note=splits.note)
+                strategy=splits.strategy, note=splits.note, val_train_ratio=splits.val_train_ratio)
 
 
 def task_key(base: dict, model: ModelSpec, train: np.ndarray, valid: np.ndarray, seed: int) -> str:

@@ -46,11 +46,16 @@ class ModelSpec:
     def identity(self) -> dict:
         """What determines the fitted model (part of every task key)."""
         identity = {"estimator": self.estimator, "params": self.params, "scale": self.scale}
+        if self.estimator == "UninformativeClassifier":
+            # Its predictions changed (the tie-breaker belongs to each object): older fits are stale.
+            identity["tie_breaker"] = UNINFORMATIVE_TIE_BREAKER
         # Only when set, so that existing cache keys stay valid.
         if self.impute:
             identity["impute"] = True
         if self.augment:
-            identity["augment"] = self.augment
+            # Copies recompute derived features from their drawn values (older fits did not); what
+            # is recomputed follows from data.derived and data.errors, which every key holds.
+            identity["augment"] = {"copies": self.augment, "derived": "recomputed per copy"}
         if self.uncertainty != "global":
             identity["uncertainty"] = self.uncertainty
         if self.calibration:
@@ -279,6 +284,41 @@ def supports_missing_values(spec: ModelSpec, task: str) -> bool:
     return bool(get_tags(estimator).input_tags.allow_nan)
 
 
+UNINFORMATIVE_TIE_BREAKER = "per object and fold"
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, elementwise on uint64 (wraps by design): a well-spread hash step."""
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def object_hashes(X) -> np.ndarray:
+    """A 64-bit hash per row of feature values, the same wherever the row sits in the table.
+
+    The k-th repeat of one feature vector gets its own hash (k counted in row order): identical
+    objects are interchangeable, so which of them gets which does not change any score, and they
+    are not tied. NaN and -0.0 are made canonical first, so equal values hash equally.
+    """
+    X = np.asarray(X)
+    X = X.reshape(len(X), -1)
+    h = np.full(len(X), _GOLDEN, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(X.shape[1]):  # a column at a time: no second copy of a large table
+            column = np.array(X[:, j], dtype=np.float64)
+            column[np.isnan(column)] = np.nan
+            column += 0.0  # -0.0 -> 0.0
+            h = _mix(h ^ (column.view(np.uint64) + _GOLDEN * np.uint64(j + 1)))
+        _, group = np.unique(h, return_inverse=True)
+        order = np.argsort(group, kind="stable")
+        occurrence = np.empty(len(h), dtype=np.uint64)
+        occurrence[order] = (np.arange(len(h)) - np.searchsorted(group[order], group[order])).astype(np.uint64)
+        return _mix(h ^ _mix(occurrence + _GOLDEN))
+
+
 @lru_cache(maxsize=1)
 def _uninformative_classifier() -> type:
     from sklearn.base import BaseEstimator, ClassifierMixin
@@ -289,6 +329,11 @@ def _uninformative_classifier() -> type:
         A constant score ties every object, so the achievable TPR at FPR ≤ α would be 0. Random
         tie-breaking gives the ROC diagonal instead, so TPR@FPR ≈ FPR: the honest floor that any
         informative model must beat, while log loss and Brier stay those of the prior.
+
+        The tie-breaker of an object is a hash of its feature values, of `random_state` and of
+        the training set (an order-free digest of its rows): drawn in row order instead, every
+        fold of a class-sorted catalogue got the same jitter in the same places, hence one
+        identical dummy score per repeat, and shuffling the rows changed the scores.
         """
 
         def __init__(self, random_state=None):
@@ -303,12 +348,21 @@ def _uninformative_classifier() -> type:
             self.classes_, counts = np.unique(y, return_counts=True)
             self.prior_ = counts / counts.sum()
             self.n_features_in_ = np.shape(X)[1]
+            seed = np.uint64(0 if self.random_state is None else int(self.random_state) % 2**64)
+            with np.errstate(over="ignore"):
+                digest = object_hashes(X).sum(dtype=np.uint64)  # a sum: the same in any row order
+                # 63 bits: a plain int that every model file format (skops) keeps exactly
+                self.fold_seed_ = int(_mix(np.array([digest ^ _mix(np.array([seed]))[0]], dtype=np.uint64))[0]) >> 1
             return self
 
         def predict_proba(self, X):
-            rng = np.random.default_rng(self.random_state)
             n = np.shape(X)[0]
-            jitter = rng.uniform(-0.5, 0.5, size=(n, len(self.classes_)))
+            h = object_hashes(X) ^ np.uint64(self.fold_seed_)
+            classes = np.arange(1, len(self.classes_) + 1, dtype=np.uint64)
+            with np.errstate(over="ignore"):
+                bits = _mix(h[:, None] ^ _mix(classes * _GOLDEN)[None, :]) if n else np.zeros((0, len(classes)),
+                                                                                              dtype=np.uint64)
+            jitter = (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53 - 0.5  # uniform in [-0.5, 0.5)
             jitter -= jitter.mean(axis=1, keepdims=True)
             return self.prior_ + 1e-6 * self.prior_.min() * jitter
 

@@ -9,7 +9,8 @@ inflates performance. Three strategies:
 - ``group``: rows come in clusters (a sky field, a plate, a night): whole groups go to the test
   set and to each validation fold, so no group straddles training and evaluation.
 - ``time``: rows are ordered (e.g. MJD): "predict from past to future and leave out the most
-  recent observations" — the test set is the latest rows and the folds are expanding windows.
+  recent observations" — the test set is the latest rows and the folds are equal-size sliding
+  windows: each trains on the same number of rows just before its validation block.
 
 Everything here is pure and deterministic: the same inputs and seed give the same indices.
 scikit-learn and pandas are imported inside the functions so that importing this module (via
@@ -53,6 +54,9 @@ class Splits:
     folds: list[FoldSplit]
     strategy: str
     note: str | None  # one sentence when something was adapted, else None
+    # n_val/n_train of the folds for the corrected SE (DESIGN §6); None: K-fold, 1/(k-1), the
+    # ratio baycomp's correlated t-test assumes (stratified and group splits).
+    val_train_ratio: float | None = None
 
     @property
     def n_repeats(self) -> int:
@@ -82,8 +86,11 @@ def make_splits(*, strategy: str, task: str, labels: np.ndarray, n_folds: int, r
       as folds), one repeat is used and ``note`` says so.
     - ``time`` (needs ``order``): the test set is the latest ``ceil(test_size * n)`` rows by
       ``order`` (ties keep row order: stable sort; tied rows may fall on both sides of a
-      boundary); the development rows in time order are cut by ``TimeSeriesSplit(n_folds)``:
-      fold k trains on everything before its validation block. Ordered splits do not depend on a
+      boundary); the development rows in time order are cut by ``time_splitter``: the
+      validation blocks of ``TimeSeriesSplit(n_folds)``, each trained on the same number of
+      rows just before it (as many as the first block has before it). Equal windows make the
+      fold scores exchangeable (expanding windows make them a learning curve), and
+      ``val_train_ratio`` is their n_val/n_train for the corrected SE. Ordered splits do not depend on a
       seed, so repeats > 1 would be identical: ONLY repeat 0 is returned (``len(folds) ==
       n_folds``) and ``note`` says so when ``repeats > 1``. Callers must take the number of
       scores from ``len(splits.folds)`` / ``splits.n_repeats``, not from the configuration.
@@ -262,8 +269,6 @@ def _choose_test_groups(classification, labels, codes, n_groups, n_folds, seed, 
 # ------------------------------------------------------------------------------------- time
 
 def _time(labels, order, n_folds, repeats, seed, test_size) -> Splits:
-    from sklearn.model_selection import TimeSeriesSplit
-
     n = len(labels)
     n_test = math.ceil(test_size * n)
     if n_test >= n or n - n_test < n_folds + 1:
@@ -273,13 +278,26 @@ def _time(labels, order, n_folds, repeats, seed, test_size) -> Splits:
     test = np.sort(by_time[n - n_test:])
     dev_by_time = by_time[: n - n_test]
     folds = []
-    for fold, (train, valid) in enumerate(TimeSeriesSplit(n_splits=n_folds).split(dev_by_time)):
+    for fold, (train, valid) in enumerate(time_splitter(len(dev_by_time), n_folds).split(dev_by_time)):
         folds.append(FoldSplit(0, fold, seed, np.sort(dev_by_time[train]), np.sort(dev_by_time[valid])))
     note = None
     if repeats > 1:
         note = (f"time order: 1 repeat used instead of {repeats}, because repeats are identical for "
                 "ordered splits.")
-    return Splits(test, np.sort(dev_by_time), folds, "time", note)
+    ratio = float(np.mean([len(f.valid) for f in folds]) / np.mean([len(f.train) for f in folds]))
+    return Splits(test, np.sort(dev_by_time), folds, "time", note, val_train_ratio=ratio)
+
+
+def time_splitter(n_development: int, n_folds: int):
+    """Equal-size sliding windows over `n_development` rows in time order (DESIGN §6).
+
+    TimeSeriesSplit's validation blocks, each trained on the `max_train_size` rows just before
+    it: the rows the first block has before it, so every window trains on as many rows.
+    """
+    from sklearn.model_selection import TimeSeriesSplit
+
+    block = n_development // (n_folds + 1)
+    return TimeSeriesSplit(n_splits=n_folds, max_train_size=n_development - n_folds * block)
 
 
 # ------------------------------------------------------------------------------ feasibility
@@ -375,18 +393,16 @@ def check_split_feasible(strategy: str, labels: np.ndarray, groups: np.ndarray |
             return (f"only {n} rows: a {test_size:g} test set and {n_folds} time-ordered folds need at least "
                     f"{n_folds + 1} development rows")
         if classification and order is not None:
-            from sklearn.model_selection import TimeSeriesSplit
-
             by_time = np.argsort(order, kind="stable")
             if len(np.unique(labels[by_time[n - n_test:]])) < 2:
                 return (f"the test set (the latest {n_test} objects by `{order_name}`) holds a single class, "
                         "so its scores are undefined; use more recent data of every class or another strategy")
             dev = labels[by_time[: n - n_test]]
-            for fold, (train, _) in enumerate(TimeSeriesSplit(n_splits=n_folds).split(dev)):
+            for fold, (train, _) in enumerate(time_splitter(len(dev), n_folds).split(dev)):
                 if len(np.unique(dev[train])) < 2:
-                    return (f"the earliest {len(train)} objects by `{order_name}` (the training window of "
-                            f"time-ordered fold {fold + 1}) hold a single class, so no classifier can be fit; "
-                            "use fewer folds or another strategy")
+                    return (f"the {len(train)} objects by `{order_name}` of the training window of time-ordered "
+                            f"fold {fold + 1} (objects {train[0] + 1}–{train[-1] + 1} in time order) hold a single "
+                            "class, so no classifier can be fit; use fewer folds or another strategy")
         return None
 
     raise ValueError(f"unknown split strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")

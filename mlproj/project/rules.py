@@ -175,7 +175,7 @@ def augmentation_has_errors_to_draw_from(loaded: LoadedProject) -> None:
 
 
 def uncertainty_method_fits_the_task(loaded: LoadedProject) -> None:
-    """`calibrated` is for classification; residual, quantile and ensemble are for regression;
+    """`calibrated` is for classification; residual, quantile, ensemble and conformal are for regression;
     global is for both."""
     project = loaded.project
     task = project.objective.task
@@ -185,7 +185,8 @@ def uncertainty_method_fits_the_task(loaded: LoadedProject) -> None:
             f"uncertainty method '{method}' applies to {'classification' if method == 'calibrated' else 'regression'} "
             "projects",
             where=loaded.where("uncertainty", "method"),
-            hint="classification: global (uncalibrated) or calibrated; regression: global, residual, quantile, ensemble")
+            hint="classification: global (uncalibrated) or calibrated; regression: global, residual, quantile, ensemble, "
+                 "conformal")
 
 
 def uncertainty_criteria_only_for_regression(loaded: LoadedProject) -> None:

@@ -151,6 +151,19 @@ class DataSection(Section):
         description='Derived features, name → safe expression, e.g. {u_g: "u - g"}. Derived '
         "features are added to the feature list.",
     )
+    allowed_strong_features: list[str] = Field(
+        default_factory=list,
+        description="Features that alone (almost) perfectly separate the classes or predict the target, "
+        "acknowledged as genuine physics, not a label leak (single-feature AUC >= 0.999 or a function of the "
+        "label): the criterion no_label_leak does not fail for them. Each must be a feature.",
+    )
+
+    @field_validator("allowed_strong_features")
+    @classmethod
+    def _allowed_once(cls, value):
+        if len(set(value)) != len(value):
+            raise ValueError(f"listed twice: {', '.join(sorted({v for v in value if value.count(v) > 1}))}")
+        return value
 
     @field_validator("features")
     @classmethod
@@ -314,12 +327,16 @@ class Historical(Section):
 
 
 class Uncertainty(Section):
-    method: Literal["global", "residual", "quantile", "ensemble", "calibrated"] = Field(
+    method: Literal["global", "residual", "quantile", "ensemble", "conformal", "calibrated"] = Field(
         default="global",
         description="Regression σ(x): global = RMS of out-of-fold residuals (always computed, the "
         "baseline); residual = a second model of |residual| on out-of-fold residuals; quantile = "
-        "gradient-boosted 15.9%/84.1% quantiles; ensemble = spread of 5 models fitted on parts of "
-        "the training fold. Non-global σ are rescaled on the other folds (paper §5.2). "
+        "gradient-boosted 15.9%/84.1% quantiles; ensemble = predictive σ of 5 models fitted on parts "
+        "of the training fold (their spread plus the noise seen in their held-out residuals); "
+        "residual, quantile and ensemble are rescaled on the other folds (paper §5.2). conformal = "
+        "MAPIE split-conformal 68.27%/95% intervals fitted inside each training fold (marginal "
+        "coverage guaranteed; σ-equivalent = 95% half-width / 1.96, never rescaled). Each is compared "
+        "with the global σ on CRPS and NLL. "
         "Classification: calibrated = probabilities calibrated with CalibratedClassifierCV.",
     )
     calibration: Literal["isotonic", "sigmoid"] = Field(

@@ -17,8 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from mlproj.analyse.failures import failed_fit_warnings
-from mlproj.analyse.types import CaseResult, DataDescription, RateCounts, Summary, fmt_number, or_nan
-from mlproj.science.numbers import significant, significant_interval
+from mlproj.analyse.types import CaseResult, DataDescription, RateCounts, Summary, or_nan
+from mlproj.science.numbers import general, interval, like, probability, significant, significant_interval
 from mlproj.verdict.types import SelectionResult, UncertaintyJudgement, Verdict
 
 __all__ = ["count", "print_data", "print_plan", "print_verdict"]
@@ -80,7 +80,7 @@ def print_verdict(out: Console, verdict: Verdict, summary: Summary, already_show
         best = power.best_operating_point
         out.print(f"Power analysis ({power.model}): {power.detail}"
                   + (f" The most powerful operating point on the ROC (TPR {best.tpr:.3f}, FPR {best.fpr:.4f}) "
-                     f"gives power {best.power:.2f}." if best else ""))
+                     f"gives power {probability(best.power, 2)}." if best else ""))
     diagnostics = verdict.diagnostics
     calibration = diagnostics.calibration if diagnostics is not None else None
     if calibration is not None and calibration.ece is not None:
@@ -94,10 +94,13 @@ def print_verdict(out: Console, verdict: Verdict, summary: Summary, already_show
         if warning not in already_shown:
             out.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     status = verdict.status
-    reason = verdict.reason or ""
     selected = verdict.selected_model
     chosen = f"selected {escape(selected)}" if selected else "no model selected"
-    out.print(f"[bold {COLOURS[status]}]VERDICT: {status.upper()}[/] — {chosen}: {escape(reason)}.", markup=True)
+    if verdict.selection_reason is None:  # a run written before the verdict said why: `reason` is the selection's
+        line = f"{chosen}: {escape(verdict.reason or '')}"
+    else:  # why the status first (DESIGN §4), then which model it is about
+        line = f"{escape(verdict.reason or '')} ({chosen})"
+    out.print(f"[bold {COLOURS[status]}]VERDICT: {status.upper()}[/] — {line}.", markup=True)
 
 
 def _print_case(out: Console, case: CaseResult, judged: SelectionResult | None, summary: Summary, verdict: Verdict,
@@ -128,17 +131,18 @@ def _print_case(out: Console, case: CaseResult, judged: SelectionResult | None, 
     out.print(table)
     comparisons = [c for c in verdict.comparisons if c.selection in (None, case.name)]
     if comparisons:
-        out.print(f"Paired comparisons of {escape(comparisons[0].b)} with each baseline (improvement: how much "
-                  f"better b scores than a, whichever way the metric improves; margin ±{case.margin:g}):")
+        out.print(f"Paired comparisons of the selected {comparisons[0].b} with every other model "
+                  f"(improvement: how much better b scores than a, whichever way the metric improves; "
+                  f"margin ±{case.margin:g}):")
         comp = Table()
         for column in ("b vs a", "improvement", f"{summary.confidence * 100:g}% interval", "P(better)", "P(equiv.)",
                        "P(worse)", "decision"):
             comp.add_column(column)
         for c in comparisons:
             se = or_nan(c.se)
-            comp.add_row(f"{c.b} vs {c.a}", significant(or_nan(c.difference), se).split(" ±")[0],
+            comp.add_row(f"{c.b} vs {c.a}", like(or_nan(c.difference), se),
                          significant_interval(or_nan(c.interval[0]), or_nan(c.interval[1]), se),
-                         fmt_number(c.p_better, 3), fmt_number(c.p_equivalent, 3), fmt_number(c.p_worse, 3), c.decision)
+                         probability(c.p_better), probability(c.p_equivalent), probability(c.p_worse), c.decision)
         out.print(comp)
     if selected:
         out.print(f"Selected [bold]{escape(selected)}[/]: {escape(judged.reason)}.", markup=True)
@@ -148,17 +152,31 @@ def _print_case(out: Console, case: CaseResult, judged: SelectionResult | None, 
             shown = [f"{label} = {significant(or_nan(chosen[label].mean), or_nan(chosen[label].se))}"
                      for label in others]
             out.print(f"Secondary metrics of {selected}: " + "; ".join(shown) + ".")
+        trend = case.models[selected].trend
+        if trend is not None:  # time-ordered windows (DESIGN §6: the per-window trend is reported)
+            windows = ", ".join("—" if v is None else general(v, 3) for v in trend.scores)
+            drift = "the skill drifts with time" if trend.significant else "no significant drift"
+            out.print(f"Trend over the {len(trend.scores)} time windows of {escape(selected)} (earliest first): "
+                      f"{windows}; slope {significant(or_nan(trend.slope), or_nan(trend.slope_se))} per window "
+                      f"(p = {'—' if trend.p_value is None else probability(trend.p_value)}): {drift}.")
     _print_uncertainty(out, judged.uncertainty if judged is not None else None, case, summary)
     test = summary.tested(selected)
     if test is not None:
         result = test.cases.get(case.name)
         value = result.metrics.get(primary) if result is not None else None
         rate = result.rates.get(primary) if result is not None else None
-        out.print(f"Held-out test ({test.n_test} objects, used once): {selected} {primary} = {fmt_number(value, 3)}"
+        chosen = f"the model selected for {case.name}" if several else "the selected model"
+        out.print(f"Held-out test of {test.model}, {chosen} ({test.n_test} objects, used once): "
+                  f"{primary} = {_beside(value, case.models.get(test.model), primary)}"
                   + (f"; {_counts(rate, case.primary.name)}" if rate else ""))
         note = getattr(rate, "resolution", None)
         if note:
             out.print(f"[yellow]note:[/] {escape(note)}", markup=True)
+    finish = judged.finish_line if judged is not None else None
+    if finish is not None:
+        # Judged on the cross-validated and the held-out test interval (DESIGN §6): the one that decided first.
+        out.print(f"Finish line {_finish_target(finish, case.primary.greater_is_better)}: [bold]{finish.state.replace('_', ' ')}[/] — "
+                  f"{escape(finish.detail)}.", markup=True)
 
 
 def _nominal(judged: UncertaintyJudgement) -> dict[str, float]:
@@ -190,22 +208,48 @@ def _print_uncertainty(out: Console, judged: UncertaintyJudgement | None, case: 
     for method, values in judged.methods.items():
         cells = [significant(or_nan(getattr(values, n)), or_nan(stored[f"{n}[{method}]"].se))
                  for n in ("crps", "nll", "coverage_68", "coverage_95", "pit_ks")]
-        table.add_row(method, *cells, fmt_number(held.get(f"crps[{method}]"), 3),
-                      f"{fmt_number(held.get(f'coverage_68[{method}]'), 3)} / {fmt_number(held.get(f'coverage_95[{method}]'), 3)}")
+        table.add_row(method, *cells, _beside_estimate(held.get(f"crps[{method}]"), stored.get(f"crps[{method}]")),
+                      f"{_beside_estimate(held.get(f'coverage_68[{method}]'), stored.get(f'coverage_68[{method}]'))} / "
+                      f"{_beside_estimate(held.get(f'coverage_95[{method}]'), stored.get(f'coverage_95[{method}]'))}")
     out.print(table)
     for c in judged.comparisons:
-        out.print(f"CRPS of {c.b} vs {c.a}: {c.decision} (P(better) = {fmt_number(c.p_better, 3)}).")
+        if c.nll_decision is None:  # a run written before σ methods were compared on NLL too
+            out.print(f"CRPS of {c.b} vs {c.a}: {c.decision} (P(better) = {probability(c.p_better)}).")
+        else:
+            out.print(f"{c.b} σ vs {c.a} σ: {c.decision} (CRPS {c.crps_decision}, P(better) = "
+                      f"{probability(c.p_better)}; NLL {c.nll_decision}, P(better) = {probability(c.nll_p_better)}; "
+                      "improved only if better on both).")
     for method, by_level in ((test.coverage if test is not None else None) or {}).items():
-        parts = [f"{c.nominal:.0%}: {c.inside}/{c.n} inside [{fmt_number(c.wilson[0], 3)}, {fmt_number(c.wilson[1], 3)}]"
+        parts = [f"{c.nominal:.0%}: {c.inside}/{c.n} inside {interval(c.wilson[0], c.wilson[1])}"
                  for c in by_level.values()]
         out.print(f"Test-set coverage ({method} σ, 95% Wilson): " + "; ".join(parts) + ".")
+
+
+def _beside(value: float | None, scores, label: str) -> str:
+    """A value printed beside a model's cross-validated mean ± SE (its held-out test score): to
+    the SE's decimals, so that neither looks more or less precise than the other."""
+    estimate = scores.metrics.get(label) if scores is not None else None
+    return _beside_estimate(value, estimate)
+
+
+def _beside_estimate(value: float | None, estimate) -> str:
+    if value is None:
+        return "—"
+    return like(value, or_nan(estimate.se) if estimate is not None else math.nan)
+
+
+def _finish_target(finish, greater_is_better: bool) -> str:
+    """'0.96 − 0.005' (or '0.1 + 0.005' for a lower-is-better metric): the line the intervals must clear."""
+    if not finish.margin:
+        return f"{finish.threshold:g}"
+    return f"{finish.threshold:g} {'−' if greater_is_better else '+'} {finish.margin:g}"
 
 
 def _counts(rate: RateCounts | None, metric: str) -> str:
     if not rate:
         return ""
     low, high = rate.wilson
-    wilson = f" [{fmt_number(low, 3)}, {fmt_number(high, 3)}]" if low is not None else ""
+    wilson = f" {interval(low, high)}" if low is not None and high is not None else ""
     tp, fp, n_pos, n_neg = rate.true_positives, rate.false_positives, rate.n_positive, rate.n_negative
     if metric == "fpr_at_fnr":
         return f"FP {fp}/{n_neg}{wilson} · TP {tp}/{n_pos}"

@@ -15,8 +15,8 @@ by `compare` (as implemented in the `baycomp` package, `two_on_single`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,9 +24,10 @@ import numpy as np
 from mlproj.science.numbers import significant, significant_interval
 
 __all__ = [
-    "DECISIONS", "ScoreSummary", "Comparison", "Candidate", "Selection", "FinishLine",
-    "corrected_se", "corrected_se_from_sd", "kfold_val_train_ratio", "summarize", "compare", "select_model", "judge_finish_line", "significant",
-    "significant_interval",
+    "DECISIONS", "ScoreSummary", "Comparison", "Candidate", "Selection", "FinishLine", "TestInterval",
+    "corrected_se", "corrected_se_from_sd", "kfold_val_train_ratio", "summarize", "compare", "select_model",
+    "floor_rate", "wilson_test_interval", "bootstrap_interval", "judge_finish_line", "combine_finish_lines",
+    "significant", "significant_interval",
 ]
 
 DECISIONS = ("improved", "equivalent", "worse", "undetermined")
@@ -73,6 +74,15 @@ def _t_quantile(confidence: float, df: int) -> float:
     return float(stdtrit(df, 0.5 + confidence / 2.0))
 
 
+def _ratio(folds: int, val_train_ratio: float | None) -> float:
+    if val_train_ratio is None:
+        return kfold_val_train_ratio(folds)
+    ratio = float(val_train_ratio)
+    if not (math.isfinite(ratio) and ratio >= 0):
+        raise ValueError(f"val_train_ratio (n_val/n_train) must be finite and >= 0, got {val_train_ratio!r}")
+    return ratio
+
+
 def _finite_mean(scores: Any) -> float:
     x = _as_scores(scores)
     x = x[np.isfinite(x)]
@@ -92,6 +102,11 @@ class ScoreSummary:
     folds: int
     repeats: int
     confidence: float
+    # How `interval` was made: "corrected t", or "Wilson" when the pooled counts of a rate give the
+    # wider interval (`floor_rate`); the counts are kept either way.
+    method: str = "corrected t"
+    successes: int | None = None
+    trials: int | None = None
 
     def to_dict(self) -> dict:
         return jsonable(asdict(self))
@@ -133,13 +148,15 @@ def corrected_se(scores, folds: int, repeats: int, test_train_ratio: float | Non
 
 
 def summarize(scores, folds: int, repeats: int, confidence: float = 0.90,
-              bounds: tuple[float, float] = (-math.inf, math.inf)) -> ScoreSummary:
+              bounds: tuple[float, float] = (-math.inf, math.inf),
+              val_train_ratio: float | None = None) -> ScoreSummary:
     """Mean, SDs and a Student-t interval (dof n-1) using the corrected SE.
 
     NaN scores (e.g. a fold where a metric is undefined because it holds one
     class) are dropped rather than imputed: imputing would invent information.
     `bounds`: the values the metric can take (a rate lies in [0, 1]). The interval is cut to
     them: the true mean lies inside, so the cut interval covers it as often.
+    `val_train_ratio`: n_val/n_train of the splits (None: K-fold, 1/(k-1)).
     """
     _check_confidence(confidence)
     x = _as_scores(scores)
@@ -149,8 +166,10 @@ def summarize(scores, folds: int, repeats: int, confidence: float = 0.90,
     mean = float(x.mean()) if n else NAN
     if n < 2:
         return ScoreSummary(mean, NAN, NAN, NAN, (NAN, NAN), n, folds, repeats, confidence)
-    sd = float(np.std(x, ddof=1))
-    se = corrected_se_from_sd(sd, n, kfold_val_train_ratio(folds))
+    # Identical scores have no spread; np.std can leave a rounding residue (1e-16) that would
+    # pass for an interval.
+    sd = 0.0 if np.ptp(x) == 0 else float(np.std(x, ddof=1))
+    se = corrected_se_from_sd(sd, n, _ratio(folds, val_train_ratio))
     half = _t_quantile(confidence, n - 1) * se
     interval = (max(mean - half, bounds[0]), min(mean + half, bounds[1]))
     return ScoreSummary(mean, sd, se, sd / math.sqrt(n), interval, n, folds, repeats, confidence)
@@ -179,7 +198,7 @@ class Comparison:
 
 def compare(scores_a, scores_b, *, names: Sequence[str] = ("a", "b"), folds: int, repeats: int,
             margin: float, greater_is_better: bool = True, confidence: float = 0.90,
-            decision_probability: float = 0.95) -> Comparison:
+            decision_probability: float = 0.95, val_train_ratio: float | None = None) -> Comparison:
     """Bayesian correlated t-test of b against a (Corani & Benavoli 2015).
 
     With a flat prior, the posterior of the mean paired difference is Student-t with
@@ -206,7 +225,7 @@ def compare(scores_a, scores_b, *, names: Sequence[str] = ("a", "b"), folds: int
     if n < 2:
         return Comparison(name_a, name_b, mean, NAN, (NAN, NAN), NAN, NAN, NAN, float(margin),
                           "undetermined", confidence, n)
-    scale = corrected_se_from_sd(float(np.std(d, ddof=1)), n, kfold_val_train_ratio(folds))
+    scale = corrected_se_from_sd(float(np.std(d, ddof=1)), n, _ratio(folds, val_train_ratio))
     if scale == 0.0:
         # Identical differences: the posterior degenerates to a point mass at the
         # mean (as in baycomp); the boundary |mu| == margin counts as equivalent.
@@ -259,7 +278,7 @@ def _fit_key(c: Candidate) -> float:
 
 def select_model(candidates: Sequence[Candidate], *, folds: int, repeats: int, margin: float,
                  greater_is_better: bool = True, confidence: float = 0.90,
-                 decision_probability: float = 0.95) -> Selection:
+                 decision_probability: float = 0.95, val_train_ratio: float | None = None) -> Selection:
     """Pick the simplest model practically equivalent to the best one.
 
     A higher mean that is within the equivalence margin is not evidence of a better
@@ -279,7 +298,8 @@ def select_model(candidates: Sequence[Candidate], *, folds: int, repeats: int, m
     best = min(ranked, key=lambda c: (sign * means[c.name], c.simplicity, _fit_key(c), c.name))
     comparisons = [compare(best.scores, c.scores, names=(best.name, c.name), folds=folds,
                            repeats=repeats, margin=margin, greater_is_better=greater_is_better,
-                           confidence=confidence, decision_probability=decision_probability)
+                           confidence=confidence, decision_probability=decision_probability,
+                           val_train_ratio=val_train_ratio)
                    for c in candidates if c is not best]
     equiv_names = {cmp.b for cmp in comparisons if cmp.decision == "equivalent"}
     pool = [best] + [c for c in candidates if c.name in equiv_names]
@@ -300,6 +320,132 @@ def select_model(candidates: Sequence[Candidate], *, folds: int, repeats: int, m
     return Selection(chosen.name, best.name, [c.name for c in pool], reason, comparisons)
 
 
+# --------------------------------------------------------------------------- intervals of rates and test sets
+
+def floor_rate(summary: ScoreSummary, successes: int, trials: int) -> ScoreSummary:
+    """A rate's cross-validated summary with the floor its counts put under the interval (DESIGN §6).
+
+    Fold scores of a rate can agree exactly (every fold finds all its galaxies) while the counts
+    behind them are few: zero spread across folds is not certainty. The interval becomes the
+    wider of the corrected-t interval and the Wilson interval of the pooled out-of-fold counts
+    (`successes` of `trials`: one repeat's folds, every development object once) at the same
+    confidence. The counts are recorded either way.
+    """
+    counted = replace(summary, successes=int(successes), trials=int(trials))
+    if trials <= 0 or not all(map(math.isfinite, summary.interval)):
+        return counted
+    low, high = wilson(successes, trials, summary.confidence)
+    lo, hi = summary.interval
+    return replace(counted, interval=(low, high), method="Wilson") if high - low > hi - lo else counted
+
+
+def wilson_z(confidence: float) -> float:
+    """The normal quantile of a two-sided interval at `confidence` (1.645 at 90%)."""
+    from scipy.special import ndtri
+
+    return float(ndtri(0.5 + confidence / 2))
+
+
+def wilson(successes: float, trials: float, confidence: float) -> tuple[float, float]:
+    """The Wilson score interval of successes/trials (scipy's binomtest(...).proportion_ci(method="wilson"))."""
+    from mlproj.science.metrics import wilson_interval
+
+    return wilson_interval(successes, trials, confidence)
+
+
+@dataclass(frozen=True)
+class TestInterval:
+    """The held-out test score of one metric and its interval (DESIGN §6): Wilson from the test
+    counts for a rate, a bootstrap over the test objects otherwise."""
+
+    __test__ = False  # not a pytest class
+
+    value: float
+    interval: tuple[float, float]
+    confidence: float
+    method: str                     # Wilson | bootstrap BCa | bootstrap percentile | none
+    n: int                          # test objects
+    successes: int | None = None    # Wilson: the rate is successes/trials
+    trials: int | None = None
+    detail: str | None = None       # why the interval is missing or has no width
+
+    def to_dict(self) -> dict:
+        return jsonable(asdict(self))
+
+
+def wilson_test_interval(successes: int, trials: int, n: int, confidence: float) -> TestInterval:
+    """The test interval of a rate: the Wilson interval of its test counts."""
+    _check_confidence(confidence)
+    if trials <= 0:
+        return TestInterval(NAN, (NAN, NAN), confidence, "none", n, int(successes), int(trials),
+                            "the rate has no objects to count on the test set")
+    return TestInterval(successes / trials, wilson(successes, trials, confidence), confidence, "Wilson", n,
+                        int(successes), int(trials))
+
+
+BOOTSTRAP_RESAMPLES = 1999
+BCA_MAX_OBJECTS = 2000  # BCa's jackknife scores the metric once per object: beyond this, percentile
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray], Any], n: int, confidence: float, *, seed: int = 0,
+                       n_resamples: int = BOOTSTRAP_RESAMPLES, vectorized: bool = False) -> TestInterval:
+    """The interval of a metric over `n` test objects from `scipy.stats.bootstrap`.
+
+    `statistic(rows)` scores the test objects `rows` (indices, with repeats); `vectorized`: it
+    takes a (resamples, n) array of rows and returns one score per resample (much faster: see
+    batch_metrics). BCa (Efron 1987) up to BCA_MAX_OBJECTS: an AUC near 1, an RMSE or a σ_NMAD
+    have skewed sampling distributions, where the percentile interval sits off-centre and BCa
+    corrects it to second order. Its
+    acceleration needs a jackknife (n more scores), so larger test sets, whose bootstrap
+    distribution is close to normal anyway, use the percentile interval. The seed makes the
+    interval reproducible. Resamples on which the metric is undefined (no positives drawn) are
+    left out; a metric that is the same on every resample (an AUC of 1 on a perfectly separated
+    test set) has no interval, and the result says so: zero spread is not certainty.
+    """
+    import warnings
+
+    _check_confidence(confidence)
+    rows = np.arange(int(n))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a degenerate or partly undefined statistic: handled below
+        if vectorized:
+            def score(r: np.ndarray, axis: int = -1) -> np.ndarray:
+                return np.asarray(statistic(np.moveaxis(r, axis, -1).astype(int)), dtype=float)
+
+            value = float(score(rows[None, :])[0]) if n else NAN
+        else:
+            def score(r: np.ndarray) -> float:
+                return float(statistic(r.astype(int)))
+
+            value = score(rows) if n else NAN
+        if n < 2 or not math.isfinite(value):
+            return TestInterval(value, (NAN, NAN), confidence, "none", int(n),
+                                detail=f"the metric is undefined on the {n} test objects")
+        from scipy.stats import bootstrap
+
+        method = "BCa" if n <= BCA_MAX_OBJECTS else "percentile"
+        result = bootstrap((rows,), score, n_resamples=n_resamples, vectorized=vectorized,
+                           batch=max(1, 4_000_000 // max(n, 1)) if vectorized else None,  # ~32 MB at a time
+                           confidence_level=confidence, method=method, rng=np.random.default_rng(seed))
+    draws = np.asarray(result.bootstrap_distribution, dtype=float)
+    finite = draws[np.isfinite(draws)]
+    if finite.size < 0.9 * draws.size:
+        return TestInterval(value, (NAN, NAN), confidence, "none", int(n),
+                            detail=f"the metric is undefined on {draws.size - finite.size} of {draws.size} "
+                                   f"bootstrap resamples of the {n} test objects (too few of a class)")
+    if finite.min() == finite.max():
+        return TestInterval(value, (value, value), confidence, f"bootstrap {method}", int(n),
+                            detail=f"every bootstrap resample of the {n} test objects scores {value:.4g} "
+                                   "(zero spread), so the test set gives no interval")
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        # BCa is undefined when some resamples are (their jackknife or bias term is NaN): the
+        # percentile interval of the defined resamples is the graceful fallback.
+        method = "percentile"
+        low, high = (float(q) for q in np.quantile(finite, [0.5 - confidence / 2, 0.5 + confidence / 2]))
+    return TestInterval(value, (low, high), confidence, f"bootstrap {method}", int(n))
+
+
 # --------------------------------------------------------------------------- finish line
 
 @dataclass(frozen=True)
@@ -307,53 +453,144 @@ class FinishLine:
     state: str                      # reached | not_reached | undetermined
     threshold: float
     margin: float
-    mean: float
+    mean: float                     # the cross-validated mean (of a test-only judgement: the test score)
     interval: tuple[float, float]
-    detail: str
-    extra_factor: float | None      # undetermined only: needed growth of the validation sample
+    detail: str                     # why, first the interval(s) that decided
+    extra_factor: float | None      # undetermined only: growth of the sample that would decide
+    basis: str = "cross-validated"  # the interval judged: cross-validated | test | both
+    cross_validated: FinishLine | None = None   # the parts of a judgement on both
+    test: FinishLine | None = None
 
     def to_dict(self) -> dict:
         return jsonable(asdict(self))
 
 
-def judge_finish_line(summary: ScoreSummary, threshold: float, margin: float,
-                      greater_is_better: bool = True) -> FinishLine:
-    """Has the model reached the target score, judged by the corrected interval?
+def _boundary_text(threshold: float, margin: float, greater_is_better: bool) -> str:
+    return f"{threshold:g}" if margin == 0 else f"{threshold:g} {'−' if greater_is_better else '+'} {margin:g}"
 
-    "Reached" needs the mean on the right side of the threshold and the whole
-    interval within `margin` of it; "not reached" needs the whole interval on the
-    wrong side. In between, the data cannot tell, and we say by how much the
-    validation sample would have to grow, assuming se ~ 1/sqrt(N) (bigger catalogue,
-    same design) and the same t quantile.
+
+def _times(factor: float) -> str:
+    return f"{factor:.2g}" if factor < 10 else f"{factor:.0f}"
+
+
+def _interval_at(value: float, lo: float, hi: float, trials: int | None, confidence: float,
+                 factor: float) -> tuple[float, float]:
+    """The interval a `factor` times larger sample would give with the same estimate: Wilson from
+    the same proportion, otherwise each end's distance shrinking as 1/sqrt(N)."""
+    if trials is not None:
+        return wilson(value * trials * factor, trials * factor, confidence)
+    root = math.sqrt(factor)
+    return value - (value - lo) / root, value + (hi - value) / root
+
+
+def _deciding_factor(value: float, lo: float, hi: float, boundary: float, sign: float, trials: int | None,
+                     confidence: float) -> float:
+    """The smallest growth of the sample that decides, by bisection (inf: none does)."""
+    def decided(factor: float) -> bool:
+        a, b = _interval_at(value, lo, hi, trials, confidence, factor)
+        a, b = min(sign * a, sign * b), max(sign * a, sign * b)
+        return a >= sign * boundary or b < sign * boundary
+
+    low, high = 1.0, 1e12
+    if not decided(high):
+        return math.inf
+    for _ in range(200):  # in log space: 1e12 to machine precision
+        middle = math.sqrt(low * high)
+        if decided(middle):
+            high = middle
+        else:
+            low = middle
+        if high / low - 1 < 1e-12:
+            break
+    return high
+
+
+def judge_finish_line(summary: ScoreSummary | TestInterval, threshold: float, margin: float,
+                      greater_is_better: bool = True) -> FinishLine:
+    """Has the model reached the target score, judged by an interval (DESIGN §6)?
+
+    Symmetric in the margin: with interval [lo, hi] of a higher-is-better metric, *reached* if
+    lo >= t - δ, *not reached* if hi < t - δ, else *undetermined*, mirrored for lower-is-better.
+    `summary`: the cross-validated ScoreSummary (a rate's interval floored by its counts,
+    `floor_rate`) or the held-out TestInterval. When undetermined, the detail says how much
+    larger the sample would have to be to decide, with the same estimate: the corrected-t or
+    bootstrap half-widths shrinking as 1/sqrt(N), a Wilson interval recomputed from the counts.
+    An interval of zero width (every fold, or every resample, scores the same) decides nothing:
+    zero spread is not certainty.
     """
     if margin < 0 or not math.isfinite(margin):
         raise ValueError(f"margin must be finite and >= 0, got {margin!r}")
-    mean, (lo, hi) = summary.mean, summary.interval
+    test = isinstance(summary, TestInterval)
+    value = summary.value if test else summary.mean
+    lo, hi = summary.interval
     pct = f"{summary.confidence * 100:g}%"
-    # Digits the uncertainty supports (0.912, not 0.91234); resolved at call time, defined below.
-    iv = significant_interval(lo, hi, summary.se)
-    shown_mean = significant(mean, summary.se).split(" \u00b1")[0]
+    what, objects = ("test", "test objects") if test else ("cross-validated", "development objects")
+    # Digits: from the SE of a corrected-t interval; from the half-width of a Wilson or bootstrap one.
+    se = (hi - lo) / 2 if test or summary.method == "Wilson" else summary.se
+    if summary.method == "Wilson":
+        source = f" (Wilson, {summary.successes}/{summary.trials})"
+    elif test and summary.method.startswith("bootstrap"):
+        source = f" ({summary.method} over {summary.n} objects)"
+    else:
+        source = ""
+    iv = significant_interval(lo, hi, se)
+    bound = _boundary_text(threshold, margin, greater_is_better)
 
     def out(state: str, detail: str, factor: float | None = None) -> FinishLine:
-        return FinishLine(state, float(threshold), float(margin), mean, (lo, hi), detail, factor)
+        return FinishLine(state, float(threshold), float(margin), value, (lo, hi), detail, factor,
+                          "test" if test else "cross-validated")
 
-    if not all(map(math.isfinite, (mean, lo, hi))):
-        return out("undetermined", f"too few finite scores ({summary.n}) to judge the finish line")
-    # Mirror lower-is-better onto greater-is-better: flip signs of everything.
+    if not all(map(math.isfinite, (value, lo, hi))):
+        why = (summary.detail or "no test interval") if test else f"too few finite scores ({summary.n})"
+        return out("undetermined", f"no {what} interval: {why}")
+    if lo == hi:
+        if test:
+            why = summary.detail or f"the {what} interval has no width"
+        else:
+            why = (f"all {summary.n} cross-validated fold scores are {value:.4g} (zero spread), which is not "
+                   "certainty and gives no interval")
+        return out("undetermined", f"{why}; the {what} finish line cannot be judged (a rate metric, whose "
+                                   "counts give an interval, or more objects would)")
     s = 1.0 if greater_is_better else -1.0
-    m_, t_, lo_, hi_ = s * mean, s * threshold, min(s * lo, s * hi), max(s * lo, s * hi)
+    boundary = threshold - s * margin
+    lo_, hi_ = min(s * lo, s * hi), max(s * lo, s * hi)
     side, other = ("above", "below") if greater_is_better else ("below", "above")
-    tol = threshold - s * margin
-    if m_ >= t_ and lo_ >= t_ - margin:
-        return out("reached", f"the mean {shown_mean} is {side} the threshold {threshold:g} and the "
-                              f"{pct} interval {iv} does not go {other} {tol:g} "
-                              f"(threshold {'-' if greater_is_better else '+'} margin {margin:g})")
-    if hi_ < t_:
-        return out("not_reached", f"the whole {pct} interval {iv} lies {other} the threshold {threshold:g}")
-    required = (m_ - (t_ - margin)) if m_ >= t_ else (t_ - m_)
-    half = (hi_ - lo_) / 2.0
-    factor = math.inf if required <= 0 else max(1.0, (half / required) ** 2)
-    more = ("the mean lies exactly on the boundary, so no sample size resolves it"
-            if math.isinf(factor) else f"the validation sample would have to be about {factor:.3g} times larger to decide")
-    return out("undetermined", f"the {pct} interval {iv} straddles the threshold {threshold:g} "
-                               f"(margin {margin:g}); {more}", factor)
+    shown = f"the {what} {pct} interval {iv}{source}"
+    if lo_ >= s * boundary:
+        return out("reached", f"{shown} lies {side} {bound}")
+    if hi_ < s * boundary:
+        return out("not_reached", f"{shown} lies {other} {bound}")
+    trials = summary.trials if summary.method == "Wilson" else None
+    centre = summary.successes / trials if trials else value  # Wilson: the pooled proportion
+    factor = _deciding_factor(centre, lo, hi, boundary, s, trials, summary.confidence)
+    more = (f"the estimate lies on {boundary:g} itself, so no sample size would decide" if math.isinf(factor)
+            else f"about {_times(factor)}× more {objects} would decide")
+    return out("undetermined", f"{shown} straddles {bound}; {more}", factor)
+
+
+def combine_finish_lines(cross_validated: FinishLine, test: FinishLine | None) -> FinishLine:
+    """The finish line judged on both intervals (DESIGN §6): reached only if both are, not reached
+    if either is, otherwise undetermined; the detail names the interval(s) that decided first.
+    Without a test judgement (no test set scored yet) the cross-validated one stands alone."""
+    if test is None:
+        return cross_validated
+    parts = (cross_validated, test)
+    states = [p.state for p in parts]
+    if "not_reached" in states:
+        state = "not_reached"
+    elif states == ["reached", "reached"]:
+        state = "reached"
+    else:
+        state = "undetermined"
+    deciding = [p for p in parts if p.state == state] if state != "reached" else list(parts)
+    rest = [p for p in parts if p not in deciding]
+    detail = "; ".join(p.detail for p in deciding)
+    if rest:
+        detail += " (" + "; ".join(f"{p.detail.split(';')[0]}: {p.state.replace('_', ' ')}" for p in rest) + ")"
+    factor = None
+    if state == "undetermined":
+        factors = [p.extra_factor for p in deciding]
+        # Both samples grow with the catalogue: the larger growth decides both.
+        factor = None if any(f is None for f in factors) else max(factors)
+    return FinishLine(state, cross_validated.threshold, cross_validated.margin, cross_validated.mean,
+                      cross_validated.interval, detail, factor, "both", cross_validated, test)

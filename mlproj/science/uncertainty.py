@@ -41,14 +41,18 @@ __all__ = [
     "NOMINAL_COVERAGE",
     "PIT_SHAPES",
     "UNCERTAINTY_METRICS",
+    "Z_95",
     "Coverage",
     "PitCheck",
     "Reliability",
     "coverage",
+    "coverage_finding",
     "coverage_interval",
+    "excludes_nominal",
     "expected_calibration_error",
     "gaussian_crps",
     "gaussian_nll",
+    "nominal_label",
     "pit_check",
     "pit_values",
     "reliability",
@@ -81,6 +85,7 @@ UNCERTAINTY_METRICS: dict[str, tuple[bool, str]] = {
 # 0.683 and the bars are exactly +-1 sigma), and 95% = +-1.96 sigma.
 COVERAGE_68 = math.erf(1 / math.sqrt(2))
 COVERAGE_95 = 0.95
+Z_95 = 1.959963984540054  # Phi^-1(0.975): the 95% bars are +-Z_95 sigma (what `coverage` computes for 0.95)
 NOMINAL_COVERAGE = {"coverage_68": COVERAGE_68, "coverage_95": COVERAGE_95}
 
 
@@ -176,7 +181,7 @@ class PitCheck:
         return jsonable(asdict(self))
 
 
-def pit_check(pit, bins: int = 10) -> PitCheck:
+def pit_check(pit, bins: int = 10, coverages: tuple[Coverage, ...] | list[Coverage] = ()) -> PitCheck:
     """KS test of PIT values against U(0, 1) plus a reading of the histogram's shape.
 
     The shape (Hamill 2001; the paper's Figure 2) is read off two departures from a flat
@@ -190,6 +195,12 @@ def pit_check(pit, bins: int = 10) -> PitCheck:
     that the verdict does not depend on `bins`. When the KS test does not flag the PIT
     (p >= 0.01) the shape is reported as "uniform": a tendency that is not significant is
     not reported as a diagnosis.
+
+    `coverages` (e.g. the ±1σ and ±1.96σ coverages of the same predictions): the KS test looks at
+    the whole PIT distribution and can miss tails that are too heavy or too light, which is what
+    a 95% coverage measures directly. When a coverage's Wilson interval excludes its nominal value
+    the PIT is flagged too, with the shape the coverage implies (below nominal: too small σ,
+    u_shaped; above: peaked), and the detail never says the uncertainties look calibrated.
     """
     from scipy.stats import kstest
 
@@ -214,10 +225,21 @@ def pit_check(pit, bins: int = 10) -> PitCheck:
     z_spread = (outer - 0.5) / (0.5 / math.sqrt(n))   # binomial sd of a fraction near 1/2
     z_tilt = tilt * math.sqrt(n)                       # sd of a mean of +-1 signs is 1/sqrt(n)
 
+    findings = [c for c in coverages if excludes_nominal(c)]
+    if not flagged and findings:
+        worst = findings[-1]  # the widest nominal (95%) says most about the tails
+        shape = "u_shaped" if worst.observed < worst.nominal else "peaked"
+        detail = (f"the PIT histogram of {n} objects passes the KS test (KS = {stat:.3f}, p = {p:.2g}), but "
+                  + "; ".join(coverage_finding(c) for c in findings)
+                  + ": the predicted uncertainties are not calibrated.")
+        return PitCheck(stat, p, hist, edge_list, shape, True, detail)
     if not flagged:
         shape = "uniform"
         detail = (f"the PIT histogram of {n} objects is consistent with uniform "
-                  f"(KS = {stat:.3f}, p = {p:.2g}): the predicted uncertainties look calibrated.")
+                  f"(KS = {stat:.3f}, p = {p:.2g})"
+                  + (" and the coverages agree with their nominal values: the predicted uncertainties "
+                     "look calibrated." if coverages else
+                     ": no sign of miscalibration in its shape (check the coverages too)."))
     elif abs(z_tilt) >= abs(z_spread):
         shape = "skewed"
         side, low_high = ("above", "low") if tilt > 0 else ("below", "high")
@@ -272,6 +294,31 @@ def coverage(y, mu, sigma, nominal: float) -> Coverage:
     y, mu, sigma = _gaussian(y, mu, sigma)
     z = float(norm.ppf(0.5 + nominal / 2))
     return _coverage(np.abs(y - mu) <= z * sigma, nominal)
+
+
+def excludes_nominal(c: Coverage) -> bool:
+    """True when the 95% Wilson interval of the observed coverage excludes the nominal value
+    (DESIGN §6: such error bars are flagged, whatever the CRPS says)."""
+    low, high = c.wilson
+    if c.n == 0 or low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return False
+    return not low <= c.nominal <= high
+
+
+def nominal_label(nominal: float) -> str:
+    """68.27%, 95%: the nominal coverage as printed."""
+    return f"{100 * nominal:.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def coverage_finding(c: Coverage, method: str | None = None) -> str | None:
+    """One sentence when `excludes_nominal(c)`: which bars, observed coverage, interval, what it means."""
+    if not excludes_nominal(c):
+        return None
+    side = "too small (overconfident)" if c.observed < c.nominal else "too large (underconfident)"
+    low, high = c.wilson
+    who = f"the {method} σ: " if method else ""
+    return (f"{who}{nominal_label(c.nominal)} coverage {c.observed:.3f} ({c.inside}/{c.n} inside), 95% Wilson "
+            f"interval [{low:.3f}, {high:.3f}] excludes {c.nominal:.4g}: the error bars are {side}")
 
 
 def coverage_interval(y, low, high, nominal: float) -> Coverage:

@@ -1,8 +1,11 @@
-"""One `mlproj run` per project at a time: a lock file, released by the kernel if the run dies.
+"""One `mlproj run` per project folder at a time: a lock file, released by the kernel if the run dies.
 
-An advisory `flock` on `.mlproj/run.lock` is held for the whole run; a second run on the same
-project stops at once with a message naming the running one, instead of interleaving writes.
-Readers (`verdict`, `predict`) need no lock: every file they read is replaced atomically.
+An advisory `flock` on `.mlproj/run.lock` is held for the whole run; a second run in the same
+folder stops at once with a message naming the running one, instead of interleaving writes. The
+lock is the folder's, not one project file's: the project files of a folder have their own runs
+(`runs/<project>/`) but share the fit cache `.mlproj/cache/` and the test-use ledger, which a run
+sweeps and writes. Readers (`verdict`, `predict`) need no lock: every file they read is replaced
+atomically.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from mlproj.errors import RunError, storage_error
 
 
 @contextmanager
-def project_lock(root: Path):
+def project_lock(root: Path, project: str | None = None):
     path = Path(root) / ".mlproj" / "run.lock"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,13 +34,15 @@ def project_lock(root: Path):
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise RunError(f"another `mlproj run` is already working on this project ({holder})",
-                           where=str(root), hint="wait for it to finish; it keeps every fit in the cache, "
-                                                 "so running again afterwards costs nothing") from None
+            raise RunError(f"another `mlproj run` is already working on this project folder ({holder})",
+                           where=str(root), hint="wait for it to finish (the project files of one folder share "
+                                                 "its fit cache, so their runs take turns); it keeps every fit in "
+                                                 "the cache, so running again afterwards costs nothing") from None
         try:  # who holds the lock, for the message above; the lock itself is the flock
             handle.seek(0)
             handle.truncate()
-            handle.write(f"pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+            who = f"project {project}, " if project else ""
+            handle.write(f"{who}pid {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
             handle.flush()
         except OSError:
             pass  # a full disk: the run itself will say so where it writes what matters

@@ -1,13 +1,19 @@
 """The run directory: atomic files that later commands read, and staleness checks.
 
-`runs/<UTC timestamp>-<config hash[:8]>/` holds project.yaml, plan.json, results.csv,
-summary.json, verdict.json and environment.json; `runs/latest` names the newest run. Every file
-is written to a temporary file in the same folder, flushed and renamed, so an interrupted run
-never leaves a half file that looks complete. The run folder itself is written as
-`runs/.<name>.<random>.tmp/` (never taken for a run) and renamed into place once its verdict.json
-is in it; a killed run's leftover is swept by the next run, which holds the project lock. A folder
-without verdict.json is not a run, and a file that is not what mlproj wrote (even if valid JSON) is
-reported as damaged where it is read.
+Runs belong to their project file (DESIGN §4, §5): `runs/<project>/<UTC timestamp>-<config
+hash[:8]>/` holds project.yaml, plan.json, results.csv, summary.json, verdict.json and
+environment.json, and `runs/<project>/latest` names that project's newest run. `<project>` is
+the project file's `name:` made a safe folder name (project_folder_name); the project file that
+first ran under a name owns its folder (`runs/<project>/.project-file`), and another project
+file of the same folder with the same name is refused, so that several project files in one
+folder never see each other's runs. Every file is written to a temporary file in the same folder,
+flushed and renamed, so an interrupted run never leaves a half file that looks complete. The run
+folder itself is written as `runs/<project>/.<name>.<random>.tmp/` (never taken for a run) and
+renamed into place once its verdict.json is in it; a killed run's leftover is swept by the next
+run, which holds the folder's lock. A folder without verdict.json is not a run, and a file that
+is not what mlproj wrote (even if valid JSON) is reported as damaged where it is read. Runs of
+the older layout (`runs/<stamp>-<hash>/` with one `runs/latest` for every project file of the
+folder) are never taken for a project's latest run.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import io
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import sys
@@ -25,11 +32,12 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from mlproj.errors import RunError, storage_error
+from mlproj.errors import ConfigError, RunError, storage_error
 from mlproj.store.files import write_text_atomic
 
 RUNS = "runs"
 LATEST = "latest"
+OWNER = ".project-file"  # in runs/<project>/: the name of the project file whose runs these are
 PACKAGES = ("mlproj", "scikit-learn", "numpy", "scipy", "pandas", "pydantic", "joblib", "pyarrow")
 
 
@@ -67,15 +75,94 @@ def _plain(value):
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
-def start_run_dir(project_root: Path, config_hash: str, now: datetime | None = None) -> Path:
-    """A new, empty, hidden folder to write a run into: `runs/.<stamp>-<hash[:8]>.<random>.tmp/`.
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_FOLDER_NAME = 64
 
-    publish_run renames it to `runs/<stamp>-<hash[:8]>/` once it is complete; until then no
-    command takes it for a run, and an interruption leaves only a hidden folder that the next run
-    sweeps (sweep_unfinished_runs).
+
+def project_folder_name(name: str | None, project_file: Path) -> str:
+    """The folder of a project's runs, `runs/<this>/`: its `name:` with anything but letters,
+    digits and `. _ -` made a `-` (a name is free text; a folder name must work on every file
+    system), else the project file's stem. `latest` (the older layout's marker) gets a suffix."""
+    def safe(text: str) -> str:
+        return _UNSAFE.sub("-", text).strip("-.")[:MAX_FOLDER_NAME].rstrip("-.")
+
+    folder = safe(name or "") or safe(project_file.stem) or "project"
+    return f"{folder}-project" if folder.lower() == LATEST else folder
+
+
+def project_runs(project_root: Path, name: str | None, project_file: Path, where: str | None = None) -> Path:
+    """`runs/<project>/` of this project file (not created).
+
+    The folder belongs to the project file that first ran under that name: another project file
+    of the same folder with the same `name:` is a ConfigError (its runs would mix with the
+    other's), unless the owner no longer exists (renamed or deleted). Without a name (a project
+    file that cannot be read now: deleted, or become a pipe) the folder its runs were written to
+    is found by its owner record, so that `mlproj verdict` can say the run is stale.
+    """
+    if name is None:
+        owned = _owned_by(Path(project_root) / RUNS, Path(project_file).name)
+        if owned is not None:
+            return owned
+    folder = Path(project_root) / RUNS / project_folder_name(name, Path(project_file))
+    owner = _owner(folder)
+    if owner is not None and owner != Path(project_file).name and _exists(Path(project_root) / owner):
+        raise ConfigError(
+            f"the project name '{name}' is already the name of {owner} in this folder, whose runs are in "
+            f"{RUNS}/{folder.name}/; runs of two project files must not mix",
+            where=where or str(project_file),
+            hint=f"give this project file its own `name:` (if {owner} no longer uses that name, delete "
+                 f"{folder / OWNER})")
+    return folder
+
+
+def _owned_by(runs: Path, file_name: str) -> Path | None:
+    """The project folder in `runs/` whose owner record names `file_name` (the one with the newest
+    latest run if its name changed over time), or None."""
+    try:
+        owned = [p for p in runs.iterdir() if p.is_dir() and not p.is_symlink() and _owner(p) == file_name]
+    except OSError:
+        return None
+
+    def newest(folder: Path) -> float:
+        try:
+            return (folder / LATEST).lstat().st_mtime
+        except OSError:
+            return 0.0
+
+    return max(owned, key=newest, default=None)
+
+
+def _owner(folder: Path) -> str | None:
+    try:
+        text = (folder / OWNER).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if text and not any(c in text for c in "/\\\0\n") else None
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return True  # cannot tell: better a clear refusal than mixed runs
+
+
+def claim_project_runs(folder: Path, project_file: Path) -> None:
+    """Record which project file's runs `folder` holds (project_runs checks it)."""
+    if _owner(folder) != Path(project_file).name:
+        write_atomic(folder / OWNER, Path(project_file).name + "\n")
+
+
+def start_run_dir(project_dir: Path, config_hash: str, now: datetime | None = None) -> Path:
+    """A new, empty, hidden folder to write a run into: `runs/<project>/.<stamp>-<hash[:8]>.<random>.tmp/`.
+
+    `project_dir`: the project's `runs/<project>/` (project_runs). publish_run renames the folder
+    to `runs/<project>/<stamp>-<hash[:8]>/` once it is complete; until then no command takes it
+    for a run, and an interruption leaves only a hidden folder that the next run sweeps
+    (sweep_unfinished_runs).
     """
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-    runs = project_root / RUNS
+    runs = Path(project_dir)
     make_folder(runs)
     path = runs / f".{stamp}-{config_hash[:8]}.{secrets.token_hex(4)}.tmp"
     try:
@@ -91,7 +178,7 @@ def is_unfinished(path: Path) -> bool:
 
 
 def publish_run(staging: Path) -> Path:
-    """Rename a complete run folder from start_run_dir into place: `runs/<stamp>-<hash[:8]>[-n]/`."""
+    """Rename a complete run folder from start_run_dir into place: `runs/<project>/<stamp>-<hash[:8]>[-n]/`."""
     if not (staging / "verdict.json").is_file():
         raise RunError(f"{staging} has no verdict.json: it is not a complete run and is not published")
     base = staging.name[1:].rsplit(".", 2)[0]
@@ -122,13 +209,14 @@ def _sync_folder(path: Path) -> None:
         os.close(fd)
 
 
-def sweep_unfinished_runs(project_root: Path) -> int:
-    """Remove the hidden folders of runs that were killed or failed while being written.
+def sweep_unfinished_runs(project_dir: Path) -> int:
+    """Remove the hidden folders of runs of this project (`runs/<project>/`) that were killed or
+    failed while being written.
 
-    Only while holding the project lock (mlproj.store.lock): no other run of this project is alive then,
-    so every such folder is a leftover. Best effort: what cannot be removed stays hidden.
+    Only while holding the folder's lock (mlproj.store.lock): no other run is alive then, so every
+    such folder is a leftover. Best effort: what cannot be removed stays hidden.
     """
-    runs = project_root / RUNS
+    runs = Path(project_dir)
     try:
         leftovers = [p for p in runs.iterdir() if is_unfinished(p) and p.is_dir() and not p.is_symlink()]
     except OSError:
@@ -144,7 +232,7 @@ def discard_run_dir(staging: Path) -> None:
 
 
 def mark_latest(run_dir: Path) -> None:
-    """`runs/latest`: a symlink where the file system allows it, else a one-line file."""
+    """`runs/<project>/latest`: a symlink where the file system allows it, else a one-line file."""
     link = run_dir.parent / LATEST
     tmp = run_dir.parent / f".{LATEST}.tmp"
     try:
@@ -165,25 +253,38 @@ def mark_latest(run_dir: Path) -> None:
         raise storage_error(exc, "mark the latest run in", link) or exc from None
 
 
-def find_run(run: str | None, project_root: Path) -> Path:
-    """The run folder a command should read: RUN if given, else the project's latest run.
+def find_run(run: str | None, project_dir: Path) -> Path:
+    """The run folder a command should read: RUN if given (a path, or a run's folder name in
+    `project_dir`), else the project's latest run, `runs/<project>/latest`.
 
     Only a finished run counts: a folder with its verdict.json, not a hidden one being written.
+    Runs of the older layout (one `runs/latest` for every project file of the folder) are never
+    taken for the latest: nothing says which project file made them.
     """
+    project_dir = Path(project_dir)
     if run:
         path = Path(run)
+        if not path.is_dir() and Path(run).name == run and run not in (".", "..") and (project_dir / run).is_dir():
+            path = project_dir / run
         if not path.is_dir():
-            raise RunError(f"run folder {run} does not exist", hint="pass a folder under runs/, or omit RUN for the latest")
+            raise RunError(f"run folder {run} does not exist",
+                           hint=f"pass a folder under {project_dir}, or omit RUN for this project file's latest run")
         _check_finished(path, f"{run} is not a finished run")
         return path.resolve()
-    latest = project_root / RUNS / LATEST
+    latest = project_dir / LATEST
     try:
         if latest.is_symlink() or latest.is_dir():
             path = latest.resolve()
         elif latest.is_file():
-            path = project_root / RUNS / _latest_name(latest)
+            path = project_dir / _latest_name(latest)
+        elif older_layout(project_dir.parent):
+            raise RunError(f"no runs yet in {project_dir}, the runs of this project file; the runs in "
+                           f"{project_dir.parent} were made by an older mlproj layout, with one `latest` for "
+                           "every project file of the folder, which cannot tell whose run it is",
+                           hint="run `mlproj run` again with the same -c (unchanged fits come from the cache); "
+                                f"an old run can still be read by its folder: `mlproj verdict {project_dir.parent}/<run>`")
         else:
-            raise RunError(f"no runs yet in {project_root / RUNS}", hint="run `mlproj run` first")
+            raise RunError(f"no runs yet in {project_dir}", hint="run `mlproj run` first (with the same -c)")
         if not path.is_dir():
             raise RunError(f"the latest run {path} is missing", hint="run `mlproj run` again")
     except RuntimeError:  # Python < 3.13 reports a symlink loop so
@@ -194,6 +295,36 @@ def find_run(run: str | None, project_root: Path) -> Path:
         raise storage_error(exc, "read", latest) or exc from None
     _check_finished(path, f"the latest run {path} is not finished")
     return path
+
+
+def older_layout(runs: Path) -> bool:
+    """Whether `runs/` holds runs of the layout before runs belonged to their project file: a
+    `runs/latest` link or file, or a run folder (with its verdict.json) right in `runs/`."""
+    try:
+        if (runs / LATEST).is_symlink() or (runs / LATEST).is_file():
+            return True
+        return any(p.is_dir() and not p.is_symlink() and not is_unfinished(p) and (p / "verdict.json").is_file()
+                   for p in runs.iterdir())
+    except OSError:
+        return False
+
+
+def project_run_folders(runs: Path) -> list[Path]:
+    """The `runs/<project>/` folders of the projects in `runs/` (those with a latest run)."""
+    try:
+        return sorted(p for p in runs.iterdir() if p.is_dir() and not p.is_symlink() and not is_unfinished(p)
+                      and os.path.lexists(p / LATEST))
+    except OSError:
+        return []
+
+
+def list_runs(project_dir: Path) -> list[Path]:
+    """The finished runs of one project, oldest first (their folder names start with the UTC time)."""
+    try:
+        return sorted(p for p in Path(project_dir).iterdir() if p.is_dir() and not p.is_symlink()
+                      and not is_unfinished(p) and (p / "verdict.json").is_file())
+    except OSError:
+        return []
 
 
 def _check_finished(path: Path, what: str) -> None:
@@ -215,7 +346,7 @@ def _latest_loops(latest: Path) -> RunError:
 
 
 def _latest_name(latest: Path) -> str:
-    """The run named by a `runs/latest` file (where symlinks are not allowed): one plain folder name."""
+    """The run named by a `runs/<project>/latest` file (where symlinks are not allowed): one plain folder name."""
     try:
         name = latest.read_bytes().decode("utf-8").strip()
     except UnicodeDecodeError:

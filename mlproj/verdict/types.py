@@ -48,7 +48,7 @@ class Criterion(Part):
 
 @dataclass
 class ModelComparison(Part):
-    """The selected case's best candidate (b) against one baseline (a), paired over the folds."""
+    """A case's selected model (b) against one other model (a), paired over the folds."""
 
     selection: str | None
     a: str
@@ -71,21 +71,40 @@ class ModelComparison(Part):
 
 @dataclass
 class MethodComparison(Part):
-    """A σ(x) method (b) against the single global σ (a), on CRPS without a margin."""
+    """A σ(x) method (b) against the single global σ (a), paired over the folds without a margin,
+    on CRPS (difference, interval, p_better, p_worse, se) and on NLL (the nll_* fields).
+
+    `decision` combines both (DESIGN §6): improved only if improved on CRPS *and* NLL, worse if
+    worse on either, otherwise undetermined. Runs written before NLL was compared have only the
+    CRPS fields, and their decision was the CRPS one.
+    """
+
+    OPTIONAL = ("crps_decision", "nll_difference", "nll_interval", "nll_p_better", "nll_p_worse", "nll_decision",
+                "nll_se", "detail")
 
     a: str
     b: str
-    difference: float | None
+    difference: float | None  # CRPS of a minus CRPS of b: positive = b better
     interval: tuple[float | None, float | None]
     p_better: float | None
     p_worse: float | None
     decision: str
     se: float | None = None
+    crps_decision: str | None = None
+    nll_difference: float | None = None  # NLL of a minus NLL of b: positive = b better
+    nll_interval: tuple[float | None, float | None] | None = None
+    nll_p_better: float | None = None
+    nll_p_worse: float | None = None
+    nll_decision: str | None = None
+    nll_se: float | None = None
+    detail: str | None = None  # one sentence: why this decision
 
     @classmethod
     def from_dict(cls, d: dict) -> MethodComparison:
         return cls(d["a"], d["b"], d.get("difference"), as_pair(d.get("interval")), d.get("p_better"),
-                   d.get("p_worse"), d["decision"], d.get("se"))
+                   d.get("p_worse"), d["decision"], d.get("se"), d.get("crps_decision"), d.get("nll_difference"),
+                   None if d.get("nll_interval") is None else as_pair(d["nll_interval"]), d.get("nll_p_better"),
+                   d.get("nll_p_worse"), d.get("nll_decision"), d.get("nll_se"), d.get("detail"))
 
 
 @dataclass
@@ -107,18 +126,22 @@ class MethodScores(Part):
 class UncertaintyJudgement(Part):
     """The σ(x) methods of the selected model, and the coverages they should have."""
 
-    OPTIONAL = ("nominal",)
+    OPTIONAL = ("nominal", "flags")
 
     model: str
     methods: dict[str, MethodScores]
     comparisons: list[MethodComparison] = field(default_factory=list)
     nominal: dict[str, float] | None = None  # "coverage_68" -> 0.6827 (±1σ), "coverage_95" -> 0.95
+    # One sentence per method and coverage whose Wilson interval excludes the nominal value,
+    # cross-validated and on the test set (they are also verdict warnings).
+    flags: list[str] | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> UncertaintyJudgement:
         return cls(d["model"], {k: MethodScores.from_dict(v) for k, v in d["methods"].items()},
                    [MethodComparison.from_dict(c) for c in d.get("comparisons") or []],
-                   None if d.get("nominal") is None else dict(d["nominal"]))
+                   None if d.get("nominal") is None else dict(d["nominal"]),
+                   None if d.get("flags") is None else list(d["flags"]))
 
 
 @dataclass
@@ -157,12 +180,21 @@ class FinishLineResult(Part):
     mean: float | None
     interval: tuple[float | None, float | None]
     detail: str
-    extra_factor: float | None  # undetermined: how much the validation sample would have to grow
+    extra_factor: float | None  # undetermined: how much the sample would have to grow to decide
+    # The interval judged (DESIGN §6): "both" (cross-validated and held-out test: the parts below),
+    # "cross-validated" alone (no test set scored yet; runs written before the test was judged) or "test".
+    basis: str = "cross-validated"
+    cross_validated: FinishLineResult | None = None
+    test: FinishLineResult | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> FinishLineResult:
+        def part(key):
+            return None if d.get(key) is None else FinishLineResult.from_dict(d[key])
+
         return cls(d["state"], d.get("threshold"), d.get("margin"), d.get("mean"), as_pair(d.get("interval")),
-                   d.get("detail") or "", d.get("extra_factor"))
+                   d.get("detail") or "", d.get("extra_factor"), d.get("basis") or "cross-validated",
+                   part("cross_validated"), part("test"))
 
 
 @dataclass
@@ -198,7 +230,7 @@ class Verdict(Part):
 
     status: str  # pass | fail | undetermined
     selected_model: str | None
-    reason: str | None
+    reason: str | None  # why the status (the criteria that decided it), e.g. the finish line's intervals
     primary: PrimaryScore | None
     finish_line: FinishLineResult | None
     criteria: list[Criterion]
@@ -210,6 +242,7 @@ class Verdict(Part):
     test_uses: int | None = None
     warnings: list[str] = field(default_factory=list)
     exit_code: int = 3
+    selection_reason: str | None = None  # why the main case's model was selected (before: `reason`)
 
     def selection(self, name: str) -> SelectionResult | None:
         return next((s for s in self.selections if s.selection == name), None)
@@ -229,4 +262,5 @@ class Verdict(Part):
             d.get("test_uses"),
             list(d.get("warnings") or []),
             d["exit_code"],
+            d.get("selection_reason"),
         )

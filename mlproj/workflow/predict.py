@@ -4,7 +4,9 @@ The new catalogue goes through exactly what the training catalogue went through 
 non-detection bounds, derived features); the output keeps every input column (identifiers,
 positions) and adds the predictions: class probabilities for classification (calibrated if the
 project asked for it), and for regression the mean with the global 1σ of the out-of-fold
-residuals and its 68% interval.
+residuals (or the project's σ(x)) and its 68.27% (±1σ) and 95% (±1.96σ) intervals; with
+`uncertainty: {method: conformal}` the intervals are MAPIE's conformal ones and σ their 95%
+half-width / 1.96.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from mlproj.errors import DataError, RunError, storage_error
 from mlproj.execute.tasks import spread_path
 from mlproj.project.loading import load_project
 from mlproj.science.augmentation import input_draws
-from mlproj.science.sigma import spread_of
+from mlproj.science.sigma import CALIBRATED_IN_FOLD, Z_95, conformal_half_widths, spread_of
 from mlproj.store import rundir
 from mlproj.store.files import atomic_write
 
@@ -85,16 +87,31 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, d
         mu = per_draw.mean(axis=0)
         sigma = np.full(len(mu), info.get("sigma_global", np.nan))
         spread_file = spread_path(info_path.with_suffix(".skops"))
+        half = None  # conformal half-widths by nominal coverage name
         if "sigma_factor" in info and spread_file.exists():
-            sigma = spread_of(load_model(spread_file, is_allowed_estimator_class), X) * info["sigma_factor"]
+            fitted = load_model(spread_file, is_allowed_estimator_class)
+            if info.get("sigma_method") in CALIBRATED_IN_FOLD:
+                # Calibrated inside the fit by MAPIE: the run's rescaling factor does not apply.
+                half = conformal_half_widths(fitted, X)
+                sigma = spread_of(fitted, X)
+            else:
+                sigma = spread_of(fitted, X) * info["sigma_factor"]
         if len(inputs) > 1:
             # Input errors add to the model's σ in quadrature (paper §5.1: propagate uncertainties).
             result["sigma_inputs"] = per_draw.std(axis=0)
+            model_sigma = sigma
             sigma = np.sqrt(sigma ** 2 + per_draw.var(axis=0))
+            if half is not None:  # the same quadrature, each interval keeping its width in σ
+                half = {k: h / model_sigma * sigma for k, h in half.items()}
+        if half is None:
+            # One definition of each nominal coverage (DESIGN §6): 68.27% = ±1σ, 95% = ±1.96σ.
+            half = {"coverage_68": sigma, "coverage_95": Z_95 * sigma}
         result["prediction"] = mu
         result["sigma"] = sigma
-        result["low_68"] = mu - sigma
-        result["high_68"] = mu + sigma
+        result["low_68"] = mu - half["coverage_68"]
+        result["high_68"] = mu + half["coverage_68"]
+        result["low_95"] = mu - half["coverage_95"]
+        result["high_95"] = mu + half["coverage_95"]
     rundir.make_folder(out.parent)
     with atomic_write(out, "wb") as handle:  # a full disk or a read-only folder: a StorageError
         if out.suffix.lower() == ".parquet":
@@ -118,16 +135,17 @@ def _check_paths(data: Path, out: Path, catalogue: Path) -> None:
 
 
 def _input_draws(X: np.ndarray, table, loaded, names: list[str], draws: int, seed: int) -> list[np.ndarray]:
-    """The inputs, or `draws` copies scattered by their Gaussian measurement errors."""
+    """The inputs, or `draws` copies scattered by their Gaussian measurement errors, every
+    derived feature recomputed from each copy's drawn values (a colour follows its magnitudes)."""
     if draws <= 0:
         return [X]
-    from mlproj.data.dataset import error_matrix
+    from mlproj.data.dataset import derived_features, error_matrix
 
     errors = error_matrix(table, loaded, names)
     if errors is None:
         raise DataError("--draws needs measurement errors, but the project has no data.errors",
                         hint="add data.errors: {feature: error_column} to the project, or omit --draws")
-    return input_draws(X, errors, draws, seed)
+    return input_draws(X, errors, draws, seed, recompute=derived_features(table, loaded, names, errors))
 
 
 def _model_info(run_dir: Path, model: str | None) -> Path:

@@ -8,6 +8,7 @@ hidden and renamed into place when complete (rundir.start_run_dir, publish_run).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -15,13 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from mlproj.analyse import summary as analysis
 from mlproj.analyse.diagnostics import hypothesis_power, model_diagnostics
-from mlproj.analyse.types import DataDescription, Summary, TestSet
+from mlproj.analyse.types import DataDescription, StrongFeature, Summary, TestSet, finite
 from mlproj.data.dataset import Dataset, load_dataset
-from mlproj.data.leakage import check_leakage
+from mlproj.data.leakage import check_leakage, strong_features
 from mlproj.errors import STORAGE_ERRNOS, DataError, RunError, storage_error
 from mlproj.execute.backends import run_tasks
 from mlproj.execute.cache import Cache, TaskOutput
@@ -52,6 +54,8 @@ class Prepared:
     dataset: Dataset
     plan: Plan
     cases: list[analysis.Case]
+    # Single features that separate the classes (predict the target) alone, on the development set.
+    strong_features: list[StrongFeature] = field(default_factory=list)
 
 
 @dataclass
@@ -88,14 +92,20 @@ def prepare(loaded: LoadedProject) -> Prepared:
                         library_version=sklearn_version, groups=dataset.groups, order=dataset.order)
     if plan.note:
         dataset.warnings.append(plan.note)
-    for warning in check_leakage(dataset.X, dataset.y, dataset.feature_names, plan.test, plan.development,
-                                 task=loaded.project.objective.task,
-                                 positive=cases[0].positives[0] if cases[0].positives else None,
-                                 groups=dataset.groups, class_names=dataset.classes,
-                                 group_name=loaded.project.data.groups):
-        dataset.warnings.append(warning.message)
+    task = loaded.project.objective.task
+    positive = cases[0].positives[0] if cases[0].positives else None
+    allowed = loaded.project.data.allowed_strong_features
+    # Measured once: the grouped messages and the verdict's no_label_leak read the same findings.
+    strong = strong_features(dataset.X, dataset.y, dataset.feature_names, plan.development, task=task,
+                             positive=positive, class_names=dataset.classes)
+    for finding in check_leakage(dataset.X, dataset.y, dataset.feature_names, plan.test, plan.development,
+                                 task=task, positive=positive, groups=dataset.groups, class_names=dataset.classes,
+                                 group_name=loaded.project.data.groups, acknowledged=allowed, strong=strong):
+        (dataset.notes if finding.severity == "note" else dataset.warnings).append(finding.message)
     return_freed_memory()  # what reading and the checks used, before the fits need it
-    return Prepared(loaded, dataset, plan, cases)
+    return Prepared(loaded, dataset, plan, cases,
+                    [StrongFeature(f.feature, f.statistic, finite(f.value), f.label_function, f.feature in allowed)
+                     for f in strong])
 
 
 def _check_missing_values(dataset: Dataset, specs: list[ModelSpec], loaded: LoadedProject) -> None:
@@ -143,11 +153,12 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     cache = Cache(loaded.root / CACHE_DIR)
     cache.sweep_temporary()
     cache.write_failure()  # forget one an earlier run in this process left
-    rundir.sweep_unfinished_runs(loaded.root)
+    runs = project_runs(loaded)
+    rundir.sweep_unfinished_runs(runs)
     fitted_tasks = [t for t in plan.tasks if plan.model(t.model).estimator != HISTORICAL]
     outputs = run_tasks(plan, fitted_tasks, dataset.X, dataset.y, cache, n_jobs=n_jobs, on_done=on_task,
-                        errors=dataset.errors, ranges=dataset.limit_ranges, scheduler=scheduler,
-                        workers=loaded.project.execution.workers, release=True)
+                        errors=dataset.errors, ranges=dataset.limit_ranges, recompute=dataset.recompute,
+                        scheduler=scheduler, workers=loaded.project.execution.workers, release=True)
     _check_stored(cache, outputs)
     if fitted_tasks and len(fitted_tasks) == len(plan.tasks) and all(o.error for o in outputs.values()):
         raise RunError(_every_fit_failed(plan, outputs), where=str(loaded.path),
@@ -165,21 +176,31 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
         finals = [plan.final_tasks[name] for name in selected]
         to_fit = [t for t in finals if plan.model(t.model).estimator != HISTORICAL]
         final_outputs = run_tasks(plan, to_fit, dataset.X, dataset.y, cache, n_jobs=n_jobs, errors=dataset.errors,
-                                  ranges=dataset.limit_ranges, keep_models=True, workers=loaded.project.execution.workers)
+                                  ranges=dataset.limit_ranges, recompute=dataset.recompute, keep_models=True,
+                                  workers=loaded.project.execution.workers)
         _check_stored(cache, final_outputs)
         final_outputs.update(_historical_outputs(plan, [t for t in finals if t not in to_fit], dataset, None))
-        summary.test = TestSet(uses=record_test_use(loaded, {t.model: t.key for t in finals}, dataset.file_hash))
+        summary.test = TestSet(uses=record_test_use(loaded, {t.model: t.key for t in finals}, dataset.file_hash,
+                                                    plan.test))
         for task in finals:
             output = final_outputs[task.key]
             if output.predictions is not None:
+                # Each model is scored only on the cases that selected it: a score of another
+                # case's model on this case would be a second look at the test set, unasked.
+                chosen_for = {s.selection for s in provisional.selections if s.selected_model == task.model}
                 summary.test.models[task.model] = analysis.score_test(
                     task.model, output.predictions, plan, dataset.y, cases,
-                    analysis.pooled_development_predictions(plan, outputs, task.model))
+                    analysis.pooled_development_predictions(plan, outputs, task.model), only=chosen_for,
+                    confidence=loaded.project.validation.confidence)
         if summary.test.uses > 1:
             summary.warnings.append(
                 f"the held-out test set has now been used by {summary.test.uses} different configurations "
                 "of this project: choosing between them on it makes it part of the training; its score is no "
                 "longer an independent estimate (paper §5.6)")
+    for judged in provisional.selections:  # time-ordered windows: does the chosen model's skill drift?
+        drift = analysis.trend_warning(summary, judged.selection, judged.selected_model)
+        if drift:
+            summary.warnings.append(drift)
     main_selected = provisional.selections[0].selected_model
     if main_selected is not None:
         summary.diagnostics = model_diagnostics(plan, outputs, dataset.y, cases[0], main_selected)
@@ -197,7 +218,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
 
     # Written hidden and renamed into place once verdict.json is in it: a full disk or a kill
     # part-way leaves no folder that looks like a run (the next run sweeps what a kill leaves).
-    staging = rundir.start_run_dir(loaded.root, loaded.config_hash)
+    staging = rundir.start_run_dir(runs, loaded.config_hash)
     try:
         rundir.write_atomic(staging / "project.yaml",
                             yaml.safe_dump(loaded.project.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
@@ -209,6 +230,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
                                              loaded.source_sha256))
         _store_models(staging, cache, plan, selected, outputs, prepared, summary.test.to_dict() if summary.test else {})
         rundir.write_json(staging / "verdict.json", verdict.to_dict())
+        rundir.claim_project_runs(runs, loaded.path)  # once there is a run to own
         run_dir = rundir.publish_run(staging)
     except BaseException as exc:
         rundir.discard_run_dir(staging)
@@ -227,6 +249,12 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
 
 
 _OS_ERROR = re.compile(r"^\w*Error: \[Errno (\d+)\]")
+
+
+def project_runs(loaded: LoadedProject) -> Path:
+    """`runs/<project>/`, this project file's runs (a name another project file of the folder owns
+    is a ConfigError at its `name:` line)."""
+    return rundir.project_runs(loaded.root, loaded.project.name, loaded.path, where=loaded.where("name"))
 
 
 def _check_stored(cache: Cache, outputs: dict[str, TaskOutput]) -> None:
@@ -308,24 +336,39 @@ def _historical_outputs(plan: Plan, tasks: list[Task], dataset: Dataset, on_task
     return outputs
 
 
-def record_test_use(loaded: LoadedProject, fits: dict[str, str], data_hash: str) -> int:
-    """Count the distinct model configurations that have looked at this project's test set.
+def record_test_use(loaded: LoadedProject, fits: dict[str, str], data_hash: str, test_rows) -> int:
+    """Count the distinct model configurations that have looked at this test set.
 
     `fits`: the selected models' final fits (model name -> task key). A key changes with
     anything that changes the fitted model or the test rows (estimator, parameters, features,
     split, catalogue), and not with a new name, statement or finish line, which choose nothing
-    on the test set. Entries written before the keys were recorded count by configuration.
+    on the test set. Uses are counted per test set, identified by the catalogue and the test
+    rows (`test_rows`: their indices), so another split of the catalogue starts its own count.
+    Entries written before the test rows were recorded count for every test set of their
+    catalogue (they may have been this one), and before the keys, by configuration.
     """
+    # The folder's ledger, not one project file's (runs are per project file, DESIGN §5): another
+    # project file of the folder scored on the same test objects has looked at the same test set.
     ledger_path = loaded.root / ".mlproj" / "test-uses.json"
     ledger = _read_ledger(ledger_path)
-    entry = {"config": loaded.config_hash, "data": data_hash, "models": sorted(fits), "fits": sorted(fits.values())}
+    test = held_out_key(data_hash, test_rows)
+    entry = {"config": loaded.config_hash, "data": data_hash, "test": test, "models": sorted(fits),
+             "fits": sorted(fits.values())}
     if entry not in ledger:
         ledger.append(entry)
         rundir.write_json(ledger_path, ledger)
-    return len({tuple(e["fits"]) if "fits" in e else e["config"] for e in ledger if e.get("data") == data_hash})
+    return len({tuple(e["fits"]) if "fits" in e else e["config"] for e in ledger
+                if e.get("test", test) == test and e.get("data") == data_hash})
 
 
-LEDGER_SHAPE = [{"data": str, "config?": str, "models?": [str], "fits?": [str]}]
+def held_out_key(data_hash: str, test_rows) -> str:
+    """SHA-256 of the catalogue's hash and the test rows' indices: which objects were held out."""
+    digest = hashlib.sha256(data_hash.encode())
+    digest.update(np.ascontiguousarray(test_rows, dtype="<i8").tobytes())
+    return digest.hexdigest()
+
+
+LEDGER_SHAPE = [{"data": str, "config?": str, "test?": str, "models?": [str], "fits?": [str]}]
 
 
 def _read_ledger(path: Path) -> list[dict]:
@@ -364,9 +407,11 @@ def describe_data(prepared: Prepared) -> DataDescription:
 def build_summary(prepared: Prepared, rows: list[dict], rates: dict) -> Summary:
     """The cross-validated Summary of the run (test set, power and diagnostics follow)."""
     loaded = prepared.loaded
-    return analysis.summarize_run(prepared.plan, rows, prepared.cases, rates, project=loaded.project.name,
-                                  confidence=loaded.project.validation.confidence, data=describe_data(prepared),
-                                  warnings=prepared.dataset.warnings)
+    summary = analysis.summarize_run(prepared.plan, rows, prepared.cases, rates, project=loaded.project.name,
+                                     confidence=loaded.project.validation.confidence, data=describe_data(prepared),
+                                     warnings=prepared.dataset.warnings)
+    summary.strong_features = list(prepared.strong_features)
+    return summary
 
 
 @dataclass(frozen=True)

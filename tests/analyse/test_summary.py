@@ -28,11 +28,13 @@ from mlproj.analyse.summary import (
     summarize_cases,
     summarize_models,
 )
+from mlproj.analyse.types import TestScores
 from mlproj.errors import ConfigError
 from mlproj.execute.tasks import TaskOutput
 from mlproj.plan.compile import compile_plan
 from mlproj.plan.estimators import model_specs
 from mlproj.project.loading import parse_project
+from mlproj.science import stats
 
 CLASSES = "{star: \"c == 'S'\", qso: \"c == 'Q'\", galaxy: \"c == 'G'\"}"
 STAR, QSO, GALAXY = 0, 1, 2
@@ -778,3 +780,61 @@ def test_pool_folds_keeps_the_order_it_is_given():
     rows, pooled = pool_folds(predictions, valid, [2, 0])
     assert rows.tolist() == [3, 4, 5] and pooled.tolist() == [30.0, 40.0, 50.0]
 
+
+
+# ------------------------------------------------------------ rate floors and test intervals (issue 22)
+
+
+def test_every_rate_metric_keeps_its_pooled_counts_and_is_floored_by_them():
+    proj = project(secondary="[roc_auc, accuracy, completeness, purity]")
+    plan = make_plan(proj)
+    P = probabilities(12, signal=3.0)
+    cases = resolve_cases(proj)
+    rows, rates = results_rows(plan, outputs_from(plan, {"dummy": P, "hgb": P}), LABELS, cases)
+    hgb = summarize_cases(plan, rows, cases, rates, confidence=0.9)[0].models["hgb"]
+    dev = plan.development
+    pooled = rates["hgb"]["tpr_at_fpr(fpr=0.1)"]
+    assert hgb.proportions["tpr_at_fpr(fpr=0.1)"].to_dict() == {"successes": pooled.true_positives,
+                                                               "trials": pooled.n_positive}
+    # accuracy: every development object once, k read back from each fold's n_valid
+    correct = int((P[dev].argmax(axis=1) == LABELS[dev]).sum())
+    assert hgb.proportions["accuracy"].to_dict() == {"successes": correct, "trials": len(dev)}
+    selected = P[dev, STAR] >= 0.5
+    is_star = LABELS[dev] == STAR
+    assert hgb.proportions["purity(threshold=0.5)"].to_dict() == {"successes": int((selected & is_star).sum()),
+                                                                 "trials": int(selected.sum())}
+    assert hgb.proportions["completeness(threshold=0.5)"].trials == int(is_star.sum())
+    assert "roc_auc" not in hgb.proportions  # not a rate
+    # the stored interval of a rate is the wider of the corrected t and the Wilson of its counts
+    for label, counts in hgb.proportions.items():
+        t_interval = stats.summarize([r[label] for r in rows if r["model"] == "hgb"], plan.folds, plan.repeats,
+                                     0.9, bounds=(0.0, 1.0)).interval
+        w = stats.wilson(counts.successes, counts.trials, 0.9)
+        widest = max([t_interval, w], key=lambda iv: iv[1] - iv[0])
+        assert hgb.metrics[label].interval == pytest.approx(widest)
+
+
+def test_score_test_stores_the_primary_metrics_test_interval():
+    proj = project(secondary="[roc_auc]")
+    plan = make_plan(proj)
+    P = probabilities(13, signal=2.0)
+    cases = resolve_cases(proj)
+    result = score_test("hgb", P[plan.test], plan, LABELS, cases, development_of(plan, P), confidence=0.9)
+    star = result.cases["star"]
+    rate = star.rates["tpr_at_fpr(fpr=0.1)"]
+    interval = star.intervals["tpr_at_fpr(fpr=0.1)"]
+    assert interval.method == "Wilson" and (interval.successes, interval.trials) == (rate.true_positives,
+                                                                                    rate.n_positive)
+    assert interval.interval == pytest.approx(stats.wilson(rate.true_positives, rate.n_positive, 0.9))
+    assert set(star.intervals) == {"tpr_at_fpr(fpr=0.1)"}  # the primary metric's, which the finish line needs
+    # a non-rate primary: a bootstrap over the test objects, reproducible, around the test score
+    auc = project(primary="roc_auc")
+    plan = make_plan(auc)
+    first = score_test("hgb", P[plan.test], plan, LABELS, resolve_cases(auc), None, confidence=0.9)
+    again = score_test("hgb", P[plan.test], plan, LABELS, resolve_cases(auc), None, confidence=0.9)
+    boot = first.cases["star"].intervals["roc_auc"]
+    assert boot.method.startswith("bootstrap") and boot == again.cases["star"].intervals["roc_auc"]
+    assert boot.value == pytest.approx(roc_auc_score(LABELS[plan.test] == STAR, P[plan.test, STAR]))
+    assert boot.interval[0] < boot.value <= boot.interval[1] and boot.n == len(plan.test)
+    stored = json.loads(json.dumps(first.to_dict(), allow_nan=False))
+    assert TestScores.from_dict(stored) == first

@@ -93,7 +93,9 @@ def test_optional_keys_are_written_only_when_present():
     summary = Summary("p", "regression", 2, 1, 0.9, DataDescription(), [], [])
     assert "failed_fits" not in summary.to_dict()
     summary.failed_fits = 0
-    assert list(summary.to_dict())[-1] == "failed_fits"
+    assert "failed_fits" in summary.to_dict() and "val_train_ratio" not in summary.to_dict()
+    summary.val_train_ratio = 0.8
+    assert summary.to_dict()["val_train_ratio"] == 0.8
 
 
 def test_a_test_rate_is_told_apart_by_its_threshold():

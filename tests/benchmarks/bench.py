@@ -7,7 +7,7 @@
 Every measurement prints one line as soon as it is known; a Markdown summary table (for
 CHANGELOG.md) comes last. All work happens in a temporary folder; nothing in the repository is
 written. The benchmark only drives mlproj from the outside (the console script, as a user
-would) and reads what a run leaves behind (the cache, runs/latest); it changes nothing in mlproj.
+would) and reads what a run leaves behind (the cache, runs/<project>/latest); it changes nothing in mlproj.
 
 1. Startup: wall time of `mlproj --help`, `mlproj schema`, `mlproj verdict` as subprocesses,
    and which heavy modules the CLI has imported after running in-process.
@@ -40,6 +40,11 @@ import textwrap
 import time
 from datetime import date
 from pathlib import Path
+
+# One definition of where a project file's latest run is (either run-folder layout), shared with
+# the golden records; both scripts drive mlproj from outside, so neither imports mlproj for it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "golden"))
+from record import latest_run_of  # noqa: E402
 
 CORES = os.cpu_count() or 1
 HEAVY = ("sklearn", "pandas", "matplotlib")  # must not be imported by --help, schema, verdict
@@ -124,11 +129,11 @@ def status(ok: bool | None) -> str:
 
 
 def latest_verdict(project: Path) -> dict:
-    return json.loads((project / "runs" / "latest" / "verdict.json").read_text())
+    return json.loads((latest_run_of(project / "mlproj.yaml") / "verdict.json").read_text())
 
 
 def latest_summary(project: Path) -> dict:
-    return json.loads((project / "runs" / "latest" / "summary.json").read_text())
+    return json.loads((latest_run_of(project / "mlproj.yaml") / "summary.json").read_text())
 
 
 def plan_keys(project: Path, env: dict) -> tuple[float, dict[str, str]]:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlproj.data.leakage import LeakageWarning, check_leakage
+from mlproj.data.leakage import LEAK_LEVEL, LeakageWarning, check_leakage, strong_features
 
 
 def split_rows(n, test_fraction=0.2, seed=0):
@@ -18,6 +18,12 @@ def split_rows(n, test_fraction=0.2, seed=0):
 
 def kinds(warnings):
     return [w.kind for w in warnings]
+
+
+def separating(findings, names=None):
+    """The per-feature findings of the two grouped kinds (label leaks, strong features), in feature order."""
+    found = [f for w in findings if w.kind in ("label_leak", "strong_features") for f in w.detail["findings"]]
+    return sorted(found, key=lambda f: names.index(f["feature"])) if names else found
 
 
 def noise(n=2000, d=6, seed=0):
@@ -130,19 +136,22 @@ def test_label_encoding_feature_is_flagged_and_named():
     test, dev = split_rows(n)
     warnings = check_leakage(X, y, ["u", "specz", "g"], test, dev, task="classification", positive=1,
                              class_names=["galaxy", "star", "qso"])
-    assert kinds(warnings) == ["separating_feature"]
+    assert kinds(warnings) == ["label_leak"]
     w = warnings[0]
-    assert w.detail["feature"] == "specz" and w.detail["class"] == "star" and w.detail["auc"] > 0.999
-    assert "feature 'specz' alone separates star from the rest almost perfectly (AUC 1.000)" in w.message
+    [found] = w.detail["findings"]
+    assert found["feature"] == "specz" and found["class"] == "star" and found["value"] > 0.999
+    assert not found["label_function"]  # measured with noise: a leak by its AUC alone
+    assert "label leak: specz gives the label away on its own" in w.message
+    assert "(star vs the rest: specz: AUC 1.000)" in w.message
     # a decreasing relation counts as well
     X[:, 1] = -X[:, 1]
     assert kinds(check_leakage(X, y, ["u", "specz", "g"], test, dev, task="classification", positive=1)) == [
-        "separating_feature"]
+        "label_leak"]
     # positive vs rest only: class 0 is not separated by this feature
     assert check_leakage(X, y, ["u", "specz", "g"], test, dev, task="classification", positive=0) == []
     # without a positive class every class is checked
     assert kinds(check_leakage(X, y, ["u", "specz", "g"], test, dev, task="classification")) == [
-        "separating_feature"]
+        "label_leak"]
 
 
 def test_class_in_the_middle_of_a_range_is_flagged_by_the_histogram_check():
@@ -153,8 +162,9 @@ def test_class_in_the_middle_of_a_range_is_flagged_by_the_histogram_check():
     X = np.column_stack([z, rng.normal(size=n)])
     test, dev = split_rows(n)
     warnings = check_leakage(X, y, ["z", "noise"], test, dev, task="classification", positive=1)
-    assert kinds(warnings) == ["separating_feature"]
-    assert warnings[0].detail["rank_auc"] < 0.8 and warnings[0].detail["binned_auc"] > 0.99
+    [found] = separating(warnings)
+    assert found["feature"] == "z" and found["statistic"] == "histogram_auc"
+    assert found["rank_auc"] < 0.8 and found["binned_auc"] > 0.99
     assert check_leakage(X, y, ["z", "noise"], test, dev, task="classification", positive=1, binned=False) == []
 
 
@@ -176,13 +186,14 @@ def test_regression_target_in_disguise_is_flagged():
                          v, target + rng.normal(size=n)])
     test, dev = split_rows(n)
     warnings = check_leakage(X, target, ["noise", "exp_z", "v", "noisy_z"], test, dev, task="regression")
-    assert [w.detail["feature"] for w in warnings] == ["exp_z", "v"]
-    assert warnings[0].detail["spearman"] > 0.999
-    assert "feature 'exp_z' alone predicts the target almost perfectly" in warnings[0].message
-    assert abs(warnings[1].detail["spearman"]) < 0.5 and warnings[1].detail["binned_r2"] > 0.99
-    only_linear = check_leakage(X, target, ["noise", "exp_z", "v", "noisy_z"], test, dev, task="regression",
-                                binned=False)
-    assert [w.detail["feature"] for w in only_linear] == ["exp_z"]
+    names = ["noise", "exp_z", "v", "noisy_z"]
+    exp_z, v = separating(warnings, names)
+    assert [exp_z["feature"], v["feature"]] == ["exp_z", "v"]
+    assert exp_z["spearman"] > 0.999 and warnings[0].kind == "label_leak"
+    assert "label leak: exp_z gives the target away on its own" in warnings[0].message
+    assert abs(v["spearman"]) < 0.5 and v["binned_r2"] > 0.99 and v["statistic"] == "correlation_ratio"
+    only_linear = check_leakage(X, target, names, test, dev, task="regression", binned=False)
+    assert [f["feature"] for f in separating(only_linear)] == ["exp_z"]
 
 
 # --------------------------------------------------------------------------- shared groups
@@ -219,7 +230,7 @@ def test_all_kinds_together_and_speed(python_steps):
     check_leakage(**_all_kinds(2000))  # first-call imports (scipy.stats) are not the check's work
     _, small = python_steps(check_leakage, **_all_kinds(20_000))
     warnings, large = python_steps(check_leakage, **_all_kinds(200_000))
-    assert kinds(warnings) == ["duplicate_rows", "shared_groups", "separating_feature"]
+    assert kinds(warnings) == ["duplicate_rows", "shared_groups", "label_leak"]
     assert warnings[0].detail["n_test_duplicates"] == 5
     assert large <= 1.2 * small, f"{small} Python steps for 20,000 rows, {large} for 200,000"
 
@@ -242,15 +253,16 @@ def test_sdss_redshift_encodes_the_class(shared_data):
                     test_size=0.2)
     star = check_leakage(X, y, features, s.test, s.development, task="classification", positive=1,
                          class_names=names)
-    assert [w.detail["feature"] for w in star] == ["redshift"]
-    assert star[0].detail["class"] == "STAR" and star[0].detail["rank_auc"] > 0.99
-    assert "feature 'redshift' alone separates STAR from the rest" in star[0].message
+    [found] = separating(star)
+    assert found["feature"] == "redshift" and found["class"] == "STAR" and found["rank_auc"] > 0.99
+    assert star[0].kind == "label_leak" and "redshift gives the label away" in star[0].message
+    assert "STAR vs the rest" in star[0].message and found["value"] >= LEAK_LEVEL
     # galaxies sit between stars and quasars in redshift: the rank AUC alone misses them (≈0.83),
     # the histogram check does not (≈0.998)
     galaxy = check_leakage(X, y, features, s.test, s.development, task="classification", positive=0,
                            class_names=names)
-    assert [w.detail["feature"] for w in galaxy] == ["redshift"]
-    assert galaxy[0].detail["rank_auc"] < 0.9 and galaxy[0].detail["binned_auc"] > 0.99
+    [found] = separating(galaxy)
+    assert found["feature"] == "redshift" and found["rank_auc"] < 0.9 and found["binned_auc"] > 0.99
     # photometry alone is not flagged for any class
     for positive in range(3):
         assert check_leakage(X[:, :5], y, features[:5], s.test, s.development, task="classification",
@@ -296,3 +308,129 @@ def test_duplicate_check_works_in_chunks(monkeypatch):
     X[test[:37]] = X[dev[:37]]
     monkeypatch.setattr(leakage, "ROW_CHUNK", 64)
     assert leakage._duplicate_count(X, test, dev) == 37 == _reference_duplicates(X, test, dev)
+
+
+# ------------------------------------------------------- strong features and label leaks (issue 22.5)
+
+MORPHOLOGY = ["concentration", "petro_r50", "fracdev", "mrrcc", "texture"]
+
+
+def leaky_catalogue(n: int = 3000, seed: int = 7):
+    """Galaxies (0) and stars (1): two weak magnitudes, five physical discriminants with a
+    single-feature AUC between 0.99 and 0.999, a photometric type equal to the class, and a
+    redshift that is 0 for every star and only for stars."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    columns = [rng.normal(size=n) + 0.3 * y, rng.normal(size=n)]
+    columns += [rng.normal(size=n) + shift * y for shift in (3.4, 3.5, 3.6, 3.7, 3.8)]  # AUC Φ(d/√2) ≈ 0.992–0.996
+    columns += [np.where(y == 0, 3.0, 6.0), np.where(y == 1, 0.0, rng.uniform(0.01, 0.3, n))]
+    names = ["u", "g", *MORPHOLOGY, "type_r", "redshift"]
+    test, dev = split_rows(n, seed=seed)
+    return np.column_stack(columns), y, names, test, dev
+
+
+def test_a_copy_of_the_class_and_a_zero_redshift_for_stars_are_label_functions():
+    X, y, names, test, dev = leaky_catalogue()
+    found = {f.feature: f for f in strong_features(X, y, names, dev, task="classification", positive=0,
+                                                   class_names=["galaxy", "star"])}
+    assert set(found) == {*MORPHOLOGY, "type_r", "redshift"}
+    assert {name for name, f in found.items() if f.label_function} == {"type_r", "redshift"}
+    assert {name for name, f in found.items() if f.leaks} == {"type_r", "redshift"}
+    for name in MORPHOLOGY:
+        assert found[name].statistic in ("roc_auc", "histogram_auc")
+        assert 0.99 <= found[name].value < LEAK_LEVEL
+    assert found["redshift"].value == 1.0 and "0 for every star" in found["redshift"].detail["why"]
+    assert "one value per class" in found["type_r"].detail["why"]
+
+
+def test_leaks_are_one_warning_and_physical_discriminants_one_note():
+    X, y, names, test, dev = leaky_catalogue()
+    findings = check_leakage(X, y, names, test, dev, task="classification", positive=0,
+                             class_names=["galaxy", "star"])
+    assert kinds(findings) == ["label_leak", "strong_features"]
+    leak, note = findings
+    assert leak.severity == "warning" and note.severity == "note"
+    assert leak.detail["features"] == ["type_r", "redshift"]
+    for words in ("type_r", "redshift", "no_label_leak", "data.allowed_strong_features",
+                  "exclude: [type_r, redshift]"):
+        assert words in leak.message
+    assert not any(name in leak.message for name in MORPHOLOGY)
+    assert note.detail["features"] == MORPHOLOGY
+    assert all(name in note.message for name in MORPHOLOGY) and "type_r" not in note.message
+
+
+def test_acknowledged_strong_features_are_noted_not_warned():
+    X, y, names, test, dev = leaky_catalogue()
+    findings = check_leakage(X, y, names, test, dev, task="classification", positive=0,
+                             acknowledged=["redshift"])
+    leak, note = findings
+    assert leak.detail["features"] == ["type_r"] and "redshift" not in leak.message
+    assert "redshift" in note.message and "allowed_strong_features" in note.message
+    assert check_leakage(X, y, names, test, dev, task="classification", positive=0,
+                         acknowledged=["redshift", "type_r", *MORPHOLOGY])[0].kind == "strong_features"
+
+
+def test_the_leak_level_is_the_verdicts():
+    from mlproj.analyse import types
+
+    assert LEAK_LEVEL == types.LEAK_LEVEL
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=4, unique=True),
+       st.integers(0, 2**32 - 1))
+def test_a_feature_that_is_any_function_of_the_class_is_found(codes, seed):
+    rng = np.random.default_rng(seed)
+    k = len(codes)
+    y = rng.permutation(np.repeat(np.arange(k), 15))
+    X = np.column_stack([np.asarray(codes)[y], rng.normal(size=len(y))])
+    dev = np.arange(len(y))
+    found = strong_features(X, y, ["code", "noise"], dev, task="classification")
+    assert [f.feature for f in found] == ["code"] and found[0].label_function and found[0].leaks
+    # the same values with the classes overlapping are no function of the class
+    for c in range(k):
+        X[np.flatnonzero(y == c)[:5], 0] = codes[(c + 1) % k]
+    assert not any(f.label_function for f in strong_features(X, y, ["code", "noise"], dev, task="classification"))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.5, 4.0))
+def test_separating_power_is_free_of_direction_and_scale(seed, shift):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 400)
+    x = rng.normal(size=400) + shift * y
+    dev = np.arange(400)
+
+    def value(column):
+        found = strong_features(column[:, None], y, ["x"], dev, task="classification", positive=1, level=0.0)
+        return found[0].value
+
+    assert value(x) == pytest.approx(value(-x)) == pytest.approx(value(np.exp(x / 3)))
+    assert 0.5 <= value(x) <= 1.0
+    from sklearn.metrics import roc_auc_score
+
+    x[:40] = np.round(x[:40])  # ties share an average rank, as in the ROC curve
+    [found] = strong_features(x[:, None], y, ["x"], dev, task="classification", positive=1, level=0.0)
+    auc = roc_auc_score(y == 1, x)
+    assert found.detail["rank_auc"] == pytest.approx(max(auc, 1 - auc), abs=1e-12)
+
+
+def test_missing_for_exactly_one_class_is_a_label_function():
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 2, 1000)
+    x = rng.normal(size=1000)
+    x[y == 1] = np.nan  # a spectroscopic quantity measured only for galaxies
+    found = strong_features(x[:, None], y, ["z_spec_flag"], np.arange(1000), task="classification", positive=0)
+    assert [f.feature for f in found] == ["z_spec_flag"] and found[0].label_function
+    assert "missing for every class 1" in found[0].detail["why"]
+
+
+def test_regression_copy_of_the_target_is_a_label_function_a_strong_predictor_is_not():
+    rng = np.random.default_rng(9)
+    target = rng.uniform(0, 1, 2000)
+    X = np.column_stack([np.log1p(target), target + rng.normal(scale=0.03, size=2000), rng.normal(size=2000)])
+    found = {f.feature: f for f in strong_features(X, target, ["log1p_z", "close", "noise"], np.arange(2000),
+                                                   task="regression")}
+    assert set(found) == {"log1p_z", "close"}
+    assert found["log1p_z"].label_function and found["log1p_z"].leaks
+    assert not found["close"].label_function and 0.99 <= found["close"].value < LEAK_LEVEL

@@ -90,5 +90,12 @@ def slow_project(folder: Path, *, trees: int = 300, repeats: int = 3) -> Path:
     return folder
 
 
-def latest(folder: Path, name: str) -> dict:
-    return json.loads((folder / "runs" / "latest" / name).read_text())
+def runs_latest(folder: Path, config: str = "mlproj.yaml") -> Path:
+    """`runs/<project>/latest` of a project file in `folder` (its name: the file's `name:`)."""
+    from mlproj.workflow.review import runs_of
+
+    return runs_of(folder / config) / "latest"
+
+
+def latest(folder: Path, name: str, config: str = "mlproj.yaml") -> dict:
+    return json.loads((runs_latest(folder, config) / name).read_text())

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import cli
+from tests.e2e.helpers import cli, runs_latest
 
 distributed = pytest.importorskip("distributed")
 
 
 def _metrics(folder: Path) -> list[dict]:
-    with open(folder / "runs" / "latest" / "results.csv") as handle:
+    with open(runs_latest(folder) / "results.csv") as handle:
         return [{k: v for k, v in row.items() if k not in ("fit_seconds", "cached")} for row in csv.DictReader(handle)]
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.e2e.helpers import TINY_PROJECT, changed, cli, write_project
+from tests.e2e.helpers import TINY_PROJECT, changed, cli, runs_latest, write_project
 from tests.store.test_model_files import GADGETS, NAMED, one_gib_of_spaces
 
 PROJECT = changed(TINY_PROJECT, name="hostile-models",
@@ -48,7 +48,7 @@ def classification(tmp_path_factory) -> Path:
 
 
 def _selected_model(folder: Path) -> Path:
-    run = (folder / "runs" / "latest").resolve()
+    run = runs_latest(folder).resolve()
     selected = json.loads((run / "verdict.json").read_text())["selected_model"]
     return run / "models" / f"{selected}.skops"
 
@@ -118,7 +118,7 @@ def _cached_model(folder: Path) -> Path:
     from mlproj.project.loading import load_project
     from mlproj.workflow.run import CACHE_DIR, prepare
 
-    selected = json.loads((folder / "runs" / "latest" / "verdict.json").read_text())["selected_model"]
+    selected = json.loads((runs_latest(folder) / "verdict.json").read_text())["selected_model"]
     plan = prepare(load_project(folder / "mlproj.yaml")).plan
     return Cache(folder / CACHE_DIR).model_path(plan.final_tasks[selected].key)
 
@@ -130,7 +130,7 @@ def test_a_crafted_model_in_the_cache_stops_the_run(tmp_path, gadget):
     cached = _cached_model(folder)
     assert cached.exists()
     runs_before = sorted(p.name for p in (folder / "runs").iterdir())
-    latest_before = (folder / "runs" / "latest").resolve()
+    latest_before = runs_latest(folder).resolve()
     blob, harmless = GADGETS[gadget](tmp_path)
     cached.write_bytes(blob)
 
@@ -141,7 +141,7 @@ def test_a_crafted_model_in_the_cache_stops_the_run(tmp_path, gadget):
     assert harmless()
     # No new run folder, not even a hidden half-written one, and the latest run is the old one.
     assert sorted(p.name for p in (folder / "runs").iterdir()) == runs_before
-    assert (folder / "runs" / "latest").resolve() == latest_before
+    assert runs_latest(folder).resolve() == latest_before
 
     cached.unlink()  # as the message says: the next run refits it
     again = cli("run", "--rerun", cwd=folder)

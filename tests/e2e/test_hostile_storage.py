@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.e2e.helpers import TINY_PROJECT, changed, cli
+from tests.e2e.helpers import TINY_PROJECT, changed, cli, runs_latest
 
 LIMIT = 120  # seconds any one command may take before the test fails as hung
 PROJECT = changed(TINY_PROJECT, name="storage", finish_line={"threshold": 0.6},
@@ -77,7 +77,7 @@ def project(finished: Path, tmp_path: Path) -> Path:
     """A copy of the finished project (its run's recorded paths pointed at the copy)."""
     copy = tmp_path / "project"
     shutil.copytree(finished, copy, symlinks=True)
-    env_path = (copy / "runs" / "latest").resolve() / "environment.json"
+    env_path = runs_latest(copy).resolve() / "environment.json"
     env = json.loads(env_path.read_text())
     env["config"]["path"] = str(copy / "mlproj.yaml")
     env["data"]["path"] = str(copy / "cat.csv")
@@ -106,7 +106,7 @@ def assert_rejected(result, project: Path, *words: str) -> str:
 
 
 def visible_runs(project: Path) -> list[str]:
-    runs = project / "runs"
+    runs = runs_latest(project).parent
     return sorted(p.name for p in runs.iterdir() if p.name != "latest" and not p.name.startswith(".")) \
         if runs.is_dir() else []
 
@@ -268,10 +268,10 @@ def test_a_file_or_folder_in_the_way(project: Path, case: str):
 
 
 def test_a_symlink_loop_as_the_latest_run(project: Path):
-    latest = project / "runs" / "latest"
+    latest = runs_latest(project)
     latest.unlink()
     latest.symlink_to("latest")
-    assert_rejected(run_cli("verdict", cwd=project), project, "runs/latest", "loop", "remove it")
+    assert_rejected(run_cli("verdict", cwd=project), project, "/latest", "loop", "remove it")
     assert_rejected(run_cli("predict", "--data", "cat.csv", "--out", "p.csv", cwd=project), project, "loop")
     again = run_cli("run", "--rerun", "-j", "1", cwd=project)  # a new run marks the latest again
     assert again.exit_code in (0, 1, 3), again.output
@@ -299,7 +299,7 @@ def test_names_too_long_for_the_file_system(project: Path):
 
 def _write_in_run(name: str, text: bytes):
     def arrange(project: Path) -> None:
-        run = (project / "runs" / "latest").resolve()
+        run = runs_latest(project).resolve()
         target = run / name if name != "models/*.json" else sorted((run / "models").glob("*.json"))[0]
         target.write_bytes(text)
     return arrange
@@ -307,8 +307,8 @@ def _write_in_run(name: str, text: bytes):
 
 def _latest_file(text: bytes):
     def arrange(project: Path) -> None:
-        (project / "runs" / "latest").unlink()
-        (project / "runs" / "latest").write_bytes(text)
+        runs_latest(project).unlink()
+        runs_latest(project).write_bytes(text)
     return arrange
 
 
@@ -330,8 +330,8 @@ DAMAGED = {
     "environment-empty-predict": (_write_in_run("environment.json", b"{}"), PREDICT, "environment.json is damaged"),
     "model-info-bad": (_write_in_run("models/*.json", b'{"model": 3}'), PREDICT, ".json is damaged"),
     "verdict-null-predict": (_write_in_run("verdict.json", b"null"), PREDICT, "verdict.json is damaged"),
-    "latest-not-utf8": (_latest_file(b"\xff\xfe\n"), VERDICT, "runs/latest is damaged"),
-    "latest-outside-runs": (_latest_file(b"../../elsewhere\n"), VERDICT, "runs/latest is damaged"),
+    "latest-not-utf8": (_latest_file(b"\xff\xfe\n"), VERDICT, "/latest is damaged"),
+    "latest-outside-runs": (_latest_file(b"../../elsewhere\n"), VERDICT, "/latest is damaged"),
     "test-uses-mapping": (_ledger(b"{}"), ["run", "--rerun", "-j", "1"], "test-uses.json is damaged"),
     "test-uses-bad-entries": (_ledger(b'[{"data": 1}]'), ["run", "--rerun", "-j", "1"], "test-uses.json is damaged"),
     "test-uses-truncated": (_ledger(b'[{"data": "'), ["run", "--rerun", "-j", "1"], "test-uses.json is damaged"),
@@ -349,7 +349,7 @@ def test_damaged_run_files_that_are_still_valid_json(project: Path, case: str):
 # --------------------------------------------------------------------------- half-written runs
 
 def test_a_folder_without_its_verdict_is_not_a_run(project: Path):
-    run = (project / "runs" / "latest").resolve()
+    run = runs_latest(project).resolve()
     (run / "verdict.json").unlink()
     assert_rejected(run_cli("verdict", cwd=project), project, "not finished", "no verdict.json", "mlproj run")
     assert_rejected(run_cli("verdict", str(run), cwd=project), project, "not a finished run")
@@ -366,7 +366,7 @@ def test_a_run_killed_while_its_folder_is_written_is_swept_by_the_next(tmp_path:
     project = make_project(tmp_path / "project")
     killed = run_wrapped(KILL_AT_VERDICT.format(signal="SIGKILL"), "run", "-j", "1", cwd=project)
     assert killed.returncode == -signal.SIGKILL
-    leftovers = [p for p in (project / "runs").iterdir() if p.is_dir()]
+    leftovers = [p for p in runs_latest(project).parent.iterdir() if p.is_dir()]
     assert len(leftovers) == 1 and leftovers[0].name.startswith(".") and leftovers[0].name.endswith(".tmp")
     assert (leftovers[0] / "summary.json").is_file()  # half written: everything but its verdict
     assert visible_runs(project) == []
@@ -386,14 +386,14 @@ def test_a_run_terminated_while_its_folder_is_written_cleans_up(tmp_path: Path):
     stopped = run_wrapped(KILL_AT_VERDICT.format(signal="SIGTERM"), "run", "-j", "1", cwd=project)
     assert stopped.returncode == 130, stopped.stderr
     assert "Traceback" not in stopped.stderr
-    assert [p.name for p in (project / "runs").iterdir()] == []
+    assert [p.name for p in (project / "runs").rglob("*")] == [runs_latest(project).parent.name]  # empty
     assert not temporary_files(project)
 
 
 # --------------------------------------------------------------------------- swapped cache entries
 
 def test_swapped_cache_entries_are_refitted_not_trusted(project: Path):
-    before = json.loads(((project / "runs" / "latest") / "summary.json").read_text())["cases"][0]["models"]
+    before = json.loads((runs_latest(project) / "summary.json").read_text())["cases"][0]["models"]
     entries = sorted((project / ".mlproj" / "cache").rglob("*.npz"))
     sizes: dict[int, list[Path]] = {}
     for entry in entries:
@@ -410,7 +410,7 @@ def test_swapped_cache_entries_are_refitted_not_trusted(project: Path):
     assert "2 cache entries did not match their key and were refitted" in one_line(result.stderr).replace(
         " (swapped or copied by hand, or written by an mlproj that did not store keys)", "")
     assert "Fitted 2," in result.stdout
-    after = json.loads(((project / "runs" / "latest") / "summary.json").read_text())["cases"][0]["models"]
+    after = json.loads((runs_latest(project) / "summary.json").read_text())["cases"][0]["models"]
     assert {m: v["metrics"] for m, v in after.items()} == {m: v["metrics"] for m, v in before.items()}
 
     quiet = run_cli("run", "--rerun", "-j", "1", cwd=project)  # refitted entries are trusted again

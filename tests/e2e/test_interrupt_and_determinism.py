@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.e2e.helpers import cli_subprocess
+from tests.e2e.helpers import cli_subprocess, runs_latest
 
 # `mlproj` whose KNeighborsClassifier fits after the first MLPROJ_TEST_FITS_THAT_END ones say so
 # (a file in MLPROJ_TEST_STUCK) and then wait for the end of the process.
@@ -135,7 +135,7 @@ def test_ctrl_c_with_worker_threads_returns_at_once(tmp_path: Path):
 
 
 def _metrics(folder: Path) -> list[dict]:
-    with open(folder / "runs" / "latest" / "results.csv") as handle:
+    with open(runs_latest(folder) / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
     return [{k: v for k, v in row.items() if k not in ("fit_seconds", "cached")} for row in rows]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.e2e.helpers import cli
+from tests.e2e.helpers import cli, runs_latest
 
 
 def _run(tmp_path: Path, template: str) -> Path:
@@ -35,7 +35,7 @@ def test_classification_predictions_keep_the_input_columns(tmp_path: Path):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
     assert set(out["predicted_class"]) <= {"galaxy", "other"}
     # the selection at the operating point the run validated (1% contamination), not p >= 0.5
-    run = demo / "runs" / "latest"
+    run = runs_latest(demo)
     selected = json.loads((run / "verdict.json").read_text())["selected_model"]
     info = json.loads((run / "models" / f"{selected}.json").read_text())
     point = info["cases"][0]["operating_point"]
@@ -74,7 +74,7 @@ def test_regression_predictions_have_sigma_and_interval(tmp_path: Path):
 @pytest.mark.slow
 def test_a_model_file_that_is_not_ours_is_refused(tmp_path: Path):
     demo = _run(tmp_path, "classification")
-    models = sorted((demo / "runs" / "latest" / "models").glob("*.skops"))
+    models = sorted((runs_latest(demo) / "models").glob("*.skops"))
     assert models
     models[0].write_bytes(b"PK\x03\x04 not a model" * 10)
     result = cli("predict", "--data", str(demo / "catalogue.csv"), "--out", str(tmp_path / "o.csv"), cwd=demo)
@@ -107,7 +107,7 @@ def test_regression_sigma_model_and_input_draws(tmp_path: Path):
     project["validation"]["repeats"] = 1
     (demo / "mlproj.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
     assert cli("run", cwd=demo).exit_code == 0
-    assert (demo / "runs" / "latest" / "models").glob("*.spread.skops")
+    assert (runs_latest(demo) / "models").glob("*.spread.skops")
     out = tmp_path / "out.csv"
     result = cli("predict", "--data", str(demo / "catalogue.csv"), "--out", str(out), "--draws", "8", cwd=demo)
     assert result.exit_code == 0, result.output

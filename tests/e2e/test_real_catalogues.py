@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.e2e.helpers import REPO, cli, copy_config, latest
+from tests.e2e.helpers import REPO, cli, copy_config, latest, runs_latest
 
 pytestmark = pytest.mark.slow  # every test here runs the CLI on a shared real catalogue
 
@@ -93,7 +93,7 @@ def test_sdss_logistic_baseline_matches_plain_scikit_learn(sdss_run):
 
 def test_sdss_run_directory_and_verdict(sdss_run):
     folder, result = sdss_run
-    run = folder / "runs" / "latest"
+    run = runs_latest(folder)
     for name in ("project.yaml", "plan.json", "results.csv", "summary.json", "verdict.json", "environment.json"):
         assert (run / name).is_file(), name
     verdict = latest(folder, "verdict.json")

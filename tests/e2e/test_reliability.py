@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlproj.store.lock import project_lock
-from tests.e2e.helpers import cli, cli_subprocess, slow_project
+from tests.e2e.helpers import cli, cli_subprocess, runs_latest, slow_project
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -20,7 +20,7 @@ def _entries(folder: Path) -> list[Path]:
 
 
 def _metrics(folder: Path) -> list[dict]:
-    with open(folder / "runs" / "latest" / "results.csv") as handle:
+    with open(runs_latest(folder) / "results.csv") as handle:
         return [{k: v for k, v in row.items() if k not in ("fit_seconds", "cached")} for row in csv.DictReader(handle)]
 
 
@@ -45,7 +45,7 @@ def test_sigkill_part_way_then_resume_gives_the_uninterrupted_numbers(tmp_path: 
     process.wait(timeout=30)
     kept = _entries(killed)
     assert len(kept) >= 4
-    assert not (killed / "runs" / "latest").exists()
+    assert not runs_latest(killed).exists()
     resumed = cli_subprocess("run", "-j", "1", cwd=killed)
     assert resumed.returncode == 0, resumed.stderr
     assert int(resumed.stdout.split("reused ")[1].split()[0]) >= len(kept)
@@ -78,7 +78,7 @@ def test_two_runs_at_once_leave_a_consistent_run_directory(tmp_path: Path):
     assert "Traceback" not in second.stderr
     out, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
-    runs = [p for p in (demo / "runs").iterdir() if p.is_dir() and not p.is_symlink()]
+    runs = [p for p in runs_latest(demo).parent.iterdir() if p.is_dir() and not p.is_symlink()]
     assert len(runs) == 1
     for name in ("results.csv", "summary.json", "verdict.json", "environment.json", "plan.json"):
         assert (runs[0] / name).is_file()

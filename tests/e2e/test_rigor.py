@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.e2e.helpers import REPO, changed, cli, copy_config, latest
+from tests.e2e.helpers import REPO, changed, cli, copy_config, latest, runs_latest
 
 SDSS_SELECTIONS = REPO / "configs" / "sdss-selections.yaml"
 
@@ -124,7 +124,7 @@ def test_historical_baseline_is_scored_on_the_same_folds(tmp_path):
     verdict = latest(tmp_path, "verdict.json")
     assert any(c["a"] == "historical" for c in verdict["comparisons"])
     # Nothing is fitted for the historical method.
-    results = pd.read_csv(tmp_path / "runs" / "latest" / "results.csv")
+    results = pd.read_csv(runs_latest(tmp_path) / "results.csv")
     assert (results.loc[results.model == "historical", "fit_seconds"] == 0).all()
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from mlproj.workflow.scaffold import _DETAILS, TEMPLATES
-from tests.e2e.helpers import cli, cli_subprocess, latest
+from tests.e2e.helpers import cli, cli_subprocess, latest, runs_latest
 
 VERDICT_CODES = {"pass": 0, "fail": 1, "undetermined": 3}
 
@@ -24,7 +24,7 @@ def _init(tmp_path: Path, template: str = "classification") -> Path:
 
 
 def _results(folder: Path) -> list[dict]:
-    with open(folder / "runs" / "latest" / "results.csv") as handle:
+    with open(runs_latest(folder) / "results.csv") as handle:
         return list(csv.DictReader(handle))
 
 

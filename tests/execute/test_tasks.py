@@ -161,3 +161,113 @@ def test_training_rows_are_freed_before_the_validation_rows_are_predicted():
     del X_train
     got = _fit_predict(Probe(), MODELS[1], "classification", training, X, np.arange(80, 100), 2, 1, keep_trees=False)
     assert got.shape == (20, 2) and training == []
+
+
+# Augmentation recomputes derived features from each jittered copy (issue 22, point 10; DESIGN §3).
+
+def _colour_dataset(tmp_path, n=120):
+    import pandas as pd
+
+    from mlproj.data.dataset import load_dataset
+    from tests.e2e.helpers import write_project
+
+    rng = np.random.default_rng(0)
+    g = rng.uniform(17, 21, n)
+    u = g + rng.normal(1.5, 0.4, n)
+    pd.DataFrame({"u": u, "g": g, "u_err": rng.uniform(0.05, 0.2, n), "g_err": rng.uniform(0.05, 0.1, n),
+                  "z": 0.1 * (u - g) + 0.2}).to_csv(tmp_path / "cat.csv", index=False)
+    path = write_project(tmp_path, {
+        "name": "colours", "objective": {"statement": "s", "task": "regression"},
+        "data": {"path": "cat.csv", "label": "z", "features": ["u", "g"], "derived": {"u_g": "u - g"},
+                 "errors": {"u": "u_err", "g": "g_err"}, "augment": 3},
+        "metric": {"primary": "rmse"}, "finish_line": {"threshold": 0.5}})
+    from mlproj.project.loading import load_project
+
+    return load_dataset(load_project(path))
+
+
+def test_augmented_copies_recompute_the_colour_from_their_jittered_magnitudes(tmp_path):
+    from mlproj.execute.tasks import _training_rows
+
+    data = _colour_dataset(tmp_path)
+    assert data.feature_names == ["u", "g", "u_g"]
+    fit_data = FitData(data.X, data.y, data.errors, data.limit_ranges, data.recompute)
+    spec = ModelSpec("linear", "LinearRegression", augment=3)
+    train = np.arange(0, 90)
+    one = call(spec, train, np.arange(90, 120), seed=2, task_kind="regression", draws=3)
+    X_train, y_train, _ = _training_rows(one, build_estimator(spec, "regression", 2), fit_data)
+    assert len(X_train) == 4 * 90
+    copies = X_train[90:]
+    assert not np.allclose(copies[:, 0], data.X[np.repeat(train, 3), 0])  # magnitudes scattered ...
+    np.testing.assert_allclose(copies[:, 2], copies[:, 0] - copies[:, 1], atol=1e-12)  # ... colour recomputed
+    np.testing.assert_array_equal(X_train[:90], data.X[train])  # the originals are untouched
+    out = fit_and_predict(one, fit_data)
+    assert out.error is None and out.predictions.shape == (30,)
+
+
+def test_fit_data_with_a_recomputation_pickles_for_process_workers(tmp_path):
+    import pickle
+
+    from mlproj.science.augmentation import augmented_training_set
+
+    data = _colour_dataset(tmp_path)
+    fit_data = FitData(data.X, data.y, data.errors, data.limit_ranges, data.recompute)
+    clone = pickle.loads(pickle.dumps(fit_data))
+    train = np.arange(50)
+    a = augmented_training_set(fit_data.X, fit_data.y, fit_data.errors, train, 2, 1, recompute=fit_data.recompute)[0]
+    b = augmented_training_set(clone.X, clone.y, clone.errors, train, 2, 1, recompute=clone.recompute)[0]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_the_task_key_of_an_augmented_model_changes_with_the_recomputation():
+    from pathlib import Path
+
+    from mlproj.plan.compile import compile_plan
+    from mlproj.plan.estimators import model_specs
+    from mlproj.project.loading import parse_project
+
+    def keys(derived: str, augment: int = 2) -> list[str]:
+        text = ("name: p\nobjective: {statement: s, task: regression}\n"
+                f"data: {{path: x.csv, label: c, features: [u, g], derived: {{u_g: '{derived}'}}, "
+                f"errors: {{u: eu}}, augment: {augment}}}\n"
+                "metric: {primary: rmse}\nfinish_line: {threshold: 0.5}\n")
+        project = parse_project(text, Path("mlproj.yaml")).project
+        plan = compile_plan(project, model_specs(project), np.arange(40.0), ["u", "g", "u_g"], "f")
+        return [t.key for t in plan.tasks if t.model == "linear"]
+
+    assert set(keys("u - g")).isdisjoint(keys("g - u"))
+    # fits made before copies recomputed their derived features are not reused
+    assert ModelSpec("m", "LinearRegression", augment=2).identity()["augment"] != 2
+
+
+def test_a_derived_feature_reading_a_column_without_errors_keeps_that_column_fixed(tmp_path):
+    """u_g = u - g with only g a feature with errors: copies move g, and u_g with it, u stays."""
+    import pandas as pd
+
+    from mlproj.data.dataset import load_dataset
+    from mlproj.project.loading import load_project
+    from tests.e2e.helpers import write_project
+
+    rng = np.random.default_rng(3)
+    n = 60
+    g = rng.uniform(17, 21, n)
+    u = g + rng.normal(1.5, 0.4, n)
+    pd.DataFrame({"u": u, "g": g, "g_err": np.full(n, 0.1), "e_ug": np.full(n, 0.2),
+                  "z": rng.normal(size=n)}).to_csv(tmp_path / "cat.csv", index=False)
+    path = write_project(tmp_path, {
+        "name": "colours", "objective": {"statement": "s", "task": "regression"},
+        "data": {"path": "cat.csv", "label": "z", "features": ["g"], "derived": {"u_g": "u - g"},
+                 "errors": {"g": "g_err", "u_g": "e_ug"}, "augment": 2},
+        "metric": {"primary": "rmse"}, "finish_line": {"threshold": 0.5}})
+    data = load_dataset(load_project(path))
+    assert data.feature_names == ["g", "u_g"] and data.recompute.recomputed == ["u_g"]
+    # its own error is not used: it follows g
+    assert any("data.errors of the derived feature(s) u_g are not used" in w for w in data.warnings)
+    rows = np.arange(10, 50)
+    from mlproj.science.augmentation import augmented_training_set
+
+    X_aug, _, source = augmented_training_set(data.X, data.y, data.errors, rows, 2, 0, data.limit_ranges,
+                                              data.recompute)
+    copies, origin = X_aug[40:], source[40:]
+    np.testing.assert_allclose(copies[:, 1], u[origin] - copies[:, 0], atol=1e-12)
+    assert np.std(copies[:, 0] - g[origin]) > 0.05

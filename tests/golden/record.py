@@ -137,7 +137,7 @@ def run_project(project: Project, *, jobs: int, repo: Path, shared_data: Path, p
         if run.returncode not in (0, 1, 3):   # pass, fail, undetermined are all results to record
             raise SystemExit(f"`mlproj run` of {project.relative} -j {jobs} exited {run.returncode}:\n"
                              f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
-        record = normalise(read_run(config.parent / "runs" / "latest"), root, shared_data)
+        record = normalise(read_run(latest_run_of(config)), root, shared_data)
         record["exit_code"] = run.returncode
         return record, seconds, code
     finally:
@@ -161,6 +161,17 @@ def _cell(text: str):
     except ValueError:
         return text
     return value if math.isfinite(value) else text   # keep "nan"/"inf" as text: the record is strict JSON
+
+
+def latest_run_of(config: Path) -> Path:
+    """The latest run of a project file, in either layout: the `runs/<project>/latest` whose run
+    this file made (runs belong to their project file), else the older layout's `runs/latest`."""
+    runs = config.parent / "runs"
+    for latest in sorted(runs.glob("*/latest")):
+        env = json.loads((latest.resolve() / "environment.json").read_text())
+        if Path(env["config"]["path"]).name == config.name:
+            return latest
+    return runs / "latest"
 
 
 def read_run(run_dir: Path) -> dict:

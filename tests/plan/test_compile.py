@@ -195,3 +195,16 @@ def test_tasks_are_model_major():
     plan = plan_of()
     names = [t.model for t in plan.tasks]
     assert names == sorted(names, key=[m.name for m in plan.models].index)
+
+
+def test_the_plan_carries_the_val_train_ratio_of_its_time_windows():
+    """The corrected SE needs the split's own n_val/n_train (DESIGN §6); K-fold plans keep None."""
+    text = minimal_project_text("regression", "validation: {strategy: time, folds: 4, test_size: 0.2}\n")
+    text = text.replace("data: {path: x.csv, label: c}", "data: {path: x.csv, label: c, order: t}")
+    project = parse_project(text, Path("mlproj.yaml")).project
+    y = np.random.default_rng(0).normal(size=500)
+    plan = compile_plan(project, model_specs(project), y, FEATURES, "abc", order=np.arange(500.0))
+    ratio = np.mean([len(s.valid) for s in plan.splits]) / np.mean([len(s.train) for s in plan.splits])
+    assert plan.val_train_ratio == pytest.approx(ratio)
+    assert plan.to_dict()["val_train_ratio"] == pytest.approx(ratio)
+    assert plan_of().val_train_ratio is None

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlproj.errors import ConfigError
 from mlproj.plan.estimators import (
@@ -278,3 +280,79 @@ def test_names_reserved_by_the_config_are_those_of_the_baselines_run(task, basel
     project = loaded(task, "  - {name: mine, estimator: DecisionTree%s}\n" % (
         "Classifier" if task == "classification" else "Regressor"), baselines=baselines).project
     assert _baseline_names(project) == {s.name for s in model_specs(project) if s.role == "baseline"}
+
+
+# The dummy's tie-breaker belongs to the object, not to its row (issue 22, point 9).
+
+def _fold_predictions(X, y, folds, seed=0):
+    """The dummy's positive-class score of every validation object, per fold, keyed by object id."""
+    out = []
+    for train, valid in folds:
+        est = build_estimator(ModelSpec("dummy", "UninformativeClassifier"), "classification", seed)
+        est.fit(X[train], y[train])
+        out.append(est.predict_proba(X[valid])[:, 1])
+    return out
+
+
+def _class_sorted_catalogue(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], [n * 3 // 4, n - n * 3 // 4])  # every star first, then every galaxy
+    X = rng.normal(size=(n, 3))
+    return X, y
+
+
+def test_uninformative_scores_differ_between_the_folds_of_a_class_sorted_catalogue():
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = _class_sorted_catalogue()
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+    scores = [roc_auc_score(y[valid], p) for (_, valid), p in zip(folds, _fold_predictions(X, y, folds))]
+    assert len(set(scores)) > 1  # one repeat seed, yet not one dummy score for every fold
+    assert all(0.3 < s < 0.7 for s in scores)  # still the diagonal
+
+
+def test_uninformative_scores_do_not_depend_on_row_order():
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = _class_sorted_catalogue()
+    perm = np.random.default_rng(1).permutation(len(y))
+    position = np.argsort(perm)  # where each object of the sorted catalogue sits in the shuffled one
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+    shuffled_folds = [(np.sort(position[t]), np.sort(position[v])) for t, v in folds]
+    sorted_p = _fold_predictions(X, y, folds)
+    shuffled_p = _fold_predictions(X[perm], y[perm], shuffled_folds)
+    for (_, valid), (_, valid_s), a, b in zip(folds, shuffled_folds, sorted_p, shuffled_p):
+        # the same objects get the same scores, wherever their rows are
+        np.testing.assert_array_equal(np.sort(a), np.sort(b))
+        np.testing.assert_array_equal(a, b[np.searchsorted(valid_s, position[valid])])
+        assert roc_auc_score(y[valid], a) == roc_auc_score(y[perm][valid_s], b)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(20, 80))
+def test_uninformative_depends_on_the_objects_not_their_order(seed, n):
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 3, size=(n, 2)).astype(float)  # duplicates on purpose
+    X[rng.random(n) < 0.1, 0] = np.nan
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]
+    perm = rng.permutation(n)
+    est = build_estimator(ModelSpec("dummy", "UninformativeClassifier"), "classification", 3).fit(X, y)
+    again = build_estimator(ModelSpec("dummy", "UninformativeClassifier"), "classification", 3).fit(X[perm], y[perm])
+    a, b = est.predict_proba(X)[:, 1], again.predict_proba(X[perm])[:, 1]
+    np.testing.assert_array_equal(np.sort(a), np.sort(b))
+    _, inverse, counts = np.unique(np.nan_to_num(X, nan=-1.0), axis=0, return_inverse=True, return_counts=True)
+    unique = counts[inverse.ravel()] == 1  # an object without a twin keeps its own score, wherever it is
+    np.testing.assert_array_equal(a[perm][unique[perm]], b[unique[perm]])
+    assert len(np.unique(a)) == n  # even identical objects are not tied: the diagonal, not a step
+    np.testing.assert_allclose(est.predict_proba(X).sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_the_dummy_tie_breaker_is_part_of_its_task_key():
+    """Cached dummy predictions made with the old row-order tie-breaker are not reused."""
+    identity = ModelSpec("dummy", "UninformativeClassifier").identity()
+    assert identity != {"estimator": "UninformativeClassifier", "params": {}, "scale": False}
+    assert ModelSpec("lr", "LogisticRegression").identity() == {"estimator": "LogisticRegression", "params": {},
+                                                                 "scale": False}

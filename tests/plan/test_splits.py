@@ -198,15 +198,55 @@ def test_time_predicts_forward_and_tests_on_the_latest(task):
     assert len(s.folds) == 4 and s.n_repeats == 1 and s.n_folds == 4
     assert all(f.repeat == 0 and f.seed == 9 for f in s.folds)
     assert "1 repeat used" in s.note
-    previous_train = 0
     for f in s.folds:
         assert mjd[f.valid].min() > mjd[f.train].max()
-        assert len(f.train) > previous_train  # expanding window
-        previous_train = len(f.train)
-        # train is everything before the validation block
-        np.testing.assert_array_equal(f.train, np.sort(s.development[mjd[s.development] < mjd[f.valid].min()]))
+        # the training window is the block of rows just before the validation block (sliding window)
+        before = s.development[mjd[s.development] < mjd[f.valid].min()]
+        np.testing.assert_array_equal(f.train, np.sort(before[np.argsort(mjd[before])][-len(f.train):]))
     assert make_splits(strategy="time", task=task, labels=labels, n_folds=4, repeats=1, seed=9, test_size=0.2,
                        order=mjd).note is None
+
+
+def test_time_windows_slide_with_one_training_size_so_fold_scores_are_exchangeable():
+    """DESIGN §6: expanding windows make the fold scores a learning curve; equal-size sliding windows
+    make them exchangeable, and their n_val/n_train (not K-fold's 1/(k-1)) enters the corrected SE."""
+    from sklearn.model_selection import TimeSeriesSplit
+
+    rng = np.random.default_rng(1)
+    n = 1000
+    mjd = rng.permutation(n).astype(float)
+    s = make_splits(strategy="time", task="regression", labels=rng.normal(size=n), n_folds=5, repeats=1, seed=0,
+                    test_size=0.2, order=mjd)
+    sizes = {len(f.train) for f in s.folds}
+    assert len(sizes) == 1  # one training size: no learning curve across the windows
+    blocks = list(TimeSeriesSplit(n_splits=5).split(np.arange(len(s.development))))
+    assert [len(f.valid) for f in s.folds] == [len(v) for _, v in blocks]
+    assert sizes == {len(blocks[0][0])}  # as large as the first window allows
+    starts = [mjd[f.train].min() for f in s.folds]
+    assert starts == sorted(starts) and len(set(starts)) == 5  # the window slides forward
+    expected = np.mean([len(f.valid) for f in s.folds]) / np.mean([len(f.train) for f in s.folds])
+    assert s.val_train_ratio == pytest.approx(expected)
+    assert 0.5 < s.val_train_ratio < 1.5  # not K-fold's 1/(k-1) = 0.25
+
+
+@pytest.mark.parametrize("strategy", ["stratified", "group"])
+def test_k_fold_strategies_keep_the_k_fold_ratio(strategy):
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, 400)
+    s = make_splits(strategy=strategy, task="classification", labels=labels, n_folds=4, repeats=2, seed=0,
+                    test_size=0.2, groups=rng.integers(0, 60, 400))
+    assert s.val_train_ratio is None  # None: K-fold, 1/(k-1) (baycomp's rho = 1/k)
+
+
+def test_time_feasibility_checks_the_training_windows_actually_used():
+    """A sliding window can hold one class even when everything before it holds two."""
+    n = 600
+    labels = np.zeros(n, dtype=int)
+    labels[:40] = 1  # the second class only at the very start
+    labels[-60:] = 1  # ... and in the test set
+    order = np.arange(n, dtype=float)
+    problem = check_split_feasible("time", labels, None, 5, 0.2, "classification", order=order, order_name="mjd")
+    assert problem is not None and "single class" in problem and "mjd" in problem
 
 
 def test_time_ties_are_stable():

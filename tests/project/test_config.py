@@ -684,3 +684,16 @@ def test_an_oversized_project_file_is_read_only_up_to_the_limit(tmp_path, monkey
         load_project(path)
     assert read == [1000]
     assert len(original(path, 1000)) == 1001
+
+
+def test_allowed_strong_features_is_a_described_list_of_distinct_names():
+    schema = json_schema()
+    field = schema["$defs"]["DataSection"]["properties"]["allowed_strong_features"]
+    assert field["type"] == "array" and "no_label_leak" in field["description"]
+    text = CLASSIFICATION.replace("  label: class\n", "  label: class\n  allowed_strong_features: [u, u]\n")
+    with pytest.raises(ConfigError, match="listed twice: u"):
+        parse_project(text, PATH)
+    typo = CLASSIFICATION.replace("  label: class\n", "  label: class\n  allowed_strong_feature: [u]\n")
+    with pytest.raises(ConfigError, match="did you mean 'allowed_strong_features'"):
+        parse_project(typo, PATH)
+    assert parse_project(CLASSIFICATION, PATH).project.data.allowed_strong_features == []

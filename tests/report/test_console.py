@@ -22,13 +22,41 @@ def rendered(render, *args, **kwargs) -> str:
     return out.export_text()
 
 
+def verdict_line(text: str) -> str:
+    """The VERDICT line, unwrapped."""
+    return " ".join(text[text.index("VERDICT:"):].split())
+
+
 def test_the_verdict_line_the_tables_and_the_criteria():
     s = summary(standard(scores(0.95)))
     text = rendered(console.print_verdict, judge(s), s)
     assert "cross-validated roc_auc over 2 × 5 folds: mean ± corrected SE, 90% interval" in text
-    assert "hgb ◀ selected" in text and "Paired comparisons of hgb with each baseline" in text
+    assert "hgb ◀ selected" in text and "Paired comparisons of the selected hgb with every other model" in text
     assert "finish_line" in text and "beats_trivial_baseline" in text
-    assert text.rstrip().splitlines()[-1].startswith("VERDICT: PASS — selected hgb: hgb has the best mean")
+    last = verdict_line(text)
+    # the verdict line says why (the finish line by its interval), then which model it is about
+    assert last.startswith("VERDICT: PASS — finish line reached: the cross-validated 90% interval [")
+    assert last.endswith("(selected hgb).")
+    assert "Finish line 0.9 − 0.01: reached — the cross-validated 90% interval [" in text
+
+
+def test_the_verdict_line_says_why_it_is_undetermined():
+    from tests.verdict.test_judge import held_out_interval
+
+    s = summary(standard(scores(0.97, 0.002), threshold=0.96, margin=0.005), test=held_out_interval((0.944, 0.974), 0.96))
+    text = rendered(console.print_verdict, judge(s), s)
+    last = verdict_line(text)
+    assert last.startswith("VERDICT: UNDETERMINED — finish line undetermined: the test 90% interval [0.944, 0.974]")
+    assert "straddles 0.96 − 0.005; about 10× more test objects would decide" in last
+    assert "Finish line 0.96 − 0.005: undetermined — the test 90% interval" in text
+
+
+def test_a_verdict_written_before_it_said_why_prints_as_it_did():
+    s = summary(standard(scores(0.95)))
+    old = judge(s)
+    old.reason, old.selection_reason = old.selection_reason, None
+    last = rendered(console.print_verdict, old, s).rstrip().splitlines()[-1]
+    assert last.startswith("VERDICT: PASS — selected hgb: hgb has the best mean")
 
 
 def test_the_comparison_table_prints_the_verdicts_standard_error():
@@ -83,3 +111,23 @@ def test_the_console_report_needs_no_statistics():
             "print(','.join(m for m in ('numpy', 'scipy', 'sklearn', 'mlproj.science.stats') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_printed_digits_are_honest():
+    """Issue 22.14: a held-out value beside "mean ± SE" gets the SE's decimals (not "0.03" beside
+    "0.03315 ± 0.00087"), a probability is never rounded to a certainty, Wilson bounds keep zeros."""
+    s = summary(standard(scores(0.95)))
+    verdict = judge(s)
+    selected = verdict.selected_model
+    se = s.cases[0].models[selected].metrics["roc_auc"].se
+    s.test = TestSet({selected: TestScores(selected, 100, {"star": TestCaseScores({"roc_auc": 0.949995})})}, uses=1)
+    first = verdict.comparisons[0]
+    verdict.comparisons[0] = dataclasses.replace(first, p_better=0.99998, p_equivalent=0.00002, p_worse=0.0)
+    text = rendered(console.print_verdict, verdict, s)
+    from mlproj.science.numbers import significant
+
+    mean = significant(s.cases[0].models[selected].metrics["roc_auc"].mean, se).split(" ±")[0]
+    assert f"{mean} ± " in text
+    assert f"roc_auc = {0.949995:.{len(mean.split('.')[1])}f}" in text  # the decimals of its neighbour
+    row = next(line for line in text.splitlines() if line.lstrip("│ ").startswith(f"{first.b} vs {first.a}"))
+    assert "> 0.999" in row and "< 0.001" in row and " 1 " not in row.replace("│", " ")

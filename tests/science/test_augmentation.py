@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlproj.plan.compile import compile_plan
 from mlproj.plan.estimators import model_specs
@@ -66,3 +69,53 @@ def test_input_draws_are_the_gaussian_draws_of_every_row_in_turn():
     for got, want in zip(draws, expected):
         np.testing.assert_array_equal(got, want)
     assert input_draws(X, errors, 0, seed=11) == []
+
+
+def _colour(drawn: np.ndarray, rows) -> np.ndarray:
+    """A stand-in for mlproj.data.dataset.DerivedFeatures: column 2 is u - g."""
+    drawn[:, 2] = drawn[:, 0] - drawn[:, 1]
+    return drawn
+
+
+def test_augmented_copies_recompute_derived_features_from_the_drawn_values():
+    """Magnitudes are drawn, so the colour of a copy is the difference of its drawn magnitudes
+    (DESIGN §3), not the original colour and not a colour jittered apart from them."""
+    rng = np.random.default_rng(0)
+    u, g = rng.uniform(18, 21, 100), rng.uniform(17, 20, 100)
+    X = np.column_stack([u, g, u - g])
+    errors = np.column_stack([np.full(100, 0.1), np.full(100, 0.05), np.zeros(100)])
+    train = np.arange(80)
+    X_aug, _, source = augmented_training_set(X, np.zeros(100), errors, train, 3, 5, recompute=_colour)
+    copies = X_aug[80:]
+    np.testing.assert_allclose(copies[:, 2], copies[:, 0] - copies[:, 1], atol=1e-12)
+    assert np.std(copies[:, 2] - X[source[80:], 2]) == pytest.approx(np.hypot(0.1, 0.05), rel=0.15)
+    # the recomputation changes nothing else: the draws are those without it
+    plain, _, _ = augmented_training_set(X, np.zeros(100), errors, train, 3, 5)
+    np.testing.assert_array_equal(X_aug[:, :2], plain[:, :2])
+    np.testing.assert_array_equal(X_aug[:80], X[train])
+
+
+def test_the_recomputation_is_told_which_rows_it_recomputes():
+    seen = []
+
+    def record(drawn, rows):
+        seen.append(None if rows is None else rows.copy())
+        return drawn
+
+    X, errors = np.ones((6, 3)), np.full((6, 3), 0.1)
+    augmented_training_set(X, np.zeros(6), errors, np.array([1, 4]), 2, 0, recompute=record)
+    np.testing.assert_array_equal(seen[0], [1, 1, 4, 4])  # the source row of every copy, in order
+    input_draws(X, errors, 2, seed=0, recompute=record)
+    assert seen[1:] == [None, None]  # every row, once per draw
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4))
+def test_input_draws_keep_each_colour_equal_to_its_drawn_magnitudes(seed, draws):
+    rng = np.random.default_rng(seed)
+    u, g = rng.uniform(15, 25, 30), rng.uniform(15, 25, 30)
+    X = np.column_stack([u, g, u - g])
+    errors = np.column_stack([rng.uniform(0, 0.5, 30), rng.uniform(0, 0.5, 30), np.zeros(30)])
+    for drawn in input_draws(X, errors, draws, seed, recompute=_colour):
+        np.testing.assert_allclose(drawn[:, 2], drawn[:, 0] - drawn[:, 1], atol=1e-9)
+    np.testing.assert_array_equal(X[:, 2], u - g)  # the inputs themselves are not changed

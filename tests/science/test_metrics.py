@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sklearn.metrics as skm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlproj.errors import ConfigError
 from mlproj.science.metrics import (
@@ -190,3 +192,34 @@ def test_import_does_not_load_sklearn():
     subprocess.run([sys.executable, "-c",
                     "import mlproj.science.metrics, sys; assert 'sklearn' not in sys.modules"],
                    cwd=ROOT, env=env, check=True)
+
+
+# ------------------------------------------------------------------ target domains (issue 22.8)
+
+def test_relative_metrics_need_one_plus_the_target_positive():
+    from mlproj.science.metrics import target_domain
+
+    for name in ("sigma_nmad", "outlier_fraction"):
+        domain = target_domain(name, validate_params(name, {}, "regression"))  # relative by default
+        assert domain is not None and domain.condition == "1 + y > 0"
+        np.testing.assert_array_equal(domain.contains(np.array([-1.0, -2.0, -0.5, 0.0, 3.0, np.nan])),
+                                      [False, False, True, True, True, True])  # NaN: missing, not out of it
+        assert target_domain(name, validate_params(name, {"relative": False}, "regression")) is None
+    for name in ("rmse", "mae", "median_abs_error", "max_abs_error", "r2", "roc_auc", "tpr_at_fpr"):
+        assert target_domain(name, {}) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-0.999, 10.0, allow_nan=False), min_size=3, max_size=50), st.integers(0, 2**32 - 1))
+def test_inside_the_domain_relative_metrics_are_finite_and_quiet(targets, seed):
+    import warnings
+
+    from mlproj.science.metrics import target_domain
+
+    y = np.asarray(targets)
+    assert target_domain("sigma_nmad", {"relative": True}).contains(y).all()
+    predictions = y + np.random.default_rng(seed).normal(scale=0.05, size=len(y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning for any target in the domain
+        for name in ("sigma_nmad", "outlier_fraction"):
+            assert math.isfinite(compute(name, {"relative": True}, y, predictions))

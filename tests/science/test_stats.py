@@ -12,15 +12,22 @@ from hypothesis import strategies as st
 
 from mlproj.science.stats import (
     Candidate,
+    FinishLine,
     ScoreSummary,
+    TestInterval,
+    bootstrap_interval,
+    combine_finish_lines,
     compare,
     corrected_se,
     corrected_se_from_sd,
+    floor_rate,
     judge_finish_line,
     kfold_val_train_ratio,
     select_model,
     significant,
     summarize,
+    wilson,
+    wilson_test_interval,
 )
 
 NAN = float("nan")
@@ -285,7 +292,7 @@ def test_finish_line_extra_factor_closed_form():
     f = judge_finish_line(_summary(0.91, 0.03), threshold=0.9, margin=0.005)
     assert f.extra_factor == pytest.approx((0.03 / 0.015) ** 2)   # needs half-width 0.015
     f = judge_finish_line(_summary(0.89, 0.02), threshold=0.9, margin=0.005)
-    assert f.extra_factor == pytest.approx(4.0)                   # needs half-width 0.01
+    assert f.extra_factor == pytest.approx(16.0)  # upper end below 0.895 (t - δ, symmetric rule): half-width 0.005
     f = judge_finish_line(_summary(0.9, 0.02), threshold=0.9, margin=0.0)
     assert f.state == "undetermined" and math.isinf(f.extra_factor)
     # shrinking the half-width by sqrt(factor) indeed resolves the state
@@ -300,12 +307,173 @@ def test_finish_line_from_real_summary_and_nan():
     assert f.state == "undetermined" and f.extra_factor is None
 
 
+def test_not_reached_uses_the_margin_too():
+    # [0.883, 0.897]: below the threshold 0.9 but not below 0.9 - 0.005: it cannot be told apart
+    # from a score the margin accepts, so it is undetermined, not "not reached".
+    f = judge_finish_line(_summary(0.89, 0.007), threshold=0.9, margin=0.005)
+    assert f.state == "undetermined" and "straddles 0.9 − 0.005" in f.detail
+    # [0.8955, 0.8965]: wholly within the margin below the threshold: reached, whatever the mean
+    g = judge_finish_line(_summary(0.896, 0.0005), threshold=0.9, margin=0.005)
+    assert g.state == "reached" and "lies above 0.9 − 0.005" in g.detail
+    h = judge_finish_line(_summary(0.904, 0.0005), threshold=0.9, margin=0.005, greater_is_better=False)
+    assert h.state == "reached" and "lies below 0.9 + 0.005" in h.detail
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0.0, 1.0), st.floats(0.0, 0.3), st.floats(0.0, 1.0), st.floats(0.0, 0.05), st.booleans())
+def test_finish_line_rule_is_symmetric_and_mirrored(mean, half, threshold, margin, greater):
+    half = max(half, 1e-6)
+    lo, hi = mean - half, mean + half
+    f = judge_finish_line(_summary(mean, half), threshold, margin, greater_is_better=greater)
+    s = 1 if greater else -1
+    b = s * (threshold - s * margin)
+    low, high = min(s * lo, s * hi), max(s * lo, s * hi)
+    expected = "reached" if low >= b else "not_reached" if high < b else "undetermined"
+    assert f.state == expected
+    # mirroring: the lower-is-better judgement of the negated scores is the same
+    mirrored = judge_finish_line(_summary(-mean, half), -threshold, margin, greater_is_better=not greater)
+    assert mirrored.state == f.state
+    if f.state == "undetermined" and f.extra_factor is not None and math.isfinite(f.extra_factor):
+        # shrinking the half-width by sqrt(factor) (a little more) decides it
+        root = math.sqrt(f.extra_factor * (1 + 1e-6))
+        shrunk = judge_finish_line(_summary(mean, half / root), threshold, margin, greater_is_better=greater)
+        assert shrunk.state != "undetermined"
+
+
+def test_zero_spread_of_a_non_rate_is_undetermined_never_an_interval():
+    s = summarize([0.998] * 10, 5, 2)
+    assert s.sd == 0 and s.interval[0] == s.interval[1] == pytest.approx(0.998)
+    f = judge_finish_line(s, threshold=0.95, margin=0.005)
+    assert f.state == "undetermined" and f.extra_factor is None
+    assert "all 10 cross-validated fold scores are 0.998 (zero spread)" in f.detail
+
+
+def test_wilson_agrees_with_scipy():
+    from scipy.stats import binomtest
+
+    for k, n, confidence in [(66, 66, 0.95), (17, 17, 0.95), (0, 23, 0.9), (17, 1000, 0.9), (3, 7, 0.99)]:
+        expected = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+        assert wilson(k, n, confidence) == pytest.approx((expected.low, expected.high), abs=1e-12)
+    assert wilson(66, 66, 0.95)[0] == pytest.approx(0.945, abs=5e-4)   # the example
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 5000), st.floats(0, 1), st.floats(0.5, 0.999))
+def test_wilson_agrees_with_scipy_everywhere(n, fraction, confidence):
+    from scipy.stats import binomtest
+
+    k = int(round(fraction * n))
+    expected = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    assert wilson(k, n, confidence) == pytest.approx((expected.low, expected.high), abs=1e-9)
+
+
+def test_rates_get_a_floor_from_their_counts():
+    # 66 development galaxies, every fold finds all of them: the folds agree, the counts are few
+    s = summarize([1.0] * 10, 5, 2)
+    floored = floor_rate(s, 66, 66)
+    assert floored.method == "Wilson" and (floored.successes, floored.trials) == (66, 66)
+    assert floored.interval == pytest.approx(wilson(66, 66, 0.9))
+    f = judge_finish_line(floored, threshold=0.99, margin=0.0)
+    assert f.state == "undetermined" and "(Wilson, 66/66)" in f.detail and f.extra_factor > 1
+    # the factor is the growth of the counts that would decide: 66·f of 66·f found gives lo = 0.99
+    z = 1.6448536269514722
+    assert f.extra_factor == pytest.approx(z * z * 0.99 / 0.01 / 66, rel=1e-6)
+    # a corrected-t interval wider than the Wilson one stays, with the counts recorded
+    wide = summarize(HAND, 3, 2)
+    kept = floor_rate(wide, 8000, 10000)
+    assert kept.interval == wide.interval and kept.method == "corrected t" and kept.trials == 10000
+
+
+def test_val_train_ratio_reaches_every_statistic():
+    a, b = HAND, [x + 0.01 for x in HAND[::-1]]
+    s = summarize(a, 3, 2, val_train_ratio=2.0)
+    assert s.se == pytest.approx(corrected_se_from_sd(np.std(a, ddof=1), 6, 2.0))
+    assert summarize(a, 3, 2).se == pytest.approx(corrected_se_from_sd(np.std(a, ddof=1), 6, 0.5))
+    c = compare(a, b, folds=3, repeats=2, margin=0.0, val_train_ratio=2.0)
+    d = np.asarray(b) - np.asarray(a)
+    assert c.se == pytest.approx(corrected_se_from_sd(np.std(d, ddof=1), 6, 2.0))
+    sel = select_model([Candidate("x", a, 1, 1.0), Candidate("y", b, 1, 1.0)], folds=3, repeats=2, margin=0.0,
+                       val_train_ratio=2.0)
+    assert sel.comparisons[0].se == pytest.approx(c.se)
+
+
+def _test_part(state: str, factor=None) -> FinishLine:
+    return FinishLine(state, 0.9, 0.0, 0.9, (0.8, 1.0), f"the test interval: {state}", factor, "test")
+
+
+@pytest.mark.parametrize("cv, test, expected", [
+    ("reached", "reached", "reached"),
+    ("reached", "undetermined", "undetermined"),
+    ("undetermined", "reached", "undetermined"),
+    ("reached", "not_reached", "not_reached"),
+    ("not_reached", "reached", "not_reached"),
+    ("undetermined", "not_reached", "not_reached"),
+    ("undetermined", "undetermined", "undetermined"),
+])
+def test_the_finish_line_needs_both_intervals(cv, test, expected):
+    cross = FinishLine(cv, 0.9, 0.0, 0.9, (0.8, 1.0), f"the cross-validated interval: {cv}", 2.0 if cv ==
+                       "undetermined" else None)
+    both = combine_finish_lines(cross, _test_part(test, 3.0 if test == "undetermined" else None))
+    assert both.state == expected and both.basis == "both"
+    assert both.cross_validated == cross and both.test.state == test
+    deciding = [name for name, state in (("cross-validated", cv), ("test", test)) if state == expected]
+    assert both.detail.startswith(f"the {deciding[0]} interval")  # the reason names which decided
+    if expected == "undetermined":
+        assert both.extra_factor == max(f for f, st_ in ((2.0, cv), (3.0, test)) if st_ == "undetermined")
+    json.dumps(both.to_dict(), allow_nan=False)
+    assert combine_finish_lines(cross, None) == cross
+
+
+def test_test_interval_of_a_rate_is_wilson_of_the_test_counts():
+    t = wilson_test_interval(17, 17, 30, 0.95)
+    assert t.method == "Wilson" and t.value == 1.0 and t.interval == pytest.approx(wilson(17, 17, 0.95))
+    assert t.interval[0] == pytest.approx(0.816, abs=5e-4)  # the example: 17/17 gives [0.816, 1]
+    f = judge_finish_line(t, 0.99, 0.0)
+    assert f.state == "undetermined" and f.basis == "test" and "more test objects would decide" in f.detail
+    assert wilson_test_interval(0, 0, 30, 0.9).method == "none"
+
+
+def test_bootstrap_interval_agrees_with_scipy():
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(3)
+    x = rng.exponential(size=200)
+    got = bootstrap_interval(lambda rows: float(np.mean(x[rows])), 200, 0.9, seed=7)
+    expected = bootstrap((np.arange(200),), lambda rows: float(np.mean(x[rows.astype(int)])), n_resamples=1999,
+                         vectorized=False, confidence_level=0.9, method="BCa", rng=np.random.default_rng(7))
+    assert got.method == "bootstrap BCa" and got.value == pytest.approx(x.mean())
+    assert got.interval == pytest.approx((expected.confidence_interval.low, expected.confidence_interval.high))
+    assert got == bootstrap_interval(lambda rows: float(np.mean(x[rows])), 200, 0.9, seed=7)  # deterministic
+    lo, hi = got.interval
+    assert lo < x.mean() < hi
+
+
+def test_bootstrap_interval_of_a_degenerate_statistic_says_so():
+    constant = bootstrap_interval(lambda rows: 1.0, 30, 0.9)
+    assert constant.interval == (1.0, 1.0) and "zero spread" in constant.detail
+    f = judge_finish_line(constant, 0.95, 0.0)
+    assert f.state == "undetermined" and "zero spread" in f.detail
+    # undefined on most resamples (e.g. an AUC of a test set with one positive): no interval
+    rare = np.zeros(30, bool)
+    rare[0] = True
+    undefined = bootstrap_interval(lambda rows: 1.0 if rare[rows].any() else float("nan"), 30, 0.9)
+    assert undefined.method == "none" and math.isnan(undefined.interval[0])
+    assert judge_finish_line(undefined, 0.9, 0.0).state == "undetermined"
+    # undefined on a few resamples: BCa gives NaN, the percentile interval of the rest stands in
+    x = np.random.default_rng(1).normal(size=40)
+    rare = np.zeros(40, bool)
+    rare[:6] = True
+    partly = bootstrap_interval(lambda rows: float(np.mean(x[rows])) if rare[rows].any() else float("nan"), 40, 0.9)
+    assert partly.method in ("bootstrap BCa", "bootstrap percentile") and all(map(math.isfinite, partly.interval))
+    assert isinstance(partly, TestInterval)
+
+
 # --------------------------------------------------------------------------- significant
 
 @pytest.mark.parametrize("value, unc, text", [
     (0.91234, 0.01087, "0.912 \u00b1 0.011"),
     (123.456, 2.1, "123.5 \u00b1 2.1"),
-    (3456.0, 1234.0, "3500 \u00b1 1200"),
+    (3456.0, 1234.0, "3456 \u00b1 1234"),
     (0.5, 0.0996, "0.50 \u00b1 0.10"),
     (-0.0001, 0.012, "0.000 \u00b1 0.012"),
     (0.91234, 0.0, "0.9123"),

@@ -12,20 +12,29 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from mlproj.science.metrics import wilson_interval
 from mlproj.science.uncertainty import (
+    COVERAGE_68,
+    COVERAGE_95,
+    NOMINAL_COVERAGE,
     PIT_SHAPES,
     UNCERTAINTY_METRICS,
+    Z_95,
     Coverage,
     PitCheck,
     Reliability,
     coverage,
+    coverage_finding,
     coverage_interval,
+    excludes_nominal,
     expected_calibration_error,
     gaussian_crps,
     gaussian_nll,
+    nominal_label,
     pit_check,
     pit_values,
     reliability,
@@ -304,3 +313,81 @@ def test_catalogue_and_dispatch():
         score_gaussian("ece", y, mu, sigma)
     with pytest.raises(ValueError, match="unknown"):
         score_gaussian("rmse", y, mu, sigma)
+
+
+# --------------------------------------------------------------------------- coverage flags (issue 22, point 7)
+
+def _tails_too_heavy(n: int = 3000, seed: int = 7):
+    """Predicted σ right for the core, but 8% of the true values scatter 3σ: the photo-z case."""
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(0.0, 1.0, n)
+    sigma = np.full(n, 0.1)
+    scale = np.where(rng.random(n) < 0.08, 3.0, 1.0)
+    return mu + sigma * scale * rng.normal(size=n), mu, sigma
+
+
+@settings(max_examples=200, deadline=None)
+@given(inside=st.integers(0, 400), extra=st.integers(0, 400),
+       nominal=st.sampled_from([math.erf(1 / math.sqrt(2)), 0.95, 0.5, 0.99]))
+def test_a_coverage_is_flagged_exactly_when_its_wilson_interval_excludes_the_nominal_value(inside, extra, nominal):
+    n = inside + extra
+    c = Coverage(nominal, inside / n if n else math.nan, inside, n, wilson_interval(inside, n, 0.95) if n
+                 else (math.nan, math.nan))
+    if n == 0:
+        assert not excludes_nominal(c) and coverage_finding(c) is None
+        return
+    # oracle: scipy's Wilson interval of the same counts
+    ci = stats.binomtest(inside, n).proportion_ci(0.95, method="wilson")
+    expected = not (ci.low - 1e-12 <= nominal <= ci.high + 1e-12)
+    assert excludes_nominal(c) == expected
+    finding = coverage_finding(c, "residual")
+    assert (finding is not None) == expected
+    if finding:
+        assert finding.startswith("the residual σ: ") and f"{inside}/{n}" in finding
+        assert ("too small" in finding) == (inside / n < nominal)
+
+
+def test_the_coverage_finding_names_the_observed_value_and_the_interval():
+    y, mu, sigma = _tails_too_heavy()
+    c = coverage(y, mu, sigma, COVERAGE_95)
+    low, high = c.wilson
+    assert high < 0.95 and excludes_nominal(c)
+    finding = coverage_finding(c)
+    assert f"95% coverage {c.observed:.3f}" in finding and f"[{low:.3f}, {high:.3f}]" in finding
+    assert "excludes 0.95" in finding and "too small (overconfident)" in finding
+    assert nominal_label(COVERAGE_68) == "68.27%" and nominal_label(0.95) == "95%"
+
+
+def test_the_pit_never_says_calibrated_when_a_coverage_is_off():
+    """Heavy tails pass the KS test of the PIT (its statistic is dominated by the core) while the
+    95% coverage is clearly low: the check must follow the coverage, not say "look calibrated"."""
+    y, mu, sigma = _tails_too_heavy()
+    pit = pit_values(y, mu, sigma)
+    alone = pit_check(pit)
+    assert not alone.flagged and "look calibrated" not in alone.detail  # no coverage given: no claim
+    coverages = [coverage(y, mu, sigma, nominal) for nominal in NOMINAL_COVERAGE.values()]
+    assert excludes_nominal(coverages[1])
+    checked = pit_check(pit, coverages=coverages)
+    assert checked.flagged and checked.shape == "u_shaped"
+    assert "look calibrated" not in checked.detail and "not calibrated" in checked.detail
+    assert "95% coverage" in checked.detail
+    assert checked.ks_statistic == alone.ks_statistic and checked.histogram == alone.histogram
+
+
+def test_the_pit_says_calibrated_only_with_agreeing_coverages():
+    y, mu, sigma = _gaussians(5000, 42)
+    coverages = [coverage(y, mu, sigma, nominal) for nominal in NOMINAL_COVERAGE.values()]
+    assert not any(excludes_nominal(c) for c in coverages)
+    checked = pit_check(pit_values(y, mu, sigma), coverages=coverages)
+    assert not checked.flagged and checked.shape == "uniform" and "look calibrated" in checked.detail
+
+
+def test_one_definition_of_each_nominal_coverage():
+    """68.27% = ±1σ and 95% = ±1.96σ everywhere (the test column once used ±2σ)."""
+    assert COVERAGE_68 == pytest.approx(stats.norm.cdf(1) - stats.norm.cdf(-1))
+    assert Z_95 == pytest.approx(stats.norm.ppf(0.975), rel=1e-15)
+    assert COVERAGE_95 == 0.95 and NOMINAL_COVERAGE == {"coverage_68": COVERAGE_68, "coverage_95": COVERAGE_95}
+    mu, sigma = np.zeros(4), np.ones(4)
+    # 1.95 σ inside and 1.97 σ outside the 95% bars; ±2σ would count both inside
+    assert coverage([1.95, -1.95, 1.97, -1.97], mu, sigma, COVERAGE_95).inside == 2
+    assert coverage([0.999, -0.999, 1.001, -1.001], mu, sigma, COVERAGE_68).inside == 2

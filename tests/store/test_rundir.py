@@ -6,20 +6,28 @@ import errno
 import json
 import math
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mlproj.store.files
-from mlproj.errors import RunError, StorageError, printable, storage_error
+from mlproj.errors import ConfigError, RunError, StorageError, printable, storage_error
 from mlproj.store.rundir import (
     SHAPES,
+    claim_project_runs,
     environment,
     find_run,
+    list_runs,
     make_folder,
     mark_latest,
+    project_folder_name,
+    project_run_folders,
+    project_runs,
     publish_run,
     read_json,
     staleness,
@@ -35,9 +43,14 @@ HASH = "0123456789abcdef" * 4
 VERDICT = {"status": "pass", "exit_code": 0, "criteria": [{"name": "finish_line", "status": "pass", "detail": "d"}]}
 
 
-def new_run_dir(project_root: Path, config_hash: str, now: datetime | None = None) -> Path:
+def PROJECT(root: Path) -> Path:  # noqa: N802 - reads as the constant it stands for
+    """The runs of project `p` in the folder `root`: runs/p/ (rundir.project_runs)."""
+    return root / "runs" / "p"
+
+
+def new_run_dir(project_dir: Path, config_hash: str, now: datetime | None = None) -> Path:
     """A finished run folder, made as mlproj makes one: written hidden, then published."""
-    staging = start_run_dir(project_root, config_hash, now=now)
+    staging = start_run_dir(project_dir, config_hash, now=now)
     write_json(staging / "verdict.json", VERDICT)
     return publish_run(staging)
 
@@ -219,150 +232,224 @@ def test_printable_escapes_control_characters_and_keeps_unicode():
 # --------------------------------------------------------------------------- run folders
 
 def test_new_run_dir_name_and_uniqueness(tmp_path):
-    first = new_run_dir(tmp_path, HASH, now=NOW)
-    second = new_run_dir(tmp_path, HASH, now=NOW)
-    third = new_run_dir(tmp_path, HASH, now=NOW)
+    first = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
+    second = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
+    third = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
     assert first.name == "20240506T070809Z-01234567"
     assert second.name == "20240506T070809Z-01234567-2"
     assert third.name == "20240506T070809Z-01234567-3"
-    assert all(p.is_dir() and p.parent == tmp_path / "runs" for p in (first, second, third))
-    assert new_run_dir(tmp_path, "f" * 64, now=NOW).name == "20240506T070809Z-ffffffff"
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")) == []
+    assert all(p.is_dir() and p.parent == PROJECT(tmp_path) for p in (first, second, third))
+    assert new_run_dir(PROJECT(tmp_path), "f" * 64, now=NOW).name == "20240506T070809Z-ffffffff"
+    assert sorted(p.name for p in (PROJECT(tmp_path)).iterdir() if p.name.startswith(".")) == []
 
 
 def test_new_run_dir_default_time_is_utc(tmp_path):
-    path = new_run_dir(tmp_path, HASH)
+    path = new_run_dir(PROJECT(tmp_path), HASH)
     stamp = datetime.strptime(path.name.split("-")[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
     assert abs((datetime.now(timezone.utc) - stamp).total_seconds()) < 120
 
 
 def test_a_run_is_written_hidden_and_published_only_with_its_verdict(tmp_path):
-    staging = start_run_dir(tmp_path, HASH, now=NOW)
-    assert staging.parent == tmp_path / "runs" and staging.name.startswith(".20240506T070809Z-01234567.")
+    staging = start_run_dir(PROJECT(tmp_path), HASH, now=NOW)
+    assert staging.parent == PROJECT(tmp_path) and staging.name.startswith(".20240506T070809Z-01234567.")
     assert staging.name.endswith(".tmp")
     write_json(staging / "summary.json", {"x": 1})
     with pytest.raises(RunError, match="not a complete run"):
         publish_run(staging)
     with pytest.raises(RunError, match="not a finished run: it is still being written"):
-        find_run(str(staging), tmp_path)
+        find_run(str(staging), PROJECT(tmp_path))
     write_json(staging / "verdict.json", VERDICT)
     run = publish_run(staging)
-    assert run == tmp_path / "runs" / "20240506T070809Z-01234567" and not staging.exists()
+    assert run == PROJECT(tmp_path) / "20240506T070809Z-01234567" and not staging.exists()
     assert (run / "summary.json").is_file()
 
 
 def test_sweep_removes_only_hidden_unfinished_folders(tmp_path):
-    done = new_run_dir(tmp_path, HASH, now=NOW)
+    done = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
     mark_latest(done)
-    leftover = start_run_dir(tmp_path, HASH, now=NOW)
+    leftover = start_run_dir(PROJECT(tmp_path), HASH, now=NOW)
     (leftover / "models").mkdir()
     (leftover / "models" / "m.skops").write_bytes(b"half a model")
-    (tmp_path / "runs" / ".notes.txt.tmp").write_text("a file, not a run folder")
-    assert sweep_unfinished_runs(tmp_path) == 1
-    assert not leftover.exists() and done.is_dir() and (tmp_path / "runs" / ".notes.txt.tmp").exists()
-    assert find_run(None, tmp_path) == done.resolve()
-    assert sweep_unfinished_runs(tmp_path / "nowhere") == 0
+    (PROJECT(tmp_path) / ".notes.txt.tmp").write_text("a file, not a run folder")
+    assert sweep_unfinished_runs(PROJECT(tmp_path)) == 1
+    assert not leftover.exists() and done.is_dir() and (PROJECT(tmp_path) / ".notes.txt.tmp").exists()
+    assert find_run(None, PROJECT(tmp_path)) == done.resolve()
+    assert sweep_unfinished_runs(PROJECT(tmp_path / "nowhere")) == 0
 
 
 def test_a_folder_without_its_verdict_is_not_a_run(tmp_path):
-    run = new_run_dir(tmp_path, HASH, now=NOW)
+    run = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
     mark_latest(run)
     (run / "verdict.json").unlink()
     with pytest.raises(RunError, match="is not finished: it has no verdict.json"):
-        find_run(None, tmp_path)
+        find_run(None, PROJECT(tmp_path))
     with pytest.raises(RunError, match="is not a finished run: it has no verdict.json"):
-        find_run(str(run), tmp_path)
+        find_run(str(run), PROJECT(tmp_path))
 
 
 def test_mark_latest_and_find_run(tmp_path):
-    first = new_run_dir(tmp_path, HASH, now=NOW)
+    first = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
     mark_latest(first)
-    assert find_run(None, tmp_path) == first.resolve()
-    second = new_run_dir(tmp_path, HASH, now=NOW)
+    assert find_run(None, PROJECT(tmp_path)) == first.resolve()
+    second = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
     mark_latest(second)
-    assert find_run(None, tmp_path) == second.resolve()
-    assert find_run(str(first), tmp_path) == first.resolve()
-    assert not (tmp_path / "runs" / ".latest.tmp").exists()
+    assert find_run(None, PROJECT(tmp_path)) == second.resolve()
+    assert find_run(str(first), PROJECT(tmp_path)) == first.resolve()
+    assert not (PROJECT(tmp_path) / ".latest.tmp").exists()
 
 
 def test_mark_latest_falls_back_to_a_file(tmp_path, monkeypatch):
-    run = new_run_dir(tmp_path, HASH, now=NOW)
+    run = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
 
     def refuse(self, *args, **kwargs):
         raise OSError("symlinks not supported")
 
     monkeypatch.setattr(Path, "symlink_to", refuse)
     mark_latest(run)
-    latest = tmp_path / "runs" / "latest"
+    latest = PROJECT(tmp_path) / "latest"
     assert latest.is_file() and not latest.is_symlink()
     assert latest.read_text().strip() == run.name
-    assert find_run(None, tmp_path) == run
+    assert find_run(None, PROJECT(tmp_path)) == run
 
 
 def test_mark_latest_replaces_fallback_file_with_link(tmp_path, monkeypatch):
-    first = new_run_dir(tmp_path, HASH, now=NOW)
+    first = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
     with monkeypatch.context() as patch:
         patch.setattr(Path, "symlink_to", lambda *a, **k: (_ for _ in ()).throw(OSError("no")))
         mark_latest(first)
-    second = new_run_dir(tmp_path, HASH, now=NOW)
+    second = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
     mark_latest(second)
-    assert find_run(None, tmp_path) == second.resolve()
+    assert find_run(None, PROJECT(tmp_path)) == second.resolve()
 
 
 def test_find_run_without_runs(tmp_path):
     with pytest.raises(RunError, match="no runs yet"):
-        find_run(None, tmp_path)
-    (tmp_path / "runs").mkdir()
+        find_run(None, PROJECT(tmp_path))
+    PROJECT(tmp_path).mkdir(parents=True)
     with pytest.raises(RunError, match="no runs yet"):
-        find_run(None, tmp_path)
+        find_run(None, PROJECT(tmp_path))
 
 
 def test_find_run_explicit_missing(tmp_path):
     with pytest.raises(RunError, match="does not exist"):
-        find_run(str(tmp_path / "runs" / "nope"), tmp_path)
+        find_run(str(PROJECT(tmp_path) / "nope"), PROJECT(tmp_path))
 
 
 def test_find_run_latest_points_at_deleted_run(tmp_path):
     import shutil
 
-    run = new_run_dir(tmp_path, HASH, now=NOW)
+    run = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
     mark_latest(run)
     shutil.rmtree(run)
     with pytest.raises(RunError, match="missing"):
-        find_run(None, tmp_path)
+        find_run(None, PROJECT(tmp_path))
 
 
 def test_find_run_latest_file_points_at_deleted_run(tmp_path):
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "latest").write_text("20240101T000000Z-deadbeef\n")
+    PROJECT(tmp_path).mkdir(parents=True)
+    (PROJECT(tmp_path) / "latest").write_text("20240101T000000Z-deadbeef\n")
     with pytest.raises(RunError, match="missing"):
-        find_run(None, tmp_path)
+        find_run(None, PROJECT(tmp_path))
 
 
 def test_latest_as_a_symlink_loop_is_reported(tmp_path):
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "latest").symlink_to("latest")
+    PROJECT(tmp_path).mkdir(parents=True)
+    (PROJECT(tmp_path) / "latest").symlink_to("latest")
     with pytest.raises(RunError, match="leads back to itself"):
-        find_run(None, tmp_path)
-    run = new_run_dir(tmp_path, HASH, now=NOW)
+        find_run(None, PROJECT(tmp_path))
+    run = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
     mark_latest(run)  # the next run replaces the loop
-    assert find_run(None, tmp_path) == run.resolve()
+    assert find_run(None, PROJECT(tmp_path)) == run.resolve()
 
 
 @pytest.mark.parametrize("content", [b"\xff\xfe\n", b"", b"\n", b"../../etc\n", b"..\n", b"a/b\n",
                                      b".20240506T070809Z-01234567.abcd.tmp\n"])
 def test_a_damaged_latest_file_is_reported(tmp_path, content):
-    new_run_dir(tmp_path, HASH, now=NOW)
-    (tmp_path / "runs" / "latest").write_bytes(content)
-    with pytest.raises(RunError, match="runs/latest is damaged"):
-        find_run(None, tmp_path)
+    new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
+    (PROJECT(tmp_path) / "latest").write_bytes(content)
+    with pytest.raises(RunError, match="runs/p/latest is damaged"):
+        find_run(None, PROJECT(tmp_path))
 
 
 def test_mark_latest_refuses_real_folder_named_latest(tmp_path):
-    run = new_run_dir(tmp_path, HASH, now=NOW)
-    (tmp_path / "runs" / "latest").mkdir()
+    run = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
+    (PROJECT(tmp_path) / "latest").mkdir()
     with pytest.raises(RunError):
         mark_latest(run)
+
+
+# --------------------------------------------------------------------------- runs belong to their project file
+
+def test_project_folder_name_is_the_name_made_safe_else_the_file_stem():
+    assert project_folder_name("galaxy-purity", Path("a.yaml")) == "galaxy-purity"
+    assert project_folder_name("SDSS selections: r < 17.7", Path("a.yaml")) == "SDSS-selections-r-17.7"
+    assert project_folder_name("../../etc", Path("a.yaml")) == "etc"
+    assert project_folder_name("日本", Path("sdss-selections.yaml")) == "sdss-selections"
+    assert project_folder_name(None, Path("configs/mlz-photoz.yaml")) == "mlz-photoz"
+    assert project_folder_name("...", Path("....yaml")) == "project"
+    assert project_folder_name("latest", Path("a.yaml")) == "latest-project"  # the older layout's marker
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.text()), st.text(min_size=1).map(lambda t: t.replace("/", "").replace("\0", "")))
+def test_project_folder_name_is_always_one_plain_folder(name, stem):
+    folder = project_folder_name(name, Path((stem or "x") + ".yaml"))
+    assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", folder)
+    assert 0 < len(folder) <= 72 and folder.lower() != "latest" and not folder.startswith(".")
+    assert folder not in (".", "..") and "/" not in folder
+
+
+def test_two_project_files_with_one_name_do_not_share_runs(tmp_path):
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("name: same\n")
+    b.write_text("name: same\n")
+    runs = project_runs(tmp_path, "same", a)
+    assert runs == tmp_path / "runs" / "same"
+    claim_project_runs(runs, a)
+    assert project_runs(tmp_path, "same", a) == runs  # its owner may, again and again
+    with pytest.raises(ConfigError, match="already the name of a.yaml in this folder") as refused:
+        project_runs(tmp_path, "same", b, where="b.yaml:1 (name)")
+    assert refused.value.where == "b.yaml:1 (name)" and "its own `name:`" in refused.value.hint
+    assert project_runs(tmp_path, "other", b) == tmp_path / "runs" / "other"
+    # A project file that cannot be read now (deleted, a pipe): its runs are found by their owner.
+    assert project_runs(tmp_path, None, a) == runs
+    assert project_runs(tmp_path, None, tmp_path / "never-ran.yaml") == tmp_path / "runs" / "never-ran"
+    a.unlink()  # renamed or deleted: its runs folder is free again (its runs say who made them)
+    runs_b = project_runs(tmp_path, "same", b)
+    claim_project_runs(runs_b, b)
+    assert (runs_b / ".project-file").read_text().strip() == "b.yaml"
+
+
+def test_the_latest_run_of_the_older_layout_is_never_taken(tmp_path):
+    old = tmp_path / "runs" / "20240101T000000Z-deadbeef"
+    write_json(old / "verdict.json", VERDICT)
+    (tmp_path / "runs" / "latest").symlink_to(old.name)
+    with pytest.raises(RunError, match="older mlproj layout") as refused:
+        find_run(None, PROJECT(tmp_path))
+    assert "run `mlproj run` again" in refused.value.hint
+    assert find_run(str(old), PROJECT(tmp_path)) == old.resolve()  # by its folder, on purpose: still readable
+    (tmp_path / "runs" / "latest").unlink()
+    with pytest.raises(RunError, match="older mlproj layout"):  # a run folder right in runs/ is one too
+        find_run(None, PROJECT(tmp_path))
+    run = new_run_dir(PROJECT(tmp_path), HASH, now=NOW)
+    mark_latest(run)
+    assert find_run(None, PROJECT(tmp_path)) == run.resolve()
+
+
+def test_each_project_has_its_own_latest_and_a_run_is_named_by_its_folder(tmp_path):
+    a_runs, b_runs = tmp_path / "runs" / "a", tmp_path / "runs" / "b"
+    first_a = new_run_dir(a_runs, HASH, now=NOW)
+    mark_latest(first_a)
+    b = new_run_dir(b_runs, "f" * 64, now=NOW)
+    mark_latest(b)
+    second_a = new_run_dir(a_runs, HASH, now=NOW)
+    mark_latest(second_a)
+    assert find_run(None, a_runs) == second_a.resolve() and find_run(None, b_runs) == b.resolve()
+    assert find_run(first_a.name, a_runs) == first_a.resolve()
+    with pytest.raises(RunError, match="does not exist"):
+        find_run(first_a.name, b_runs)  # a name is looked up among this project's runs only
+    assert list_runs(a_runs) == [first_a, second_a]
+    assert project_run_folders(tmp_path / "runs") == [a_runs, b_runs]
 
 
 # --------------------------------------------------------------------------- environment and staleness
@@ -389,3 +476,15 @@ def test_staleness_reasons(tmp_path):
     assert "catalogue p/cat.csv is missing" in reason
     assert len(staleness(env, None, None)) == 2
     assert len(staleness(env, "e" * 64, "e" * 64)) == 2
+
+
+def test_the_lock_is_the_folders_and_names_the_project_holding_it(tmp_path):
+    from mlproj.store.lock import project_lock
+
+    # The project files of a folder share its fit cache: a run of another project waits its turn.
+    with project_lock(tmp_path, "galaxy-purity"):
+        with pytest.raises(RunError, match=r"already working on this project folder \(project galaxy-purity, pid"):
+            with project_lock(tmp_path, "sdss-selections"):
+                pass
+    with project_lock(tmp_path, "sdss-selections"):  # released with its holder
+        pass

@@ -23,8 +23,10 @@ from mlproj.analyse.types import (
     ModelScores,
     Power,
     PrimaryMetric,
+    Proportion,
     Summary,
     TestCaseScores,
+    TestInterval,
     TestScores,
     TestSet,
     finite,
@@ -102,7 +104,11 @@ def test_pass_when_the_finish_line_is_reached_and_the_dummy_beaten():
     verdict = judge(summary(standard(scores(0.95))))
     assert verdict.status == "pass" and verdict.exit_code == 0
     assert verdict.selected_model == "hgb"
-    assert verdict.reason == "hgb has the best mean and no other model is shown to be equivalent to it within \u00b10.01"
+    assert verdict.selection_reason == ("hgb has the best mean and no other model is shown to be equivalent to it "
+                                        "within \u00b10.01")
+    # the reason is why the status: the finish line by its interval, then the other criteria
+    assert verdict.reason.startswith("finish line reached: the cross-validated 90% interval [")
+    assert "lies above 0.9" in verdict.reason and "beats_trivial_baseline" in verdict.reason
     finish = criterion(verdict, "finish_line")
     assert finish.status == "pass" and finish.threshold == 0.9
     assert finish.value == pytest.approx(0.95)
@@ -170,7 +176,7 @@ def test_a_dummy_without_any_score_does_not_hold_the_verdict_back():
 
 def test_without_a_dummy_there_is_no_trivial_baseline_criterion():
     verdict = judge(summary(case({"logistic": scores(0.8, noise=TINY), "hgb": scores(0.95)})))
-    assert [c.name for c in verdict.criteria] == ["finish_line"]
+    assert [c.name for c in verdict.criteria] == ["finish_line", "no_label_leak"]
     assert verdict.status == "pass"
 
 
@@ -182,13 +188,13 @@ def test_simpler_equivalent_model_is_selected_with_the_reason():
     hgb = [v + 0.001 + 1e-4 * t for v, t in zip(logistic, TINY)]  # the same model up to noise
     verdict = judge(summary(case({"dummy": scores(0.5, 0.02, NOISE[::-1]), "logistic": logistic, "hgb": hgb})))
     assert verdict.selected_model == "logistic"
-    assert verdict.reason == "logistic is equivalent to hgb within \u00b10.01 and is simpler"
+    assert verdict.selection_reason == "logistic is equivalent to hgb within \u00b10.01 and is simpler"
     assert verdict.primary.mean == pytest.approx(np.mean(logistic))
-    # the best candidate is still the one compared with every baseline
-    equal = comparison(verdict, "logistic", "hgb")
+    # the selected model is the one compared with every other model (DESIGN §6)
+    equal = comparison(verdict, "hgb", "logistic")
     assert equal.decision == "equivalent" and equal.p_equivalent > 0.95
-    assert equal.difference == pytest.approx(0.001, abs=1e-4)
-    assert comparison(verdict, "dummy", "hgb").decision == "improved"
+    assert equal.difference == pytest.approx(-0.001, abs=1e-4)
+    assert comparison(verdict, "dummy", "logistic").decision == "improved"
     # but the criterion is about the model the verdict reports and `predict` uses
     assert criterion(verdict, "beats_trivial_baseline").detail.startswith("logistic vs dummy: improved")
     assert verdict.status == "pass"
@@ -199,7 +205,7 @@ def test_equally_simple_equivalent_model_is_chosen_for_speed():
     hgb = [v + 0.001 + 1e-4 * t for v, t in zip(rf, TINY)]
     verdict = judge(summary(case({"random_forest": rf, "hgb": hgb})))
     assert verdict.selected_model == "random_forest"
-    assert verdict.reason == "random_forest is equivalent to hgb within \u00b10.01, as simple, and faster to fit"
+    assert verdict.selection_reason == "random_forest is equivalent to hgb within \u00b10.01, as simple, and faster to fit"
 
 
 def test_genuinely_better_candidate_is_improved_over_every_baseline():
@@ -231,12 +237,13 @@ def test_every_comparison_keeps_its_standard_error():
         assert c.to_dict()["se"] == c.se
 
 
-def test_the_best_candidate_is_compared_not_a_better_baseline():
+def test_the_selected_model_is_compared_even_when_it_is_a_baseline():
     verdict = judge(summary(case({"dummy": scores(0.5, 0.02, NOISE[::-1]), "random_forest": scores(0.97),
                                   "mlp": scores(0.92, noise=TINY), "hgb": scores(0.85, noise=TINY)})))
     assert verdict.selected_model == "random_forest"
     pairs = {(c.a, c.b): c.decision for c in verdict.comparisons}
-    assert pairs == {("dummy", "mlp"): "improved", ("random_forest", "mlp"): "worse"}
+    assert pairs == {("dummy", "random_forest"): "improved", ("mlp", "random_forest"): "improved",
+                     ("hgb", "random_forest"): "improved"}
 
 
 def test_without_candidates_baselines_are_compared_with_the_best_baseline():
@@ -282,7 +289,7 @@ def test_optional_selection_failing_does_not_fail_the_verdict():
     assert verdict.status == "pass" and verdict.exit_code == 0
     names = [c.name for c in verdict.criteria]
     assert names == ["star: finish_line", "star: beats_trivial_baseline", "gal: finish_line",
-                     "gal: beats_trivial_baseline"]
+                     "gal: beats_trivial_baseline", "no_label_leak"]
     gal_finish = criterion(verdict, "gal: finish_line")
     assert gal_finish.status == "fail" and gal_finish.required is False and gal_finish.selection == "gal"
     assert criterion(verdict, "star: finish_line").required is True
@@ -573,3 +580,135 @@ def test_any_scores_give_a_json_verdict_that_reads_back(dummy, logistic, hgb, th
     written = json.loads(json.dumps(verdict.to_dict(), allow_nan=False))
     assert Verdict.from_dict(written).to_dict() == written
     assert judge(Summary.from_dict(json.loads(json.dumps(s.to_dict(), allow_nan=False)))) == verdict
+
+
+# ------------------------------------------------------------- the finish line's intervals (issue 22)
+
+
+def rate_case(hgb: list, *, successes: int | None = None, trials: int | None = None, threshold: float = 0.99,
+              margin: float = 0.0) -> CaseResult:
+    """A tpr_at_fpr case whose selected hgb has the pooled out-of-fold counts successes/trials."""
+    c = case({"dummy": scores(0.01, 0.005, NOISE[::-1]), "hgb": hgb}, label="tpr_at_fpr(fpr=0.01)",
+             threshold=threshold, margin=margin)
+    c.primary.bounds = (0.0, 1.0)
+    if trials is not None:
+        c.models["hgb"].proportions = {"tpr_at_fpr(fpr=0.01)": Proportion(successes, trials)}
+    return c
+
+
+def test_zero_spread_of_a_rate_is_floored_by_its_counts_not_passed():
+    # 66 development galaxies, a near-label feature: every fold scores 1
+    verdict = judge(summary(rate_case([1.0] * 10, successes=66, trials=66)))
+    assert verdict.status == "undetermined"
+    finish = criterion(verdict, "finish_line")
+    assert finish.status == "undetermined" and "(Wilson, 66/66)" in finish.detail
+    low, high = stats.wilson(66, 66, CONFIDENCE)
+    assert verdict.primary.interval == pytest.approx((low, high)) and low < 0.99
+    # without counts (a run written before they were stored) it is no interval at all
+    bare = judge(summary(rate_case([1.0] * 10)))
+    assert bare.status == "undetermined" and "zero spread" in criterion(bare, "finish_line").detail
+    assert bare.primary.interval == (None, None)  # never [1, 1]
+
+
+def test_zero_spread_of_a_non_rate_is_undetermined():
+    verdict = judge(summary(standard([1.0] * 10)))
+    assert verdict.status == "undetermined" and verdict.primary.interval == (None, None)
+    assert "all 10 cross-validated fold scores are 1 (zero spread)" in criterion(verdict, "finish_line").detail
+
+
+def held_out_interval(interval: tuple[float, float], value: float, *, n: int = 200, method: str = "bootstrap BCa",
+           successes: int | None = None, trials: int | None = None, confidence: float = CONFIDENCE,
+           label: str = "roc_auc") -> TestSet:
+    stored = TestInterval(value, interval, confidence, method, n, successes, trials)
+    scores_ = TestCaseScores({label: value}, intervals={label: stored})
+    return TestSet({"hgb": TestScores("hgb", n, {"star": scores_})}, uses=1)
+
+
+def test_the_finish_line_is_judged_on_the_test_interval_too():
+    cv = standard(scores(0.97, 0.002), threshold=0.96, margin=0.005)
+    alone = judge(summary(cv))
+    assert alone.status == "pass" and alone.finish_line.basis == "cross-validated"
+    # the issue's example: the test interval straddles the line although cross-validation clears it
+    straddles = judge(summary(cv, test=held_out_interval((0.944, 0.974), 0.96)))
+    assert straddles.status == "undetermined" and straddles.finish_line.basis == "both"
+    assert straddles.finish_line.cross_validated.state == "reached"
+    assert straddles.finish_line.test.state == "undetermined"
+    assert straddles.reason.startswith("finish line undetermined: the test 90% interval [0.944, 0.974] "
+                                       "(bootstrap BCa over 200 objects) straddles 0.96 − 0.005; about ")
+    assert "more test objects would decide" in straddles.reason
+    factor = straddles.finish_line.extra_factor
+    assert factor == pytest.approx(((0.96 - 0.944) / (0.96 - 0.955)) ** 2)  # the lower end's distance shrinks
+    below = judge(summary(cv, test=held_out_interval((0.90, 0.95), 0.925)))
+    assert below.status == "fail" and below.finish_line.state == "not_reached"
+    assert below.reason.startswith("finish line not reached: the test 90% interval [0.900, 0.950]")
+    both = judge(summary(cv, test=held_out_interval((0.958, 0.99), 0.975)))
+    assert both.status == "pass" and both.finish_line.state == "reached"
+    assert "the cross-validated" in both.reason and "the test" in both.reason
+    # re-derived from the stored summary without refitting
+    s = summary(cv, test=held_out_interval((0.944, 0.974), 0.96))
+    assert judge(Summary.from_dict(json.loads(json.dumps(s.to_dict())))) == straddles
+
+
+def test_a_rate_is_judged_on_the_wilson_interval_of_its_test_counts():
+    c = rate_case([1.0] * 10, successes=660, trials=660, threshold=0.98)
+    assert judge(summary(c)).status == "pass"
+    low, high = stats.wilson(17, 17, CONFIDENCE)
+    verdict = judge(summary(c, test=held_out_interval((low, high), 1.0, n=30, method="Wilson", successes=17, trials=17,
+                                           label="tpr_at_fpr(fpr=0.01)")))
+    assert verdict.status == "undetermined" and "(Wilson, 17/17)" in verdict.finish_line.test.detail
+
+
+def test_a_small_test_set_is_warned_about_what_it_cannot_resolve():
+    # 23 test galaxies: a perfect score's 95% Wilson interval is [0.857, 1], short of 0.98
+    c = rate_case([1.0] * 10, successes=660, trials=660, threshold=0.98)
+    low, high = stats.wilson(23, 23, 0.95)
+    assert low == pytest.approx(0.857, abs=5e-4)
+    verdict = judge(summary(c, test=held_out_interval((low, high), 1.0, n=40, method="Wilson", successes=23, trials=23,
+                                           confidence=0.95, label="tpr_at_fpr(fpr=0.01)")))
+    warning = next(w for w in verdict.warnings if "even a perfect score" in w)
+    assert "counts 23 objects" in warning and "[0.857, 1.00]" in warning and "the finish line 0.98 cannot be" in warning
+    assert "about 189 would be needed" in warning  # 1.96² · 0.98 / 0.02
+    # a large test set that resolves the line is not warned about
+    big = judge(summary(c, test=held_out_interval(stats.wilson(2000, 2000, 0.95), 1.0, n=3000, method="Wilson",
+                                       successes=2000, trials=2000, confidence=0.95, label="tpr_at_fpr(fpr=0.01)")))
+    assert not [w for w in big.warnings if "cannot" in w]
+    # a bootstrap interval as wide as the distance of the cross-validated score from the line
+    cv = standard(scores(0.97, 0.002), threshold=0.96, margin=0.005)
+    wide = judge(summary(cv, test=held_out_interval((0.90, 1.0), 0.95)))
+    assert any("cannot resolve the finish line 0.96 − 0.005" in w for w in wide.warnings)
+    narrow = judge(summary(cv, test=held_out_interval((0.965, 0.975), 0.97)))
+    assert not [w for w in narrow.warnings if "cannot resolve" in w]
+
+
+def test_judge_passes_the_splits_ratio_to_every_statistic():
+    s = summary(standard(scores(0.95)))
+    wide = summary(standard(scores(0.95)))
+    wide.val_train_ratio = 2.0
+    base, ratio = judge(s), judge(wide)
+    assert ratio.primary.se == pytest.approx(
+        stats.summarize(scores(0.95), FOLDS, REPEATS, CONFIDENCE, val_train_ratio=2.0).se)
+    assert ratio.primary.se > base.primary.se
+    assert all(r.se > b.se for r, b in zip(ratio.comparisons, base.comparisons))
+
+
+@settings(max_examples=60, deadline=None)
+@given(mean=st.floats(0.5, 1.0), low=st.floats(0.0, 0.2), high=st.floats(0.0, 0.2),
+       threshold=st.floats(0.5, 1.0), margin=st.floats(0.0, 0.05))
+def test_the_finish_line_state_is_the_rule_applied_to_both_intervals(mean, low, high, threshold, margin):
+    s = summary(standard(scores(0.9, 0.01), threshold=threshold, margin=margin),
+                test=held_out_interval((max(mean - low, 0.0), min(mean + high, 1.0)), mean))
+    verdict = judge(s)
+
+    def state(lo, hi):
+        if lo == hi:
+            return "undetermined"
+        return "reached" if lo >= threshold - margin else "not_reached" if hi < threshold - margin else "undetermined"
+
+    cv = state(*verdict.primary.interval)
+    test = state(max(mean - low, 0.0), min(mean + high, 1.0))
+    expected = ("not_reached" if "not_reached" in (cv, test) else "reached" if (cv, test) == ("reached", "reached")
+                else "undetermined")
+    assert (verdict.finish_line.cross_validated.state, verdict.finish_line.test.state) == (cv, test)
+    assert verdict.finish_line.state == expected
+    assert criterion(verdict, "finish_line").status == {"reached": "pass", "not_reached": "fail",
+                                                        "undetermined": "undetermined"}[expected]

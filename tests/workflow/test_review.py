@@ -13,7 +13,7 @@ from mlproj.errors import RunError
 from mlproj.verdict.judge import judge
 from mlproj.verdict.types import Verdict
 from mlproj.workflow import review
-from tests.e2e.helpers import cli
+from tests.e2e.helpers import cli, runs_latest
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def finished(tmp_path_factory):
 def project(finished, tmp_path):
     copy = tmp_path / "demo"
     shutil.copytree(finished, copy, symlinks=True)
-    run = (copy / "runs" / "latest").resolve()
+    run = runs_latest(copy).resolve()
     env = json.loads((run / "environment.json").read_text())
     # The run recorded absolute paths of the original folder; point them at the copy.
     env["config"]["path"] = str(copy / "mlproj.yaml")
@@ -39,7 +39,7 @@ def project(finished, tmp_path):
 
 
 def _run_files(project):
-    run = (project / "runs" / "latest").resolve()
+    run = runs_latest(project).resolve()
     return run, json.loads((run / "environment.json").read_text())
 
 
