@@ -18,7 +18,15 @@ from rich.text import Text
 
 from mlproj.analyse.failures import failed_fit_warnings
 from mlproj.analyse.types import CaseResult, DataDescription, RateCounts, Summary, or_nan
-from mlproj.science.numbers import general, interval, like, probability, significant, significant_interval
+from mlproj.science.numbers import (
+    general,
+    interval,
+    is_probability,
+    like,
+    probability,
+    significant,
+    significant_interval,
+)
 from mlproj.verdict.types import SelectionResult, UncertaintyJudgement, Verdict
 
 __all__ = ["count", "print_data", "print_plan", "print_verdict"]
@@ -214,10 +222,10 @@ def _print_uncertainty(out: Console, judged: UncertaintyJudgement | None, case: 
     out.print(table)
     for c in judged.comparisons:
         if c.nll_decision is None:  # a run written before σ methods were compared on NLL too
-            out.print(f"CRPS of {c.b} vs {c.a}: {c.decision} (P(better) = {probability(c.p_better)}).")
+            out.print(f"CRPS of {c.b} vs {c.a}: {c.decision} (P(better) {is_probability(c.p_better)}).")
         else:
-            out.print(f"{c.b} σ vs {c.a} σ: {c.decision} (CRPS {c.crps_decision}, P(better) = "
-                      f"{probability(c.p_better)}; NLL {c.nll_decision}, P(better) = {probability(c.nll_p_better)}; "
+            out.print(f"{c.b} σ vs {c.a} σ: {c.decision} (CRPS {c.crps_decision}, P(better) "
+                      f"{is_probability(c.p_better)}; NLL {c.nll_decision}, P(better) {is_probability(c.nll_p_better)}; "
                       "improved only if better on both).")
     for method, by_level in ((test.coverage if test is not None else None) or {}).items():
         parts = [f"{c.nominal:.0%}: {c.inside}/{c.n} inside {interval(c.wilson[0], c.wilson[1])}"

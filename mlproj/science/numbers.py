@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["decimals_for", "fixed", "general", "interval", "like", "probability", "significant",
+__all__ = ["decimals_for", "fixed", "general", "interval", "is_probability", "like", "probability", "significant",
            "significant_interval"]
 
 
@@ -108,3 +108,9 @@ def probability(p: float, decimals: int = 3) -> str:
     if float(shown) <= 0:
         return f"< {fixed(step, decimals)}"
     return shown
+
+
+def is_probability(p: float, decimals: int = 3) -> str:
+    """`probability` after its relation, for "P(better) = 0.973" and "P(better) > 0.999"."""
+    shown = probability(p, decimals)
+    return shown if shown.startswith(("<", ">")) else f"= {shown}"

@@ -31,6 +31,7 @@ import numpy as np
 from scipy.special import bdtrc
 
 from mlproj.science.metrics import wilson_interval
+from mlproj.science.numbers import probability
 
 __all__ = [
     "OperatingPointPower",
@@ -210,7 +211,7 @@ def power_analysis(rates: Rates, sample_size: int, fractions: Sequence[float], *
     order = sorted(range(len(fr)), key=lambda k: expected[k])
     counts = [f"{expected[order[0]]:.1f} selected objects expected if f = {fr[order[0]]:g}"]
     counts += [f"{expected[k]:.1f} if f = {fr[k]:g}" for k in order[1:]]
-    test = (f"selecting ≥ {c} rejects f = {fr[null]:g} at α = {alpha:g} with power {power:.2f}"
+    test = (f"selecting ≥ {c} rejects f = {fr[null]:g} at α = {alpha:g} with power {probability(power, 2)}"
             if c <= n else f"no count up to {n} rejects f = {fr[null]:g} at α = {alpha:g}")
     if len(fr) > 2:
         test += f" against the closest alternative, f = {fr[weakest]:g}"

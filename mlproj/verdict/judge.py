@@ -337,7 +337,7 @@ def beats_trivial_baseline(case: CaseResult, selection: stats.Selection, design:
     return Criterion(case.name, case.required, name,
                      {"improved": "pass", "undetermined": "undetermined"}.get(versus.decision, "fail"),
                      finite(versus.difference), case.margin,
-                     f"{selected} vs dummy: {versus.decision} (P(better) = {numbers.probability(versus.p_better)}, "
+                     f"{selected} vs dummy: {versus.decision} (P(better) {numbers.is_probability(versus.p_better)}, "
                      f"difference {stats.significant(versus.difference, versus.se)})")
 
 

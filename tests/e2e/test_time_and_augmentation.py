@@ -162,7 +162,7 @@ def test_check_names_catalogue_colours_that_draws_would_scatter_apart_from_their
     assert "colour read from the catalogue" not in _flat(cli("check", cwd=tmp_path).output)
 
 
-def test_the_shipped_photo_z_project_is_told_about_its_catalogue_colours(tmp_path):
+def test_catalogue_colours_with_their_own_errors_are_named_and_the_shipped_project_derives_them(tmp_path):
     from mlproj.data.dataset import load_dataset
     from mlproj.project.loading import load_project
     from tests.e2e.helpers import REPO, copy_config
@@ -171,6 +171,14 @@ def test_the_shipped_photo_z_project_is_told_about_its_catalogue_colours(tmp_pat
     data = REPO.parent / "shared" / "data" / "mlz-sdss-mgs" / "sdss_mgs_train.csv"
     if not data.exists():
         pytest.skip("the shared catalogues are not beside the checkout")
-    dataset = load_dataset(load_project(copy_config(config, tmp_path)))
+    shipped = load_dataset(load_project(copy_config(config, tmp_path / "shipped")))
+    assert not [w for w in shipped.warnings if "colours read from the catalogue" in w]
+    assert {"u_g", "g_r", "r_i", "i_z"} <= set(shipped.feature_names)
+    # The shipped project as it was: the catalogue's colour columns, scattered on their own errors.
+    colours = ["u-g", "g-r", "r-i", "i-z"]
+    bands = ["u", "g", "r", "i", "z"]
+    errors = {**{b: f"e{b}" for b in bands}, **{c: f"e{c}" for c in colours}}
+    old = copy_config(config, tmp_path / "old", data__features=bands + colours, data__errors=errors, data__derived={})
+    dataset = load_dataset(load_project(old))
     warning = next((w for w in dataset.warnings if "colours read from the catalogue" in w), "")
     assert warning.startswith("u-g = u - g, g-r = g - r, r-i = r - i, i-z = i - z")
