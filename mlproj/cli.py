@@ -13,6 +13,7 @@ import gc
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import typer
@@ -460,11 +461,22 @@ def limit_openmp_spinning(environ=os.environ) -> None:
         environ["GOMP_SPINCOUNT"] = OPENMP_SPINS
 
 
+def _show_library_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library warning that escaped mlproj's own checks, as one line of ours, not the raw
+    `file:line: RuntimeWarning:` text with a source line (issue 22.8: never raw)."""
+    parts = Path(filename).parts
+    packages = [i for i, part in enumerate(parts[:-1]) if part in ("site-packages", "dist-packages")]
+    where = parts[packages[-1] + 1] if packages else Path(filename).stem  # the library, e.g. numpy
+    err.print(f"[yellow]warning:[/] {escape(str(message))} (from {escape(where)}; "
+              "please report it if mlproj did not explain it above)", markup=True)
+
+
 def entry() -> None:
     import signal
 
     limit_openmp_spinning()
     signal.signal(signal.SIGTERM, _terminate)
+    warnings.showwarning = _show_library_warning
     # Rich wraps at 80 columns when output is piped; CI logs read better a little wider.
     for console in (out, err):
         if not console.is_terminal and "COLUMNS" not in os.environ:
