@@ -194,9 +194,10 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
                     confidence=loaded.project.validation.confidence)
         if summary.test.uses > 1:
             summary.warnings.append(
-                f"the held-out test set has now been used by {summary.test.uses} different configurations "
-                "of this project: choosing between them on it makes it part of the training; its score is no "
-                "longer an independent estimate (paper §5.6)")
+                f"the held-out test set has now been used by {summary.test.uses} different model configurations "
+                "in this folder (of this or another project file scored on the same test objects): choosing "
+                "between them on it makes it part of the training; its score is no longer an independent "
+                "estimate (paper §5.6)")
     for judged in provisional.selections:  # time-ordered windows: does the chosen model's skill drift?
         drift = analysis.trend_warning(summary, judged.selection, judged.selected_model)
         if drift:

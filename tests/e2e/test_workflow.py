@@ -226,7 +226,7 @@ def test_the_test_set_counts_model_configurations_not_names_or_finish_lines(tmp_
     changed = run_with(candidates=[{"name": "hgb", "estimator": "HistGradientBoostingClassifier",
                                     "params": {"max_iter": 50}}])
     assert changed["test"]["uses"] == 2
-    assert any("used by 2 different configurations" in w for w in changed["warnings"])
+    assert any("used by 2 different model configurations" in w for w in changed["warnings"])
 
 
 def test_plan_and_schema(tmp_path: Path):
