@@ -253,6 +253,8 @@ def run(
                   + (f", {outcome.failed} failed" if outcome.failed else "") + ".")
     console.print_verdict(out, outcome.verdict, outcome.summary, already_shown=set(prepared.dataset.warnings))
     out.print(f"Run written to {_relative(outcome.run_dir)}; `mlproj verdict` shows it again (exit code = verdict).")
+    if outcome.report is not None:
+        out.print(f"Report: {_relative(outcome.report)}")
 
 
 def _check_run_options(config: Path, jobs: int | None, backend: str | None, scheduler: str | None) -> None:
@@ -280,6 +282,8 @@ def verdict(
     config: Path = ConfigOption,
     as_json: bool = typer.Option(False, "--json", help="Print verdict.json."),
     junit: Path | None = typer.Option(None, "--junit", help="Also write a JUnit XML report (one case per criterion)."),
+    markdown: Path | None = typer.Option(None, "--markdown", help="Also write the verdict as Markdown (for a CI "
+                                         "step summary or a pull-request comment)."),
     allow_stale: bool = typer.Option(False, "--allow-stale", help="Show the run's verdict even if the project file "
                                      "or catalogue changed since (it judged the old ones)."),
 ) -> None:
@@ -292,6 +296,10 @@ def verdict(
     result = review.rejudge(run_dir, config, allow_stale=allow_stale)
     if junit is not None:
         write_junit(junit, result.verdict, result.project_name)
+    if markdown is not None:
+        from mlproj.report.markdown import write_verdict_markdown
+
+        write_verdict_markdown(markdown, result.verdict, result.summary, result.project_name, result.stale)
     for reason in result.stale:  # on stderr also with --json: CI logs show it, the JSON stays clean
         err.print(f"[yellow]warning:[/] stale run: {escape(reason)} (--allow-stale: this is the old run's verdict)",
                   markup=True)
@@ -327,6 +335,28 @@ def predict(
     result = review.rejudge(run_dir, config, allow_stale=allow_stale)
     done = apply_model(result.run_dir, data, out_file, model=model, draws=draws)
     out.print(f"Wrote {done.rows} predictions of {done.model} to {out_file} (new columns: {', '.join(done.columns)}).")
+
+
+@app.command()
+@_guard
+def report(
+    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder, or its name under "
+                                         "runs/<project>/ (default: this project file's latest run)."),
+    config: Path = ConfigOption,
+    latex: bool = typer.Option(False, "--latex", help="Also write the comparison table as a LaTeX fragment."),
+    allow_stale: bool = typer.Option(False, "--allow-stale", help="Report on the run even if the project file "
+                                     "or catalogue changed since."),
+) -> None:
+    """(Re)write a run's report.html, report.md, metrics.json and figures/ (default: the latest run)."""
+    from mlproj.workflow import review
+    from mlproj.workflow.report import write_report
+
+    result = review.rejudge(run_dir, config, allow_stale=allow_stale)
+    written = write_report(result.run_dir, latex=latex)
+    out.print(f"Report written to {_relative(written.html)} and {written.markdown.name}"
+              + (f", {len({p.stem for p in written.figures})} figures in figures/ (PNG and PDF)"
+                 if written.figures else "")
+              + (f", LaTeX table {written.latex.name}" if written.latex else "") + ".")
 
 
 @app.command("runs")

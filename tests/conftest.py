@@ -13,6 +13,9 @@ REPO = Path(__file__).resolve().parents[1]
 # Tests run in parallel (pytest -n 2) on 2 cores: one OpenMP thread per fit avoids the spin-wait
 # slowdown of oversubscribed histogram gradient boosting. Subprocesses inherit it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Drawing a run's figures costs about 2 s of CPU; the ~150 whole-project runs of the suite test
+# other things. The tests of the report and its figures turn them on (the `figures` fixture).
+os.environ["MLPROJ_FIGURES"] = "off"
 SHARED_DATA = Path(os.environ.get("MLPROJ_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
@@ -21,6 +24,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"the shared real catalogues are not at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """Runs in this test draw their figures, as a user's do."""
+    monkeypatch.setenv("MLPROJ_FIGURES", "on")
 
 
 def minimal_project_text(task: str = "classification", extra: str = "") -> str:

@@ -91,12 +91,14 @@ class DataDescription(Part):
     features: list[str] = field(default_factory=list)
     n_development: int | None = None
     n_test: int | None = None
+    sentinels: dict[str, int] = field(default_factory=dict)  # column -> sentinel values made missing
+    missing: dict[str, int] = field(default_factory=dict)  # feature -> missing values among the rows used
 
     @classmethod
     def from_dict(cls, d: dict) -> DataDescription:
         return cls(d.get("path"), d.get("rows_read"), d.get("rows_used"), dict(d.get("dropped") or {}),
                    dict(d.get("classes") or {}), list(d.get("features") or []), d.get("n_development"),
-                   d.get("n_test"))
+                   d.get("n_test"), dict(d.get("sentinels") or {}), dict(d.get("missing") or {}))
 
 
 @dataclass

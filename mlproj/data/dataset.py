@@ -60,6 +60,7 @@ class Dataset:
     # Derived features from drawn measurements, for augmented copies and input draws (None: no
     # derived feature depends on a value with an error or a non-detection range)
     recompute: DerivedFeatures | None = None
+    sentinels: dict[str, int] = field(default_factory=dict)  # column -> sentinel values made missing
 
     @property
     def n_rows(self) -> int:
@@ -545,7 +546,7 @@ def load_dataset(loaded: LoadedProject) -> Dataset:
     dataset = Dataset(X=X, y=y, feature_names=names, classes=classes, positive=positive, source=path,
                       file_hash=file_hash(path), n_rows_read=n_read, dropped=dropped, warnings=warnings,
                       historical=historical, groups=groups, order=order, errors=errors, limit_ranges=ranges,
-                      recompute=recompute)
+                      recompute=recompute, sentinels=dict(sorted(replaced.items())))
     _check_classes(dataset, loaded)
     return dataset
 

@@ -24,7 +24,7 @@ from mlproj.analyse.diagnostics import hypothesis_power, model_diagnostics
 from mlproj.analyse.types import DataDescription, StrongFeature, Summary, TestSet, finite
 from mlproj.data.dataset import Dataset, load_dataset
 from mlproj.data.leakage import check_leakage, strong_features
-from mlproj.errors import STORAGE_ERRNOS, DataError, RunError, storage_error
+from mlproj.errors import STORAGE_ERRNOS, DataError, MlprojError, RunError, storage_error
 from mlproj.execute.backends import run_tasks
 from mlproj.execute.cache import Cache, TaskOutput
 from mlproj.execute.tasks import spread_path
@@ -42,8 +42,20 @@ from mlproj.plan.splits import check_split_feasible
 from mlproj.project.loading import LoadedProject
 from mlproj.store import model_files as persist
 from mlproj.store import rundir
+from mlproj.store.trials import FILE as TRIALS_FILE
+from mlproj.store.trials import append_trial
 from mlproj.verdict.judge import judge
 from mlproj.verdict.types import Verdict
+from mlproj.workflow.evaluation import (
+    development_columns,
+    features_columns,
+    pooled_predictions,
+    test_columns,
+    write_evaluation,
+)
+from mlproj.workflow.figure_pool import FigureDrawing, figure_pool
+from mlproj.workflow.report import figures_enabled, write_report
+from mlproj.workflow.report_figures import corner_job, figure_jobs
 
 CACHE_DIR = Path(".mlproj") / "cache"
 
@@ -67,10 +79,14 @@ class RunOutcome:
     failed: int
     summary: Summary | None = field(repr=False, default=None)
     mismatched: int = 0  # cache entries that held another key's fit (or none): refitted
+    report: Path | None = None  # report.html of the run, when it was written
+    report_error: str | None = None  # why the report could not be written (the run is complete without it)
 
 
 def prepare(loaded: LoadedProject) -> Prepared:
     """Validate estimators and data, and compile the plan (no fitting)."""
+    if figures_enabled(loaded.project.model_dump(include={"report"}, mode="json")):
+        figure_pool()  # its worker imports matplotlib while the catalogue is read (workflow.figure_pool)
     with heavy_imports():
         from sklearn import __version__ as sklearn_version
 
@@ -155,6 +171,12 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     cache.write_failure()  # forget one an earlier run in this process left
     runs = project_runs(loaded)
     rundir.sweep_unfinished_runs(runs)
+    project = loaded.project.model_dump(mode="json")
+    # The corner plot needs only the data: drawn by a figure worker while the fits run.
+    drawing = FigureDrawing(figures_enabled(project))
+    features = features_columns(prepared)
+    if drawing.enabled:
+        drawing.submit(corner_job(features, dataset.feature_names, dataset.classes or [], plan.task_kind, project))
     fitted_tasks = [t for t in plan.tasks if plan.model(t.model).estimator != HISTORICAL]
     outputs = run_tasks(plan, fitted_tasks, dataset.X, dataset.y, cache, n_jobs=n_jobs, on_done=on_task,
                         errors=dataset.errors, ranges=dataset.limit_ranges, recompute=dataset.recompute,
@@ -170,6 +192,14 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     summary = build_summary(prepared, rows, rates)
     provisional = judge(summary)
     selected = sorted({case.selected_model for case in provisional.selections if case.selected_model})
+    main_selected = provisional.selections[0].selected_model
+    if main_selected is not None:  # out-of-fold only: known before the final fits
+        summary.diagnostics = model_diagnostics(plan, outputs, dataset.y, cases[0], main_selected)
+    pooled = pooled_predictions(prepared, outputs)
+    development = development_columns(prepared, pooled)
+    if drawing.enabled:  # drawn by the figure workers while the selected models are fitted and tested
+        for job in figure_jobs(summary, judge(summary), project, development, None, parts=("cross-validation",)):
+            drawing.submit(job)
     final_outputs: dict[str, TaskOutput] = {}
     if selected:
         # The held-out test set is touched once, by the selected models only (paper §5.6).
@@ -202,9 +232,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
         drift = analysis.trend_warning(summary, judged.selection, judged.selected_model)
         if drift:
             summary.warnings.append(drift)
-    main_selected = provisional.selections[0].selected_model
     if main_selected is not None:
-        summary.diagnostics = model_diagnostics(plan, outputs, dataset.y, cases[0], main_selected)
         prior = summary.diagnostics.toward_prior
         if prior is not None and prior.detail:
             summary.warnings.append(f"{main_selected}: {prior.detail}")
@@ -219,10 +247,14 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
 
     # Written hidden and renamed into place once verdict.json is in it: a full disk or a kill
     # part-way leaves no folder that looks like a run (the next run sweeps what a kill leaves).
+    evaluation = (development, test_columns(prepared, pooled, final_outputs, selected), features)
+    if drawing.enabled:
+        for job in figure_jobs(summary, verdict, project, development, evaluation[1], parts=("test",)):
+            drawing.submit(job)
     staging = rundir.start_run_dir(runs, loaded.config_hash)
     try:
         rundir.write_atomic(staging / "project.yaml",
-                            yaml.safe_dump(loaded.project.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
+                            yaml.safe_dump(project, sort_keys=False, allow_unicode=True))
         rundir.write_json(staging / "plan.json", plan.to_dict())
         rundir.write_csv(staging / "results.csv", rows)
         rundir.write_json(staging / "summary.json", summary.to_dict())
@@ -230,6 +262,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
                           rundir.environment(loaded.path, loaded.config_hash, dataset.source, dataset.file_hash,
                                              loaded.source_sha256))
         _store_models(staging, cache, plan, selected, outputs, prepared, summary.test.to_dict() if summary.test else {})
+        write_evaluation(staging, evaluation)
         rundir.write_json(staging / "verdict.json", verdict.to_dict())
         rundir.claim_project_runs(runs, loaded.path)  # once there is a run to own
         run_dir = rundir.publish_run(staging)
@@ -240,13 +273,37 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
             raise error from None
         raise
     rundir.mark_latest(run_dir)
-    return RunOutcome(
+    append_trial(runs.parent / TRIALS_FILE, trial_record(run_dir, loaded, summary, verdict))
+    outcome = RunOutcome(
         run_dir=run_dir, verdict=verdict, summary=summary,
         fitted=sum(1 for o in everything if not o.cached and o.error is None and o.fit_seconds > 0),
         cached=sum(1 for o in everything if o.cached),
         failed=summary.failed_fits,
         mismatched=cache.mismatched,
     )
+    try:
+        outcome.report = write_report(run_dir, drawn=drawing.collect() if drawing.enabled else None).html
+    except MlprojError as exc:  # a full disk while drawing: the run itself is in place and judged
+        outcome.report_error = exc.render()
+    except Exception as exc:  # noqa: BLE001 - a bug in a figure must not hide the verdict of a finished run
+        outcome.report_error = f"{type(exc).__name__}: {exc} (a bug in mlproj; `mlproj report --debug` shows where)"
+    return outcome
+
+
+def trial_record(run_dir: Path, loaded: LoadedProject, summary: Summary, verdict: Verdict) -> dict[str, object]:
+    """The run's line of runs/trials.csv: what was tried and how it came out (paper §6.2)."""
+    primary = verdict.primary
+    case = summary.cases[0]
+    decisions = "; ".join(f"{c.b} vs {c.a}: {c.decision}" for c in verdict.comparisons
+                          if c.selection in (None, case.name))
+    stamp = run_dir.name.split("-", 1)[0]
+    time = f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}" \
+        if len(stamp) >= 15 else stamp
+    return {"time": time, "project": summary.project or "", "run": run_dir.name, "config_hash": loaded.config_hash[:8],
+            "models": " ".join(m.name for m in summary.models), "selected": verdict.selected_model or "",
+            "metric": case.primary.label, "mean": "" if primary is None or primary.mean is None else repr(primary.mean),
+            "se": "" if primary is None or primary.se is None else repr(primary.se), "decisions": decisions,
+            "verdict": verdict.status}
 
 
 _OS_ERROR = re.compile(r"^\w*Error: \[Errno (\d+)\]")
@@ -402,6 +459,8 @@ def describe_data(prepared: Prepared) -> DataDescription:
         features=dataset.feature_names,
         n_development=int(len(plan.development)),
         n_test=int(len(plan.test)),
+        sentinels=dict(dataset.sentinels),
+        missing=dataset.missing_by_feature(),
     )
 
 
