@@ -3,7 +3,7 @@
 Exit codes (DESIGN §4): 0 success / verdict pass; 1 verdict fail; 3 verdict undetermined;
 2 invalid input, stale or missing run (a message on stderr, never a traceback unless --debug);
 130 interrupted (finished fits are kept in the cache); 70 internal error (a bug in mlproj).
-Heavy libraries are imported inside the commands so that `--help` and `schema` start fast.
+Heavy libraries are imported inside the commands so that `--help` and `verdict` start fast.
 """
 
 from __future__ import annotations
@@ -200,17 +200,10 @@ def run(
         console.print_verdict(out, current.verdict, current.summary)
         return
 
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
+    from mlproj.plan.estimators import HISTORICAL
     from mlproj.project.loading import load_project
     from mlproj.report import console
+    from mlproj.report.progress import fit_progress
     from mlproj.workflow import run as runner
 
     loaded = load_project(config)
@@ -231,15 +224,14 @@ def run(
     out.print(f"{prepared.loaded.project.name}: {console.count(len(plan.models), 'model')} × "
               f"{console.count(plan.repeats, 'repeat')} × {console.count(plan.folds, 'fold')} = {total} fits "
               f"({cached} cached) on {prepared.dataset.n_rows} objects")
-    columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
-               TimeRemainingColumn())
     from mlproj.store.lock import project_lock
 
-    with project_lock(loaded.root, loaded.project.name), Progress(*columns, console=err, transient=True,
-                                             disable=not err.is_terminal) as progress:
-        bar = progress.add_task("fits", total=total)
-        outcome = runner.run_project(prepared, n_jobs=n_jobs, on_task=lambda _: progress.advance(bar),
-                                     scheduler=address if backend == "dask" else None)
+    # The historical baseline's tasks read a column and fit nothing: they are no progress to show.
+    fits = [(t.key, t.model) for t in plan.tasks if plan.model(t.model).estimator != HISTORICAL]
+    with project_lock(loaded.root, loaded.project.name), fit_progress(fits, console=err) as progress:
+        outcome = runner.run_project(
+            prepared, n_jobs=n_jobs, scheduler=address if backend == "dask" else None,
+            on_task=lambda output: progress.task_done(output.key, output.cached, failed=output.error is not None))
     if outcome.mismatched:
         one = outcome.mismatched == 1
         err.print(f"[yellow]warning:[/] {outcome.mismatched} cache {'entry' if one else 'entries'} did not match "
@@ -255,6 +247,9 @@ def run(
     out.print(f"Run written to {_relative(outcome.run_dir)}; `mlproj verdict` shows it again (exit code = verdict).")
     if outcome.report is not None:
         out.print(f"Report: {_relative(outcome.report)}")
+    if outcome.report_error:  # the run and its verdict stand; only the report is missing
+        err.print(f"[yellow]warning:[/] the report could not be written: {escape(outcome.report_error)}; "
+                  "`mlproj report` tries again", markup=True)
 
 
 def _check_run_options(config: Path, jobs: int | None, backend: str | None, scheduler: str | None) -> None:
@@ -277,8 +272,9 @@ def _check_run_options(config: Path, jobs: int | None, backend: str | None, sche
 @app.command()
 @_guard
 def verdict(
-    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder, or its name under "
-                                         "runs/<project>/ (default: this project file's latest run)."),
+    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder, its name under "
+                                         "runs/<project>/, or its hash (a unique prefix will do; default: this project "
+                                         "file's latest run)."),
     config: Path = ConfigOption,
     as_json: bool = typer.Option(False, "--json", help="Print verdict.json."),
     junit: Path | None = typer.Option(None, "--junit", help="Also write a JUnit XML report (one case per criterion)."),
@@ -318,8 +314,9 @@ def verdict(
 @app.command()
 @_guard
 def predict(
-    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder, or its name under "
-                                         "runs/<project>/ (default: this project file's latest run)."),
+    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder, its name under "
+                                         "runs/<project>/, or its hash (a unique prefix will do; default: this project "
+                                         "file's latest run)."),
     data: Path = typer.Option(..., "--data", help="Catalogue to predict (any format a project reads: .csv, .parquet, .fits, ...)."),
     out_file: Path = typer.Option(..., "--out", help="Where to write the predictions (.csv, .parquet)."),
     model: str | None = typer.Option(None, "--model", help="A saved model other than the selected one."),
@@ -340,8 +337,9 @@ def predict(
 @app.command()
 @_guard
 def report(
-    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder, or its name under "
-                                         "runs/<project>/ (default: this project file's latest run)."),
+    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder, its name under "
+                                         "runs/<project>/, or its hash (a unique prefix will do; default: this project "
+                                         "file's latest run)."),
     config: Path = ConfigOption,
     latex: bool = typer.Option(False, "--latex", help="Also write the comparison table as a LaTeX fragment."),
     allow_stale: bool = typer.Option(False, "--allow-stale", help="Report on the run even if the project file "
@@ -362,17 +360,58 @@ def report(
 @app.command("runs")
 @_guard
 def list_runs(config: Path = ConfigOption) -> None:
-    """List this project file's runs (runs/<project>/), newest last, with their verdicts."""
+    """List this project file's runs (runs/<project>/), newest last: when, config hash, selected
+    model, primary metric (mean ± corrected SE) and verdict."""
+    from rich import box
+    from rich.table import Table
+
+    from mlproj.science.numbers import general, significant
     from mlproj.workflow import review
 
     folder, rows = review.runs_table(config)
     if not rows:
         out.print(f"No runs yet in {_relative(folder)}; `mlproj run -c {config}` makes the first.")
         return
-    out.print(f"Runs of {config} in {_relative(folder)}:")
+    # The metric most runs share goes in the heading; a run that changed it names its own.
+    labels = [row.metric for row in rows if row.metric]
+    shared = max(labels, key=labels.count) if labels else None
+    out.print(f"Runs of {config} in {_relative(folder)}, oldest first"
+              + (f"; primary metric {shared} (mean ± corrected SE):" if shared else ":"))
+    # Numbers, times and hashes never break; a long model name folds rather than being cut (a cut name names nothing).
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    for column in ("time", "hash", "selected", "primary ± SE", "verdict"):
+        table.add_column(column, no_wrap=column not in ("hash", "selected"), overflow="fold")
     for row in rows:
-        out.print(f"  {row.name}{'  ◀ latest' if row.latest else ''}  {row.status}"
-                  + (f"  selected {row.selected}" if row.selected else ""), soft_wrap=True)
+        score = "—" if row.mean is None else significant(row.mean, row.se) if row.se is not None else general(row.mean)
+        if row.metric != shared and row.mean is not None:
+            score = f"{row.metric}:\n{score}"
+        # A folder renamed by hand has no time or hash in its name: its name is then what names it.
+        table.add_row(row.started.strftime("%Y-%m-%d %H:%M UTC") if row.started else "—",
+                      row.name.split("-", 1)[1] if row.config_hash else row.name, row.selected or "—", score,
+                      row.status + (" ◀ latest" if row.latest else ""))
+    out.print(table)
+    latest = next((row for row in rows if row.latest), None)
+    if latest is not None:
+        out.print(f"Latest: {latest.name} ({latest.status}" + (f", selected {latest.selected}" if latest.selected
+                                                                else "") + ").")
+    out.print("A run is named by its hash (or a prefix), folder name or path: `mlproj verdict HASH`, "
+              "`mlproj compare A B`.")
+
+
+@app.command()
+@_guard
+def compare(
+    run_a: str = typer.Argument(..., metavar="A", help="A run: its config hash or a unique prefix of it or of its "
+                                "folder name, its folder name, or a path (`mlproj runs` lists them)."),
+    run_b: str = typer.Argument(..., metavar="B", help="The run to compare A with, named the same ways."),
+    config: Path = ConfigOption,
+) -> None:
+    """Two runs of this project file side by side: what changed in the project file and the data,
+    in the decisions (selected models, finish lines, criteria) and in every model's scores."""
+    from mlproj.report.compare import print_comparison
+    from mlproj.workflow.compare import compare_runs
+
+    print_comparison(out, compare_runs(run_a, run_b, config))
 
 
 @app.command()
@@ -443,10 +482,11 @@ def cache_prune(
 @app.command()
 @_guard
 def schema() -> None:
-    """Print the JSON Schema of the project file (for editors and validation)."""
-    from mlproj.project.schema import json_schema
+    """Print the JSON Schema of the project file (for editors and validation; `mlproj init` writes it
+    beside the project file as mlproj.schema.json)."""
+    from mlproj.workflow.schema import project_schema
 
-    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+    sys.stdout.write(json.dumps(project_schema(), indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------------------------- rendering

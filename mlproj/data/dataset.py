@@ -602,20 +602,25 @@ def _check_target_domains(y: np.ndarray, rows: np.ndarray, loaded: LoadedProject
 
 
 def _check_allowed_strong_features(names: list[str], columns: list[str], loaded: LoadedProject) -> None:
-    """data.allowed_strong_features acknowledges features: a name that is none is a typo or stale."""
+    """Settings that name features (data.allowed_strong_features acknowledges them, report.corner_features
+    plots them): a name that is none is a typo or stale."""
     from mlproj.project.schema import did_you_mean
 
-    for i, name in enumerate(loaded.project.data.allowed_strong_features):
-        if name in names:
-            continue
-        why = ("a column of the catalogue, but not one of the features" if name in columns
-               else "not a feature")
-        raise ConfigError(
-            f"data.allowed_strong_features lists '{name}', which is {why}{did_you_mean(name, names)}",
-            where=loaded.where("data", "allowed_strong_features", i),
-            hint="list features the verdict may accept as strong physics; the features are: "
-                 + ", ".join(names[:15]) + (" …" if len(names) > 15 else ""),
-        )
+    listed = {("data", "allowed_strong_features"): (loaded.project.data.allowed_strong_features,
+                                                    "list features the verdict may accept as strong physics"),
+              ("report", "corner_features"): (loaded.project.report.corner_features or [],
+                                              "list the features the corner plot should show")}
+    for (section, key), (values, purpose) in listed.items():
+        for i, name in enumerate(values):
+            if name in names:
+                continue
+            why = ("a column of the catalogue, but not one of the features" if name in columns
+                   else "not a feature")
+            raise ConfigError(
+                f"{section}.{key} lists '{name}', which is {why}{did_you_mean(name, names)}",
+                where=loaded.where(section, key, i),
+                hint=f"{purpose}; the features are: " + ", ".join(names[:15]) + (" …" if len(names) > 15 else ""),
+            )
 
 
 # Words that end in "id" and name no identifier (the last part of a column name is looked at).

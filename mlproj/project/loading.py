@@ -58,8 +58,10 @@ class LoadedProject:
 
 
 def config_hash(project: Project) -> str:
-    """Hash of the resolved configuration: comment and formatting edits do not change it."""
-    canonical = json.dumps(project.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """Hash of the resolved configuration: comment and formatting edits do not change it, nor do the
+    report settings (they change no number: a run stays up to date when only they change)."""
+    canonical = json.dumps(project.model_dump(mode="json", exclude={"report"}), sort_keys=True,
+                           separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -360,6 +360,18 @@ class SelectionSpec(Section):
     required: bool = Field(default=True, description="Whether the overall verdict needs this selection to pass.")
 
 
+class ReportSettings(Section):
+    figures: bool = Field(default=True, description="Draw the figures (PNG and PDF in figures/, embedded in "
+                          "report.html); false for a quicker run (MLPROJ_FIGURES=off does the same).")
+    latex: bool = Field(default=False, description="Also write the comparison table as a LaTeX fragment "
+                        "(comparison.tex; `mlproj report --latex` does it once).")
+    metrics_file: str | None = Field(default=None, description="Copy metrics.json (flat, numbers only) to this "
+                                     "path, relative to the project file, e.g. metrics.json, for `dvc metrics "
+                                     "show/diff` and CI dashboards that read one fixed file.")
+    corner_features: list[str] | None = Field(default=None, min_length=2, description="Features of the corner "
+                                              "plot (default: the first 6).")
+
+
 class Project(Section):
     name: str = Field(description="Project name, used in reports.")
     objective: Objective = Field(description="What the project is for (paper §2): the SMART objective and the kind of task.")
@@ -404,6 +416,9 @@ class Project(Section):
         "coverage and the PIT).",
     )
     execution: Execution = Field(default_factory=Execution, description="How fits are run (parallel workers).")
+    report: ReportSettings = Field(default_factory=ReportSettings,
+                                   description="What the run's report holds (report.html, report.md, figures/); "
+                                   "it changes no number, so editing it does not make a run stale.")
 
 
 def did_you_mean(word: str, options) -> str:
@@ -450,8 +465,41 @@ def _unwrap(annotation: Any, part: str | int | None) -> Any:
 
 
 
-def json_schema() -> dict:
+def json_schema(estimators: typing.Mapping[str, typing.Iterable[str]] | None = None) -> dict:
+    """The JSON Schema of the project file, for editors and CI validation.
+
+    pydantic describes the parsed models; two fields are written differently in the file, so
+    their schemas are replaced: a metric is its name (`roc_auc`) or a mapping with its parameters
+    beside the name (`{name: tpr_at_fpr, fpr: 0.01}`), one branch per metric so that editors
+    offer its parameters; `estimators` (task → names, the allow-list of the installed
+    scikit-learn, mlproj.plan.estimators) makes a candidate's estimator an enum.
+    """
     schema = Project.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "mlproj project file (mlproj.yaml)"
+    definitions = schema["$defs"]
+    definitions["MetricSpec"] = _metric_schema(definitions["MetricSpec"].get("description"))
+    if estimators is not None:
+        names = sorted({name for group in estimators.values() for name in group})
+        definitions["CandidateSpec"]["properties"]["estimator"]["enum"] = names
     return schema
+
+
+def _metric_schema(description: str | None) -> dict:
+    from mlproj.science.metrics import METRICS
+
+    names = list(METRICS)
+    branches: list[dict] = [{"type": "string", "enum": names, "description": "A metric with its default parameters."}]
+    for name, info in METRICS.items():
+        params = {param: {"type": "boolean" if isinstance(default, bool) else "number", "default": default}
+                  for param, default in info.params.items()}
+        branches.append({"type": "object", "title": name, "description": f"{info.description} ({info.task}).",
+                         "properties": {"name": {"const": name}, **params},
+                         "required": ["name"], "additionalProperties": False})
+    branches.append({"type": "object", "description": "The name and its parameters as a mapping.",
+                     "properties": {"name": {"enum": names}, "params": {"type": "object"}},
+                     "required": ["name", "params"], "additionalProperties": False})
+    metric = {"anyOf": branches}
+    if description:
+        metric["description"] = description
+    return metric

@@ -9,8 +9,11 @@ run without importing the statistics.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -38,6 +41,58 @@ def count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
+# ------------------------------------------------------------------------------------------ tables
+
+# What must never be cut or split across lines: an interval, a value with its SE, a bounded
+# probability, or else one word.
+_UNIT = re.compile(r"\[[^\]]*\]|\S+ ± \S+|[<>] \S+|\S+")
+_FIELD_SEPARATOR = " · "
+
+
+def _units_width(text: str) -> int:
+    return max((cell_len(unit) for unit in _UNIT.findall(text)), default=0)  # wide (CJK) characters count twice
+
+
+def print_table(out: Console, headers: Sequence[str], rows: Sequence[Sequence[str | Text]]) -> None:
+    """A table that is never truncated: every column is at least as wide as its widest unit
+    (rich cuts a long word with "…" otherwise: `undeter…`, `P(bette…`), text wraps inside its
+    cell, and when even that is wider than the console (an 80-column terminal, a CI log) each row
+    becomes a block: its first cell, then `header value` fields packed into indented lines."""
+    minimum = [max(_units_width(header), *(_units_width(_plain(row[i])) for row in rows))
+               for i, header in enumerate(headers)]
+    # rich's default box: a border before, between and after the columns, one space padding each side
+    if sum(minimum) + 3 * len(headers) + 1 <= out.width:
+        table = Table()
+        for header, width in zip(headers, minimum):
+            table.add_column(header, min_width=width, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+        return
+    for row in rows:
+        out.print(row[0] if isinstance(row[0], Text) else Text(row[0]), soft_wrap=False)
+        fields = [Text(f"{header} ") + (cell if isinstance(cell, Text) else Text(cell))
+                  for header, cell in zip(headers[1:], row[1:]) if _plain(cell)]
+        for line in _pack(fields, out.width - 2):
+            out.print(Text("  ") + line, soft_wrap=False)
+
+
+def _plain(cell: str | Text) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def _pack(fields: list[Text], width: int) -> list[Text]:
+    """Fields joined with " · " into lines of at most `width` (a longer field is a line of its own,
+    wrapped by the console)."""
+    lines: list[Text] = []
+    for field in fields:
+        if lines and lines[-1].cell_len + len(_FIELD_SEPARATOR) + field.cell_len <= width:
+            lines[-1] = lines[-1] + _FIELD_SEPARATOR + field
+        else:
+            lines.append(field)
+    return lines
+
+
 # ---------------------------------------------------------------------------------- check and plan
 
 
@@ -57,12 +112,8 @@ def print_plan(out: Console, plan, rows, cached: int, cases) -> None:
     out.print(f"[bold]Run plan[/]: {count(plan.repeats, 'repeat')} × {count(plan.folds, 'fold')} on "
               f"{len(plan.development)} objects; "
               f"{len(plan.test)} held out for the test", markup=True)
-    table = Table()
-    for column in ("model", "role", "estimator", "fits"):
-        table.add_column(column, justify="right" if column == "fits" else "left")
-    for row in rows:
-        table.add_row(row.model, row.role, row.estimator, str(row.fits))
-    out.print(table)
+    print_table(out, ("model", "role", "estimator", "fits"),
+                [(row.model, row.role, row.estimator, str(row.fits)) for row in rows])
     out.print(f"Total: {len(plan.tasks)} cross-validation fits ({cached} cached) + 1 final fit of the selected model "
               f"on the development set, scored once on the test set. Primary metric: "
               + ", ".join(f"{c.primary.label} ({c.name})" if len(cases) > 1 else c.primary.label
@@ -117,41 +168,38 @@ def _print_case(out: Console, case: CaseResult, judged: SelectionResult | None, 
     title = f"Selection [bold]{escape(case.name)}[/]: " if several else ""
     out.print(f"\n{title}[bold]cross-validated {escape(primary)}[/] over {summary.repeats} × {summary.folds} folds: "
               f"mean ± corrected SE, {summary.confidence * 100:g}% interval", markup=True)
-    table = Table()
     # Rates come with the counts behind them (paper §2.3), pooled over the folds of the first
     # repeat, which hold every development object once.
     counted = any(model.rates.get(primary) for model in case.models.values())
-    for column in ("model", "role", primary, "interval") + (("out-of-fold counts, first repeat [95% Wilson]",)
-                                                           if counted else ()) + ("fit s",):
-        table.add_column(column)
+    headers = ("model", "role", f"mean ± SE [{summary.confidence * 100:g}% interval]") + (
+        ("out-of-fold counts, first repeat [95% Wilson]",) if counted else ()) + ("fit s",)
     models = {m.name: m for m in summary.models}
     selected = judged.selected_model if judged is not None else None
+    rows = []
     for name, scores in case.models.items():
         s = scores.metrics[primary]
         mean, se = or_nan(s.mean), or_nan(s.se)
         interval = significant_interval(or_nan(s.interval[0]), or_nan(s.interval[1]), se)
         info = models[name]
         cells = (_counts(scores.rates.get(primary), case.primary.name),) if counted else ()
-        table.add_row(name + (" ◀ selected" if name == selected else ""), info.role,
-                      "—" if math.isnan(mean) else significant(mean, se), interval, *cells,
-                      "failed" if info.every_fit_failed else "—" if info.fit_seconds is None
-                      else f"{info.fit_seconds:.2f}")
-    out.print(table)
+        rows.append((name + (" ◀ selected" if name == selected else ""), info.role,
+                     ("—" if math.isnan(mean) else significant(mean, se)) + f" {interval}", *cells,
+                     "failed" if info.every_fit_failed else "—" if info.fit_seconds is None
+                     else f"{info.fit_seconds:.2f}"))
+    print_table(out, headers, rows)
     comparisons = [c for c in verdict.comparisons if c.selection in (None, case.name)]
     if comparisons:
         out.print(f"Paired comparisons of the selected {comparisons[0].b} with every other model "
                   f"(improvement: how much better b scores than a, whichever way the metric improves; "
                   f"margin ±{case.margin:g}):")
-        comp = Table()
-        for column in ("b vs a", "improvement", f"{summary.confidence * 100:g}% interval", "P(better)", "P(equiv.)",
-                       "P(worse)", "decision"):
-            comp.add_column(column)
+        rows = []
         for c in comparisons:
             se = or_nan(c.se)
-            comp.add_row(f"{c.b} vs {c.a}", like(or_nan(c.difference), se),
+            rows.append((f"{c.b} vs {c.a}", like(or_nan(c.difference), se),
                          significant_interval(or_nan(c.interval[0]), or_nan(c.interval[1]), se),
-                         probability(c.p_better), probability(c.p_equivalent), probability(c.p_worse), c.decision)
-        out.print(comp)
+                         probability(c.p_better), probability(c.p_equivalent), probability(c.p_worse), c.decision))
+        print_table(out, ("b vs a", "improvement", f"{summary.confidence * 100:g}% interval", "P(better)",
+                          "P(equiv.)", "P(worse)", "decision"), rows)
     if selected:
         out.print(f"Selected [bold]{escape(selected)}[/]: {escape(judged.reason)}.", markup=True)
         others = [label for label in case.metrics if label != primary]
@@ -207,19 +255,17 @@ def _print_uncertainty(out: Console, judged: UncertaintyJudgement | None, case: 
     nominal = _nominal(judged)
     c68, c95 = nominal["coverage_68"], nominal["coverage_95"]
     out.print(f"Predicted uncertainties of {model} (Gaussian σ; coverage should match {c68:.3g} and {c95:.3g}):")
-    table = Table()
-    for column in ("σ method", "CRPS", "NLL", f"{c68:.0%} coverage", f"{c95:.0%} coverage", "PIT KS", "test CRPS",
-                   f"test {c68:.0%} / {c95:.0%}"):
-        table.add_column(column)
     stored = case.models[model].uncertainty
     held = (test.uncertainty if test is not None else None) or {}
+    rows = []
     for method, values in judged.methods.items():
         cells = [significant(or_nan(getattr(values, n)), or_nan(stored[f"{n}[{method}]"].se))
                  for n in ("crps", "nll", "coverage_68", "coverage_95", "pit_ks")]
-        table.add_row(method, *cells, _beside_estimate(held.get(f"crps[{method}]"), stored.get(f"crps[{method}]")),
-                      f"{_beside_estimate(held.get(f'coverage_68[{method}]'), stored.get(f'coverage_68[{method}]'))} / "
-                      f"{_beside_estimate(held.get(f'coverage_95[{method}]'), stored.get(f'coverage_95[{method}]'))}")
-    out.print(table)
+        rows.append((method, *cells, _beside_estimate(held.get(f"crps[{method}]"), stored.get(f"crps[{method}]")),
+                     f"{_beside_estimate(held.get(f'coverage_68[{method}]'), stored.get(f'coverage_68[{method}]'))} / "
+                     f"{_beside_estimate(held.get(f'coverage_95[{method}]'), stored.get(f'coverage_95[{method}]'))}"))
+    print_table(out, ("σ method", "CRPS", "NLL", f"{c68:.0%} coverage", f"{c95:.0%} coverage", "PIT KS", "test CRPS",
+                      f"test {c68:.0%} / {c95:.0%}"), rows)
     for c in judged.comparisons:
         if c.nll_decision is None:  # a run written before σ methods were compared on NLL too
             out.print(f"CRPS of {c.b} vs {c.a}: {c.decision} (P(better) {is_probability(c.p_better)}).")
@@ -268,11 +314,8 @@ def _counts(rate: RateCounts | None, metric: str) -> str:
 
 def _print_criteria(out: Console, verdict: Verdict) -> None:
     out.print("\n[bold]Criteria[/]", markup=True)
-    crit = Table()
-    crit.add_column("criterion")
-    crit.add_column("status")
-    crit.add_column("detail", overflow="fold")
+    rows = []
     for c in verdict.criteria:
         status = Text(c.status, style=COLOURS[c.status]) + ("" if c.required else " (optional)")
-        crit.add_row(c.name, status, c.detail)
-    out.print(crit)
+        rows.append((c.name, status, c.detail))
+    print_table(out, ("criterion", "status", "detail"), rows)

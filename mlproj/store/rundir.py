@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from mlproj.errors import ConfigError, RunError, storage_error
+from mlproj.errors import ConfigError, MlprojError, RunError, storage_error
 from mlproj.store.files import write_text_atomic
 
 RUNS = "runs"
@@ -254,21 +254,29 @@ def mark_latest(run_dir: Path) -> None:
 
 
 def find_run(run: str | None, project_dir: Path) -> Path:
-    """The run folder a command should read: RUN if given (a path, or a run's folder name in
-    `project_dir`), else the project's latest run, `runs/<project>/latest`.
+    """The run folder a command should read: RUN if given, else the project's latest run,
+    `runs/<project>/latest`.
 
-    Only a finished run counts: a folder with its verdict.json, not a hidden one being written.
-    Runs of the older layout (one `runs/latest` for every project file of the folder) are never
-    taken for the latest: nothing says which project file made them.
+    RUN is a path, a run's folder name in `project_dir`, or a run id: the run's config hash, or a
+    unique prefix of a run's folder name or of its hash part (`mlproj verdict 3fa2c1`), looked up
+    among this project's finished runs only (match_runs). Only a finished run counts: a folder
+    with its verdict.json, not a hidden one being written. Runs of the older layout (one
+    `runs/latest` for every project file of the folder) are never taken for the latest: nothing
+    says which project file made them.
     """
     project_dir = Path(project_dir)
     if run:
         path = Path(run)
-        if not path.is_dir() and Path(run).name == run and run not in (".", "..") and (project_dir / run).is_dir():
+        plain = path.name == run and run not in (".", "..")
+        if not path.is_dir() and plain and (project_dir / run).is_dir():
             path = project_dir / run
+        if not path.is_dir() and plain:
+            path = _run_by_id(run, project_dir) or path
         if not path.is_dir():
             raise RunError(f"run folder {run} does not exist",
-                           hint=f"pass a folder under {project_dir}, or omit RUN for this project file's latest run")
+                           hint=f"pass a folder under {project_dir}, a run's config hash or a unique prefix of "
+                                "its folder name (`mlproj runs` lists them), or omit RUN for this project "
+                                "file's latest run")
         _check_finished(path, f"{run} is not a finished run")
         return path.resolve()
     latest = project_dir / LATEST
@@ -297,6 +305,60 @@ def find_run(run: str | None, project_dir: Path) -> Path:
     return path
 
 
+RUN_NAME = re.compile(r"(?P<stamp>\d{8}T\d{6}Z)-(?P<hash>[0-9a-f]{8})(?:-(?P<n>[0-9]+))?")
+
+
+def run_name_parts(name: str) -> tuple[datetime | None, str | None]:
+    """(UTC start time, config hash[:8]) of a run folder named `<YYYYmmddTHHMMSSZ>-<hash8>[-n]`
+    (publish_run), or (None, None) for a folder named otherwise (renamed by hand)."""
+    match = RUN_NAME.fullmatch(name)
+    if match is None:
+        return None, None
+    try:
+        started = datetime.strptime(match["stamp"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:  # the right digits, not a date (month 13)
+        started = None
+    return started, match["hash"]
+
+
+def match_runs(run_id: str, project_dir: Path) -> list[Path]:
+    """The finished runs of `project_dir` a run id names: a prefix of the folder name, of its hash
+    part (with its `-n`), or of the run's full config hash (environment.json). An exact folder
+    name wins over prefixes, so a run stays reachable by its name whatever the others are called."""
+    runs = list_runs(project_dir)
+    exact = [p for p in runs if p.name == run_id]
+    if exact:
+        return exact
+    wanted = run_id.lower()  # a hash copied from elsewhere may be in capitals
+    found = []
+    for path in runs:
+        _, short = run_name_parts(path.name)
+        after_stamp = path.name.split("-", 1)[1] if short is not None else ""
+        if path.name.startswith(run_id) or (short is not None and after_stamp.startswith(wanted)):
+            found.append(path)
+        elif short is not None and len(wanted) > len(short) and wanted.startswith(short) \
+                and _config_hash(path).startswith(wanted):
+            found.append(path)
+    return found
+
+
+def _config_hash(run_dir: Path) -> str:
+    """The full config hash a run recorded ("" if environment.json cannot be read: it cannot match)."""
+    try:
+        return str(read_json(run_dir / "environment.json")["config"]["hash"]).lower()
+    except MlprojError:
+        return ""
+
+
+def _run_by_id(run_id: str, project_dir: Path) -> Path | None:
+    found = match_runs(run_id, project_dir)
+    if len(found) > 1:
+        shown = ", ".join(p.name for p in found[:8]) + (f" and {len(found) - 8} more" if len(found) > 8 else "")
+        raise RunError(f"run {run_id} is ambiguous: it matches {len(found)} runs in {project_dir} ({shown})",
+                       hint="give more of the run's folder name (`mlproj runs` lists them), or the folder itself")
+    return found[0] if found else None
+
+
 def older_layout(runs: Path) -> bool:
     """Whether `runs/` holds runs of the layout before runs belonged to their project file: a
     `runs/latest` link or file, or a run folder (with its verdict.json) right in `runs/`."""
@@ -321,10 +383,21 @@ def project_run_folders(runs: Path) -> list[Path]:
 def list_runs(project_dir: Path) -> list[Path]:
     """The finished runs of one project, oldest first (their folder names start with the UTC time)."""
     try:
-        return sorted(p for p in Path(project_dir).iterdir() if p.is_dir() and not p.is_symlink()
-                      and not is_unfinished(p) and (p / "verdict.json").is_file())
+        return sorted((p for p in Path(project_dir).iterdir() if p.is_dir() and not p.is_symlink()
+                       and not is_unfinished(p) and (p / "verdict.json").is_file()), key=_run_order)
     except OSError:
         return []
+
+
+def _run_order(run_dir: Path) -> tuple[str, int, str]:
+    """Sort key of a run: its start time to the second, then when its verdict was written. Runs
+    started in the same second would otherwise be ordered by their config hash."""
+    stamped = RUN_NAME.fullmatch(run_dir.name) is not None
+    try:
+        written = (run_dir / "verdict.json").stat().st_mtime_ns
+    except OSError:
+        written = 0
+    return (run_dir.name[:16] if stamped else run_dir.name, written, run_dir.name)
 
 
 def _check_finished(path: Path, what: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from mlproj import __version__
@@ -37,12 +38,12 @@ def _project_name(summary: Summary, run_dir: Path) -> str:
     return summary.project if summary.project is not None else run_dir.name
 
 
-def _read_summary(run_dir: Path) -> Summary:
+def read_summary(run_dir: Path) -> Summary:
     path = run_dir / "summary.json"
     return _typed(path, Summary.from_dict, rundir.read_json(path))
 
 
-def _read_verdict(run_dir: Path) -> Verdict:
+def read_verdict(run_dir: Path) -> Verdict:
     path = run_dir / "verdict.json"
     return _typed(path, Verdict.from_dict, rundir.read_json(path))
 
@@ -91,7 +92,7 @@ def rejudge(run: str | None, config: Path, *, allow_stale: bool = False) -> Revi
         # Judged against this very file: in a copied or moved project folder the recorded path
         # names the original, whose edits are not this file's.
         env = {**env, "config": {**env["config"], "path": str(config.resolve())}}
-    summary = _read_summary(run_dir)
+    summary = read_summary(run_dir)
     stale = _staleness(env)
     if stale and not allow_stale:
         raise RunError(
@@ -139,8 +140,8 @@ def current_run(config: Path) -> Review | None:
     try:
         run_dir = rundir.find_run(None, runs_of(config))
         env = rundir.read_json(run_dir / "environment.json")
-        summary = _read_summary(run_dir)
-        verdict = _read_verdict(run_dir)
+        summary = read_summary(run_dir)
+        verdict = read_verdict(run_dir)
     except MlprojError:  # no run, a damaged one, or a name another project file owns (`run` says so)
         return None
     # Failed fits are retried (a run written before failed_fits was recorded: redone from the cache).
@@ -164,7 +165,7 @@ def _staleness(env: dict) -> list[str]:
 def _judged(run_dir: Path, env: dict, summary: Summary) -> Verdict:
     """The verdict on the stored summary: the run's own when this mlproj wrote it, else judged anew."""
     if env.get("packages", {}).get("mlproj") == __version__ and (run_dir / "verdict.json").is_file():
-        return _read_verdict(run_dir)
+        return read_verdict(run_dir)
     from mlproj.verdict.judge import judge
 
     return judge(summary)
@@ -195,17 +196,25 @@ def _current_data_hash(path: Path) -> str | None:
 
 @dataclass(frozen=True)
 class RunRow:
-    """One line of `mlproj runs`."""
+    """One line of `mlproj runs`: the run, when, which configuration, what it selected and its verdict."""
 
     name: str
-    status: str
+    status: str  # pass | fail | undetermined | damaged
     selected: str | None
     latest: bool
+    started: datetime | None = None  # UTC, from the folder name (None: a folder renamed by hand)
+    config_hash: str | None = None  # its first 8 characters, from the folder name
+    metric: str | None = None  # the main selection's primary metric (its label)
+    mean: float | None = None  # ... its cross-validated mean and corrected SE
+    se: float | None = None
 
 
 def runs_table(config: Path) -> tuple[Path, list[RunRow]]:
     """This project file's finished runs, oldest first (`mlproj runs`); a run whose verdict.json
-    cannot be read is listed as damaged, not skipped."""
+    cannot be read is listed as damaged, not skipped.
+
+    Only verdict.json is read, as JSON: its main selection holds the selected model and its
+    primary score, so listing many runs parses no summary and imports no statistics."""
     folder = runs_of(config)
     try:
         latest = rundir.find_run(None, folder)
@@ -213,13 +222,32 @@ def runs_table(config: Path) -> tuple[Path, list[RunRow]]:
         latest = None
     rows = []
     for path in rundir.list_runs(folder):
+        started, config_hash = rundir.run_name_parts(path.name)
+        is_latest = latest is not None and path.resolve() == latest.resolve()
         try:
             verdict = rundir.read_json(path / "verdict.json")
-            status, selected = verdict["status"], verdict.get("selected_model")
-        except RunError:
-            status, selected = "damaged", None
-        rows.append(RunRow(path.name, status, selected, latest is not None and path.resolve() == latest.resolve()))
+        except MlprojError:
+            rows.append(RunRow(path.name, "damaged", None, is_latest, started, config_hash))
+            continue
+        selected, metric, mean, se = _headline(verdict)
+        rows.append(RunRow(path.name, verdict["status"], selected, is_latest, started, config_hash, metric, mean, se))
     return folder, rows
+
+
+def _headline(verdict: dict) -> tuple[str | None, str | None, float | None, float | None]:
+    """(selected model, primary metric, mean, SE) of the main selection, selections[0]; the
+    top-level fields for a run written before selections were recorded. A value of the wrong
+    kind (a file edited by hand) is shown as missing rather than failing the whole listing."""
+    selections = verdict.get("selections") or []
+    main = selections[0] if selections and isinstance(selections[0], dict) else verdict
+    primary = main.get("primary") if isinstance(main.get("primary"), dict) else {}
+
+    def number(value) -> float | None:
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    selected, metric = main.get("selected_model"), primary.get("name")
+    return (selected if isinstance(selected, str) else None, metric if isinstance(metric, str) else None,
+            number(primary.get("mean")), number(primary.get("se")))
 
 
 def fits_of_other_projects(root: Path, own: Path) -> dict[str, set[str]]:

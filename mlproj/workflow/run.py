@@ -286,7 +286,7 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     except MlprojError as exc:  # a full disk while drawing: the run itself is in place and judged
         outcome.report_error = exc.render()
     except Exception as exc:  # noqa: BLE001 - a bug in a figure must not hide the verdict of a finished run
-        outcome.report_error = f"{type(exc).__name__}: {exc} (a bug in mlproj; `mlproj report --debug` shows where)"
+        outcome.report_error = f"{type(exc).__name__}: {exc} (a bug in mlproj; `mlproj --debug report` shows where)"
     return outcome
 
 

@@ -9,6 +9,7 @@ target folder and moved into place, so an interrupted `init` never leaves a half
 from __future__ import annotations
 
 import difflib
+import json
 import string
 from dataclasses import dataclass
 from importlib import resources
@@ -17,6 +18,7 @@ from pathlib import Path
 from mlproj.errors import ConfigError
 from mlproj.project.loading import DEFAULT_CONFIG
 from mlproj.store.files import write_text_atomic
+from mlproj.workflow.schema import SCHEMA_FILE, project_schema
 
 TEMPLATES = ("classification", "regression")
 CATALOGUE = "catalogue.csv"
@@ -90,10 +92,11 @@ _DETAILS = {
 
 def scaffold(target: Path, template: str = "classification", *, force: bool = False,
              rows: int | None = None) -> list[Path]:
-    """Write mlproj.yaml, catalogue.csv, README.md and .gitignore into `target`; return their paths.
+    """Write mlproj.yaml, mlproj.schema.json, catalogue.csv, README.md and .gitignore into `target`;
+    return their paths.
 
     `target` is created (with parents) if missing. An existing non-empty folder is refused
-    unless `force`, in which case only these four files are overwritten.
+    unless `force`, in which case only these five files are overwritten.
     """
     if template not in TEMPLATES:
         close = difflib.get_close_matches(str(template), TEMPLATES, n=1, cutoff=0.5)
@@ -119,7 +122,8 @@ def scaffold(target: Path, template: str = "classification", *, force: bool = Fa
     catalogue_text = _simulate(details.simulate, rows)
 
     written = []
-    for name, text in ((DEFAULT_CONFIG, project_text), (CATALOGUE, catalogue_text),
+    schema_text = json.dumps(project_schema(), indent=2) + "\n"
+    for name, text in ((DEFAULT_CONFIG, project_text), (SCHEMA_FILE, schema_text), (CATALOGUE, catalogue_text),
                        (README, readme_text), (GITIGNORE, _gitignore(target / GITIGNORE))):
         path = target / name
         _write_atomic(path, text)

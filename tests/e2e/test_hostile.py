@@ -96,7 +96,7 @@ def test_init_writes_only_inside_its_folder(tmp_path: Path):
     target = tmp_path / "a" / ".." / "b"
     assert cli("init", str(target)).exit_code == 0
     written = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
-    assert written == {Path("b") / n for n in ("mlproj.yaml", "catalogue.csv", "README.md", ".gitignore")}
+    assert written == {Path("b") / n for n in ("mlproj.yaml", "mlproj.schema.json", "catalogue.csv", "README.md", ".gitignore")}
 
 
 def _assert_rejected(result, folder: Path) -> None:

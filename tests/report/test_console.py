@@ -131,3 +131,62 @@ def test_printed_digits_are_honest():
     assert f"roc_auc = {0.949995:.{len(mean.split('.')[1])}f}" in text  # the decimals of its neighbour
     row = next(line for line in text.splitlines() if line.lstrip("│ ").startswith(f"{first.b} vs {first.a}"))
     assert "> 0.999" in row and "< 0.001" in row and " 1 " not in row.replace("│", " ")
+
+
+# ------------------------------------------------------------------ readable at 80 columns (issue 23.6)
+
+import re  # noqa: E402
+
+import pytest  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _at_width(width: int, render, *args) -> str:
+    out = Console(record=True, width=width, highlight=False, markup=False, emoji=False)
+    render(out, *args)
+    return out.export_text()
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_verdict_is_readable_without_truncation(width):
+    s = summary(standard(scores(0.95)))
+    verdict = judge(s)
+    text = _at_width(width, console.print_verdict, verdict, s)
+    regression = summary(uncertain_case())
+    text += _at_width(width, console.print_verdict, judge(regression), regression)
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= width
+    words = set(re.findall(r"\S+", text))
+    for comparison in verdict.comparisons:  # decisions, names and probabilities whole
+        assert comparison.decision in words
+        assert console.probability(comparison.p_better) in text
+    for needed in ("P(better)", "P(equiv.)", "P(worse)", "improvement"):
+        assert needed in words
+    assert not re.search(r"\de-\d", text)  # no 2.22e-16 for a probability
+
+
+def test_probabilities_are_bounded_not_scientific():
+    assert console.probability(2.22e-16) == "< 0.001"
+    assert console.probability(1 - 1e-12) == "> 0.999"
+
+
+_WORD = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters="_.()=-/"), min_size=1,
+                max_size=18)
+_CELL = st.lists(_WORD, min_size=1, max_size=4).map(" ".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(headers=st.lists(_WORD, min_size=1, max_size=8), width=st.integers(40, 160), data=st.data())
+def test_print_table_never_cuts_a_word(headers, width, data):
+    rows = data.draw(st.lists(st.lists(_CELL, min_size=len(headers), max_size=len(headers)), min_size=1,
+                              max_size=4))
+    text = _at_width(width, console.print_table, headers, rows)
+    assert "…" not in text
+    shown = set(re.findall(r"[^\s│┃]+", text))
+    # (a table too wide for the console prints each row as a block: its first cell, then
+    # "header value" fields; the first column's header, e.g. "model", is implied)
+    for cell in [*headers[1:], *(c for row in rows for c in row)]:
+        for word in cell.split():
+            if len(word) <= width - 4:  # a word wider than the console is folded, never cut
+                assert word in shown, (word, text)

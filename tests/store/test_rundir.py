@@ -25,11 +25,13 @@ from mlproj.store.rundir import (
     list_runs,
     make_folder,
     mark_latest,
+    match_runs,
     project_folder_name,
     project_run_folders,
     project_runs,
     publish_run,
     read_json,
+    run_name_parts,
     staleness,
     start_run_dir,
     sweep_unfinished_runs,
@@ -450,6 +452,74 @@ def test_each_project_has_its_own_latest_and_a_run_is_named_by_its_folder(tmp_pa
         find_run(first_a.name, b_runs)  # a name is looked up among this project's runs only
     assert list_runs(a_runs) == [first_a, second_a]
     assert project_run_folders(tmp_path / "runs") == [a_runs, b_runs]
+
+
+
+# --------------------------------------------------------------------------- run ids
+
+def _runs_with_ids(root: Path) -> tuple[Path, Path, Path, Path]:
+    """Runs of project p: two of one configuration in the same second (the second gets `-2`),
+    one of another configuration a day later, with its full hash in environment.json."""
+    runs = PROJECT(root)
+    first = new_run_dir(runs, HASH, now=NOW)
+    again = new_run_dir(runs, HASH, now=NOW)
+    other_hash = "3fa2c1e0" + "9" * 56
+    other = new_run_dir(runs, other_hash, now=datetime(2024, 5, 7, 0, 0, 0, tzinfo=timezone.utc))
+    write_json(other / "environment.json", environment(root / "p.yaml", other_hash, root / "cat.csv", "d" * 64))
+    mark_latest(other)
+    unfinished = start_run_dir(runs, "3fa2c1ff" + "0" * 56, now=NOW)  # hidden, being written: never a match
+    return first, again, other, unfinished
+
+
+def test_a_run_is_found_by_its_hash_or_a_unique_prefix(tmp_path):
+    first, again, other, _ = _runs_with_ids(tmp_path)
+    runs = PROJECT(tmp_path)
+    for run_id in ("3fa2c1", "3fa2c1e0", "3FA2C1", "3fa2c1e0" + "9" * 56, "20240507", other.name):
+        assert find_run(run_id, runs) == other.resolve(), run_id
+    assert find_run("01234567-2", runs) == again.resolve()  # the hash part with its `-n`
+    assert find_run(first.name, runs) == first.resolve()  # an exact folder name wins over prefixes
+    assert match_runs("3fa2c1e0" + "8" * 56, runs) == []  # the right 8 characters, another hash
+
+
+def test_an_ambiguous_run_id_names_the_candidates(tmp_path):
+    first, again, _, _ = _runs_with_ids(tmp_path)
+    with pytest.raises(RunError, match="run 0123 is ambiguous: it matches 2 runs") as refused:
+        find_run("0123", PROJECT(tmp_path))
+    assert first.name in refused.value.message and again.name in refused.value.message
+    assert "`mlproj runs` lists them" in refused.value.hint
+    with pytest.raises(RunError, match="matches 3 runs"):
+        find_run("2024", PROJECT(tmp_path))
+
+
+def test_an_unknown_run_id_is_the_missing_folder_and_a_path_is_never_an_id(tmp_path):
+    _, _, other, unfinished = _runs_with_ids(tmp_path)
+    with pytest.raises(RunError, match="run folder 3fa2c1ff does not exist") as refused:
+        find_run("3fa2c1ff", PROJECT(tmp_path))  # only the hidden, unfinished run has that hash
+    assert "config hash" in refused.value.hint
+    assert match_runs(unfinished.name[:12], PROJECT(tmp_path)) == []
+    with pytest.raises(RunError, match="does not exist"):
+        find_run(f"elsewhere/{other.name[:8]}", PROJECT(tmp_path))  # a path is a path, not a prefix
+    with pytest.raises(RunError, match="does not exist"):
+        find_run("3fa2c1", tmp_path / "runs" / "q")  # a project's ids are looked up among its own runs only
+
+
+def test_runs_of_one_second_are_listed_in_the_order_they_were_written(tmp_path):
+    later_hash_first = new_run_dir(PROJECT(tmp_path), "f" * 64, now=NOW)
+    then = new_run_dir(PROJECT(tmp_path), "0" * 64, now=NOW)
+    for run, second in ((later_hash_first, 1), (then, 2)):  # file times as far apart as two real runs
+        os.utime(run / "verdict.json", ns=(second * 10**9, second * 10**9))
+    assert then.name < later_hash_first.name
+    assert list_runs(PROJECT(tmp_path)) == [later_hash_first, then]
+    renamed = PROJECT(tmp_path) / "a run renamed by hand"
+    write_json(renamed / "verdict.json", VERDICT)
+    assert list_runs(PROJECT(tmp_path))[-1] == renamed
+
+def test_run_name_parts():
+    assert run_name_parts("20240506T070809Z-01234567") == (NOW, "01234567")
+    assert run_name_parts("20240506T070809Z-01234567-12") == (NOW, "01234567")
+    assert run_name_parts("20241306T070809Z-01234567") == (None, "01234567")  # month 13
+    assert run_name_parts("my best run") == (None, None)
+    assert run_name_parts(".20240506T070809Z-01234567.abcd.tmp") == (None, None)
 
 
 # --------------------------------------------------------------------------- environment and staleness

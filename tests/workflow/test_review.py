@@ -132,3 +132,46 @@ def test_missing_catalogue_is_stale(project):
     (project / "catalogue.csv").unlink()
     with pytest.raises(RunError, match="missing"):
         review.rejudge(None, project / "mlproj.yaml")
+
+
+def _verdict(status: str, model: str | None, mean: float | None, se: float | None) -> dict:
+    primary = {"name": "roc_auc", "mean": mean, "se": se}
+    return {"status": status, "exit_code": 0, "criteria": [], "selected_model": model, "primary": primary,
+            "selections": [{"selection": "galaxy", "selected_model": model, "primary": primary}]}
+
+
+def test_runs_table_reads_time_hash_model_and_primary_of_each_run(tmp_path):
+    from datetime import datetime, timezone
+
+    from mlproj.store import rundir
+
+    config = tmp_path / "mlproj.yaml"
+    config.write_text("name: p\n")
+    runs = tmp_path / "runs" / "p"
+    written = []
+    for minute, (status, model, mean, se) in enumerate([("pass", "hgb", 0.93, 0.01), ("fail", "lr", 0.7, None)]):
+        staging = rundir.start_run_dir(runs, f"{minute:08x}" + "a" * 56,
+                                       now=datetime(2026, 12, 4, 14, minute, 5, tzinfo=timezone.utc))
+        rundir.write_json(staging / "verdict.json", _verdict(status, model, mean, se))
+        written.append(rundir.publish_run(staging))
+    rundir.mark_latest(written[0])
+    old = runs / "20261204T150000Z-bbbbbbbb"  # written before selections were recorded
+    rundir.write_json(old / "verdict.json", {k: v for k, v in _verdict("pass", "rf", 0.8, 0.02).items()
+                                             if k != "selections"})
+    damaged = runs / "20261204T160000Z-cccccccc"
+    damaged.mkdir()
+    (damaged / "verdict.json").write_text('{"status": "pa')
+    odd = runs / "renamed by hand"
+    rundir.write_json(odd / "verdict.json", {**_verdict("undetermined", "hgb", "0.9", 0.01),
+                                             "selections": [{"selected_model": "hgb", "primary": [0.9]}]})
+    folder, rows = review.runs_table(config)
+    assert folder == runs and [row.name for row in rows] == [p.name for p in (*written, old, damaged)] + [odd.name]
+    first, second, older, broken, renamed = rows
+    assert first == review.RunRow(written[0].name, "pass", "hgb", True, datetime(2026, 12, 4, 14, 0, 5,
+                                  tzinfo=timezone.utc), "00000000", "roc_auc", 0.93, 0.01)
+    assert (second.status, second.selected, second.latest, second.mean, second.se) == ("fail", "lr", False, 0.7, None)
+    assert (older.selected, older.mean, older.se, older.config_hash) == ("rf", 0.8, 0.02, "bbbbbbbb")
+    assert (broken.status, broken.selected, broken.mean, broken.started.hour) == ("damaged", None, None, 16)
+    # A hand-edited verdict of the right outline: listed, its odd values shown as missing.
+    assert (renamed.status, renamed.started, renamed.config_hash, renamed.selected, renamed.mean) == \
+        ("undetermined", None, None, "hgb", None)

@@ -8,7 +8,7 @@ from mlproj.errors import ConfigError
 from mlproj.project.loading import load_project
 from mlproj.workflow.scaffold import TEMPLATES, scaffold
 
-FILES = {"mlproj.yaml", "catalogue.csv", "README.md", ".gitignore"}
+FILES = {"mlproj.schema.json", "mlproj.yaml", "catalogue.csv", "README.md", ".gitignore"}
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
