@@ -61,10 +61,16 @@ def print_table(out: Console, headers: Sequence[str], rows: Sequence[Sequence[st
     minimum = [max(_units_width(header), *(_units_width(_plain(row[i])) for row in rows))
                for i, header in enumerate(headers)]
     # rich's default box: a border before, between and after the columns, one space padding each side
-    if sum(minimum) + 3 * len(headers) + 1 <= out.width:
+    available = out.width - 3 * len(headers) - 1
+    if sum(minimum) <= available:
+        # The widths are ours, not rich's: its collapse can leave a table wider than the console,
+        # which the console then crops (a CJK cell next to a long number).
+        widths = [max(_lines_width(header), *(_lines_width(_plain(row[i])) for row in rows))
+                  for i, header in enumerate(headers)]
+        _shrink(widths, minimum, available)
         table = Table()
-        for header, width in zip(headers, minimum):
-            table.add_column(header, min_width=width, overflow="fold")
+        for header, width in zip(headers, widths):
+            table.add_column(header, width=width, overflow="fold")
         for row in rows:
             table.add_row(*row)
         out.print(table)
@@ -75,6 +81,20 @@ def print_table(out: Console, headers: Sequence[str], rows: Sequence[Sequence[st
                   for header, cell in zip(headers[1:], row[1:]) if _plain(cell)]
         for line in _pack(fields, out.width - 2):
             out.print(Text("  ") + line, soft_wrap=False)
+
+
+def _lines_width(text: str) -> int:
+    return max((cell_len(line) for line in text.splitlines()), default=0)
+
+
+def _shrink(widths: list[int], minimum: Sequence[int], available: int) -> None:
+    """Narrow the widest columns, one cell at a time, until the table fits (never below a
+    column's widest unit)."""
+    excess = sum(widths) - available
+    while excess > 0:
+        column = max((i for i, w in enumerate(widths) if w > minimum[i]), key=lambda i: widths[i])
+        widths[column] -= 1
+        excess -= 1
 
 
 def _plain(cell: str | Text) -> str:

@@ -517,6 +517,19 @@ def robust_range(values: np.ndarray, quantiles: tuple[float, float] = (0.005, 0.
     return lo - half, lo + half
 
 
+@dataclass(frozen=True)
+class Deferred:
+    """A figure's data still to be computed from its inputs, by the process that draws it: the
+    corner plot's subsampling and ranges then cost the run's main process nothing."""
+
+    function: str  # a function of this module
+    args: tuple
+    kwargs: dict
+
+    def compute(self):
+        return globals()[self.function](*self.args, **self.kwargs)
+
+
 def corner_data(X, feature_names: Sequence[str], labels=None, class_names: Sequence[str] | None = None, *,
                 max_features: int = 8, max_points: int = 2000, bins: int = 20, min_contour: int = 300,
                 seed: int = 0, quantiles: tuple[float, float] = (0.005, 0.995)) -> CornerData:

@@ -506,26 +506,18 @@ DRAWERS = {"comparison": "draw_comparison", "roc": "draw_roc",
 
 
 def render(kind: str, data) -> tuple[bytes, bytes]:
-    """Draw one figure of `kind` (a key of DRAWERS) from its data object: (PNG, PDF) bytes. A plain
-    function of picklable values, so a worker process can draw it."""
+    """Draw one figure of `kind` (a key of DRAWERS) from its data object, or from a
+    figure_data.Deferred that computes it: (PNG, PDF) bytes. A plain function of picklable values,
+    so a worker process can draw it."""
+    from mlproj.report.figure_data import Deferred
+
+    if isinstance(data, Deferred):
+        data = data.compute()
     return to_bytes(globals()[DRAWERS[kind]](data))
-
-
-def write(folder: Path, stem: str, png: bytes, pdf: bytes) -> list[Path]:
-    """folder/stem.png and folder/stem.pdf, each written atomically (the folder is created)."""
-    from mlproj.store.files import atomic_write
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for suffix, content in (("png", png), ("pdf", pdf)):
-        target = folder / f"{stem}.{suffix}"
-        with atomic_write(target, "wb") as handle:
-            handle.write(content)
-        written.append(target)
-    return written
 
 
 def save(fig: Figure, folder: Path, stem: str) -> list[Path]:
     """Write folder/stem.png (150 dpi) and folder/stem.pdf, each atomically; free the figure."""
+    from mlproj.report.figure_files import write
+
     return write(folder, stem, *to_bytes(fig))

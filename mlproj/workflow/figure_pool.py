@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +30,12 @@ def _warm_up() -> None:
     # The run's Ctrl-C is the parent's to handle (exit 130, fits kept): a worker that died of it
     # would only turn into a broken pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The fits come first: at the lowest priority the worker draws on the cycles they leave idle
+    # (reading the catalogue, the analysis, cache writes) instead of taking a core from them.
+    try:
+        os.nice(19)
+    except (AttributeError, OSError):  # no nice on Windows; a refused nice only costs speed
+        pass
     import corner  # noqa: F401 - imported once per worker, while the fits run
 
     import mlproj.report.figures  # noqa: F401

@@ -61,7 +61,7 @@ def make_figures(run_dir: Path, folder: Path, summary: Summary, verdict: Verdict
         corner = corner_job(features, summary.data.features, list(summary.data.classes), summary.task, project) \
             if features is not None else None
         drawn = draw_here(jobs + ([corner] if corner else []))
-    from mlproj.report.figures import write
+    from mlproj.report.figure_files import write
 
     made, paths = {}, []
     for stem, (block, png, pdf) in drawn.items():  # in the order the jobs were listed
@@ -235,8 +235,8 @@ def corner_job(features: Columns, feature_names: list[str], class_names: list[st
         return None
     X = np.column_stack([features[f].astype(float) for f in chosen])
     by_class = task == "classification"
-    corner = data.corner_data(X, chosen, features["y"].astype(int) if by_class else None,
-                              class_names if by_class else None, max_features=len(chosen))
+    corner = data.Deferred("corner_data", (X, chosen, features["y"].astype(int) if by_class else None,
+                                           class_names if by_class else None), {"max_features": len(chosen)})
     return FigureJob("corner", "corner", corner,
                      f"The features {', '.join(chosen)} of a sample of the development objects"
                      + (" coloured by class" if by_class else "") + " (contours for large classes, points for small "

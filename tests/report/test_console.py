@@ -7,6 +7,7 @@ import dataclasses
 import subprocess
 import sys
 
+from rich.cells import cell_len
 from rich.console import Console
 
 from mlproj.analyse.types import DataDescription, TestCaseScores, TestScores, TestSet
@@ -181,6 +182,17 @@ _CELL = st.lists(_WORD, min_size=1, max_size=4).map(" ".join)
 def test_print_table_never_cuts_a_word(headers, width, data):
     rows = data.draw(st.lists(st.lists(_CELL, min_size=len(headers), max_size=len(headers)), min_size=1,
                               max_size=4))
+    _assert_every_word_shown(headers, rows, width)
+
+
+def test_a_wide_character_cell_does_not_push_the_table_past_the_console():
+    # rich's own collapse left this table 43 columns wide on a 40-column console, which cropped it
+    headers, rows = ["0"] * 5, [["0", "0", "0 0 0 00", "0 0々々", "0000000000"]]
+    text = _assert_every_word_shown(headers, rows, 40)
+    assert max(cell_len(line) for line in text.splitlines()) <= 40
+
+
+def _assert_every_word_shown(headers, rows, width):
     text = _at_width(width, console.print_table, headers, rows)
     assert "…" not in text
     shown = set(re.findall(r"[^\s│┃]+", text))
@@ -190,3 +202,4 @@ def test_print_table_never_cuts_a_word(headers, width, data):
         for word in cell.split():
             if len(word) <= width - 4:  # a word wider than the console is folded, never cut
                 assert word in shown, (word, text)
+    return text
