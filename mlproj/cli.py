@@ -223,11 +223,14 @@ def run(
     plan = prepared.plan
     out.print(f"{prepared.loaded.project.name}: {console.count(len(plan.models), 'model')} × "
               f"{console.count(plan.repeats, 'repeat')} × {console.count(plan.folds, 'fold')} = {total} fits "
-              f"({cached} cached) on {prepared.dataset.n_rows} objects")
+              f"({cached} cached) on {prepared.dataset.n_rows} objects"
+              + (f", + {len(plan.ablation_tasks)} ablation fits ({runner.cached_ablation_count(prepared)} cached)"
+                 if plan.ablation_tasks else ""))
     from mlproj.store.lock import project_lock
 
     # The historical baseline's tasks read a column and fit nothing: they are no progress to show.
     fits = [(t.key, t.model) for t in plan.tasks if plan.model(t.model).estimator != HISTORICAL]
+    fits += [(t.key, f"{t.model} ablations") for t in plan.ablation_tasks]
     with project_lock(loaded.root, loaded.project.name), fit_progress(fits, console=err) as progress:
         outcome = runner.run_project(
             prepared, n_jobs=n_jobs, scheduler=address if backend == "dask" else None,
@@ -432,6 +435,21 @@ def estimators(
         if task == "classification":
             line += " " + _gives_probabilities(cls)
         out.print(line.rstrip(), soft_wrap=True)  # one line per estimator, for grep
+    _print_third_party(task)
+
+
+def _print_third_party(task: str) -> None:
+    """The third-party estimators mlproj saves in their own format: usable once listed in allow_imports."""
+    import importlib.util
+
+    from mlproj.plan.estimators import BOOSTING_EXTRA, THIRD_PARTY_PATHS
+
+    kind = "Classifier" if task == "classification" else "Regressor"
+    out.print(f"Third-party (write the import path and list it under allow_imports; {BOOSTING_EXTRA}):")
+    for name, path in THIRD_PARTY_PATHS.items():
+        if name.endswith(kind):
+            found = importlib.util.find_spec(path.split(".")[0]) is not None
+            out.print(f"{path:40s} {'trees':8s} {'installed' if found else 'not installed'}", soft_wrap=True)
 
 
 def _gives_probabilities(cls: type) -> str:
@@ -468,6 +486,7 @@ def cache_prune(
     if not everything:
         plan = runner.prepare(loaded).plan
         keep = {t.key for t in plan.tasks} | {t.key for t in plan.final_tasks.values()}
+        keep |= {t.key for t in plan.ablation_tasks}
         # The cache is the folder's: the other project files' latest runs keep their fits.
         own = runner.project_runs(loaded)
         for name, keys in review.fits_of_other_projects(loaded.root, own).items():
@@ -504,7 +523,8 @@ def _print_plan(prepared) -> None:
     from mlproj.workflow import run as runner
 
     plan = prepared.plan
-    console.print_plan(out, plan, runner.describe_plan(plan), runner.cached_count(prepared), prepared.cases)
+    console.print_plan(out, plan, runner.describe_plan(plan), runner.cached_count(prepared), prepared.cases,
+                       runner.cached_ablation_count(prepared))
 
 
 def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature

@@ -1,5 +1,4 @@
-"""`mlproj --help` and `verdict` start without scikit-learn, pandas or matplotlib; `schema` without
-matplotlib (it lists the installed scikit-learn's estimators as an enum, which imports it)."""
+"""`mlproj --help`, `schema` and `verdict` start without scikit-learn, pandas or matplotlib (DESIGN §8)."""
 
 from __future__ import annotations
 
@@ -33,8 +32,8 @@ def test_help_imports_no_heavy_library(tmp_path):
     assert loaded == []
 
 
-def test_schema_imports_no_plotting(tmp_path):
-    code, loaded = _probe(["schema"], tmp_path, watch=("matplotlib", "corner"))
+def test_schema_imports_no_heavy_library(tmp_path):
+    code, loaded = _probe(["schema"], tmp_path, watch=(*HEAVY, "corner"))
     assert code == 0
     assert loaded == []
 

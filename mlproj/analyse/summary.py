@@ -402,6 +402,8 @@ def summarize_models(plan: Plan, rows: list[dict]) -> list[ModelInfo]:
             failed_tasks=sum(1 for r in mine if r["error"]),
             n_tasks=len(mine),
             errors=errors,
+            parent=spec.parent,
+            settings=spec.settings if spec.parent is not None else None,
         ))
     return models
 

@@ -18,9 +18,10 @@ from typing import Any, ClassVar
 from mlproj.science.numbers import general
 
 __all__ = [
-    "BestOperatingPoint", "Calibration", "CaseResult", "Coverage", "DataDescription", "Diagnostics", "Estimate",
+    "AblationEffect", "BestOperatingPoint", "Calibration", "CaseResult", "Coverage", "DataDescription", "Diagnostics", "Estimate",
     "ModelInfo", "ModelScores", "Part", "PitResult", "Power", "PowerPair", "PrimaryMetric", "Proportion", "RateCounts",
     "Summary", "TestCaseScores", "TestInterval", "TestRate", "TestScores", "TestSet", "TimeTrend", "TowardPrior",
+    "HarnessResult", "InterrogationResult",
     "as_pair", "finite", "fmt_number", "json_ready", "or_nan",
 ]
 
@@ -115,6 +116,10 @@ class ModelInfo(Part):
     failed_tasks: int = 0
     n_tasks: int | None = None
     errors: list[str] = field(default_factory=list)
+    parent: str | None = None  # a variant: the candidate whose params it changes
+    settings: int | None = None  # a variant against its parent: -1 simpler sub-model, +1 larger, 0 neither
+
+    OPTIONAL = ("parent", "settings")
 
     @property
     def every_fit_failed(self) -> bool:
@@ -124,7 +129,7 @@ class ModelInfo(Part):
     def from_dict(cls, d: dict) -> ModelInfo:
         return cls(d["name"], d["role"], d.get("estimator"), dict(d.get("params") or {}), d.get("scale", False),
                    d.get("simplicity", 3), d.get("fit_seconds"), d.get("failed_tasks", 0), d.get("n_tasks"),
-                   list(d.get("errors") or []))
+                   list(d.get("errors") or []), d.get("parent"), d.get("settings"))
 
 
 # ------------------------------------------------------------------------------ cross-validation
@@ -534,6 +539,165 @@ class Diagnostics(Part):
                    None if d.get("toward_prior") is None else TowardPrior.from_dict(d["toward_prior"]))
 
 
+# ------------------------------------------------------------------ test harness and interrogation
+
+
+@dataclass
+class HarnessResult(Part):
+    """One check of the test harness (paper §2.4) on the selected model's final fit: what it
+    measured and whether that passed. Each is a verdict criterion named `name`.
+
+    invariance: `value` is the fraction of objects whose predicted class changed (classification)
+    or the median |change| of the prediction (regression), passing when at most `threshold`;
+    cases and hybrid: the fraction of inputs that gave the expected output, passing when at
+    least `threshold`. `passed` None: nothing could be measured (`detail` says why)."""
+
+    name: str  # the criterion: "harness: invariance (permute r)"
+    kind: str  # invariance | cases | hybrid
+    description: str  # what the check does, in words
+    model: str | None
+    measure: str  # what `value` is: "changed class", "median |Δ prediction|", "as expected"
+    value: float | None
+    threshold: float
+    at_most: bool  # passes when value <= threshold (invariance), else when value >= threshold
+    passed: bool | None
+    n: int  # objects (pairs, cases) the value is measured on
+    detail: str
+
+    @classmethod
+    def from_dict(cls, d: dict) -> HarnessResult:
+        return cls(d["name"], d["kind"], d.get("description") or "", d.get("model"), d.get("measure") or "",
+                   d.get("value"), d["threshold"], bool(d.get("at_most")), d.get("passed"), d.get("n", 0),
+                   d.get("detail") or "")
+
+
+@dataclass
+class SensitivityCurve(Part):
+    """The selected model's prediction as one feature is varied over its observed range (1st to
+    99th percentile), every other feature at its median (paper §6.1.3); with `by`, one curve per
+    10/50/90% quantile of that second feature."""
+
+    feature: str
+    values: list[float]  # the grid of the varied feature
+    quantity: str  # what is predicted: "p(galaxy)" or "predicted z"
+    predictions: list[list[float | None]]  # per curve (one per `by_values`, or one), per grid value
+    by: str | None = None
+    by_values: list[float] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SensitivityCurve:
+        return cls(d["feature"], list(d["values"]), d.get("quantity") or "", [list(p) for p in d["predictions"]],
+                   d.get("by"), list(d.get("by_values") or []))
+
+
+@dataclass
+class MetricBin(Part):
+    """The primary metric among the objects of one quantile bin of a feature, with its interval
+    (Wilson for a rate, a bootstrap over the bin's objects otherwise) and the finish line there."""
+
+    low: float | None
+    high: float | None
+    n: int
+    value: float | None
+    interval: tuple[float | None, float | None]
+    method: str  # Wilson | bootstrap BCa | bootstrap percentile | none
+    state: str  # reached | not_reached | undetermined
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MetricBin:
+        return cls(d.get("low"), d.get("high"), d.get("n", 0), d.get("value"), as_pair(d.get("interval")),
+                   d.get("method") or "none", d.get("state") or "undetermined")
+
+
+@dataclass
+class BinnedMetric(Part):
+    """The primary metric in quantile bins of one feature ("how faint can we go?"), and how far the
+    finish line is met: from the first bin on, up to `met_up_to` (the upper edge of the last bin
+    of that run), None when the first bin does not meet it."""
+
+    feature: str
+    metric: str
+    threshold: float
+    margin: float
+    greater_is_better: bool
+    confidence: float
+    bins: list[MetricBin]
+    met_up_to: float | None
+    detail: str
+
+    @classmethod
+    def from_dict(cls, d: dict) -> BinnedMetric:
+        return cls(d["feature"], d["metric"], d["threshold"], d.get("margin", 0.0), d.get("greater_is_better", True),
+                   d.get("confidence", 0.9), [MetricBin.from_dict(b) for b in d.get("bins") or []], d.get("met_up_to"),
+                   d.get("detail") or "")
+
+
+@dataclass
+class WorstObject(Part):
+    """One of the most confidently wrong objects (largest residuals), out of fold."""
+
+    row: int  # among the rows used
+    truth: str | float | None
+    predicted: str | float | None
+    score: float | None  # classification: probability of the wrong class; regression: |Δ|
+    values: list[float | None]  # per WorstObjects.features
+
+    @classmethod
+    def from_dict(cls, d: dict) -> WorstObject:
+        return cls(d["row"], d.get("truth"), d.get("predicted"), d.get("score"), list(d.get("values") or []))
+
+
+@dataclass
+class PopulationRange(Part):
+    """The median and 16–84% range of each feature among the correctly handled objects (of a class)."""
+
+    label: str
+    n: int
+    median: list[float | None]
+    p16: list[float | None]
+    p84: list[float | None]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PopulationRange:
+        return cls(d["label"], d.get("n", 0), list(d.get("median") or []), list(d.get("p16") or []),
+                   list(d.get("p84") or []))
+
+
+@dataclass
+class WorstObjects(Part):
+    measure: str  # what `score` is
+    correct: str  # who counts as correctly handled
+    features: list[str]
+    objects: list[WorstObject]
+    reference: list[PopulationRange]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> WorstObjects:
+        return cls(d.get("measure") or "", d.get("correct") or "", list(d.get("features") or []),
+                   [WorstObject.from_dict(o) for o in d.get("objects") or []],
+                   [PopulationRange.from_dict(r) for r in d.get("reference") or []])
+
+
+@dataclass
+class InterrogationResult(Part):
+    """What the selected model was asked (paper §6.1.3): sensitivity curves (its final fit), the
+    primary metric in bins and the worst objects (its pooled out-of-fold predictions)."""
+
+    OPTIONAL = ("worst",)
+
+    model: str
+    sensitivity: list[SensitivityCurve] = field(default_factory=list)
+    bins: list[BinnedMetric] = field(default_factory=list)
+    worst: WorstObjects | None = None
+    notes: list[str] = field(default_factory=list)  # what could not be asked, and why
+
+    @classmethod
+    def from_dict(cls, d: dict) -> InterrogationResult:
+        return cls(d["model"], [SensitivityCurve.from_dict(c) for c in d.get("sensitivity") or []],
+                   [BinnedMetric.from_dict(b) for b in d.get("bins") or []],
+                   None if d.get("worst") is None else WorstObjects.from_dict(d["worst"]), list(d.get("notes") or []))
+
+
 # ----------------------------------------------------------------------------------- summary
 
 
@@ -569,11 +733,54 @@ LEAK_LEVEL = 0.999
 
 
 @dataclass
+class AblationEffect(Part):
+    """One feature ablation of one model (paper §6.1, DESIGN §6): its primary-metric scores
+    paired with the full model's on the same folds, decided with the margin.
+
+    `difference` is ablation − full in the metric's units (negative: a higher-is-better metric
+    got lower), `interval` its corrected-t interval; `decision` is about the model's skill:
+    better, equivalent (within ±margin: the information removed is not needed), worse or
+    undetermined. mlproj.analyse.ablations makes them.
+    """
+
+    model: str
+    name: str  # the feature set, e.g. "-u", "-colours", "colours=mean", "only:basic"
+    kind: str  # drop | group | replace | keep_only
+    removed: list[str]  # the features named by the project
+    dependent: list[str]  # derived features (and indicators) removed with them
+    description: str
+    metric: str  # the primary metric's label
+    greater_is_better: bool
+    full_mean: float | None
+    ablated_mean: float | None
+    difference: float | None
+    se: float | None
+    interval: tuple[float | None, float | None]
+    margin: float
+    p_better: float | None
+    p_equivalent: float | None
+    p_worse: float | None
+    decision: str  # better | equivalent | worse | undetermined
+    sentence: str
+    n: int = 0  # finite pairs
+    scores: list[float | None] = field(default_factory=list)  # the ablation's fold scores (repeat-major)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AblationEffect:
+        return cls(d["model"], d["name"], d.get("kind", "drop"), list(d.get("removed") or []),
+                   list(d.get("dependent") or []), d.get("description", ""), d.get("metric", ""),
+                   bool(d.get("greater_is_better", True)), d.get("full_mean"), d.get("ablated_mean"),
+                   d.get("difference"), d.get("se"), as_pair(d.get("interval")), d.get("margin", 0.0),
+                   d.get("p_better"), d.get("p_equivalent"), d.get("p_worse"), d.get("decision", "undetermined"),
+                   d.get("sentence", ""), d.get("n", 0), list(d.get("scores") or []))
+
+
+@dataclass
 class Summary(Part):
     """summary.json: the design, the data, every model's scores per case, the test set, power,
     diagnostics and warnings; everything the verdict needs, including the uncertainties."""
 
-    OPTIONAL = ("project", "failed_fits", "val_train_ratio")
+    OPTIONAL = ("project", "failed_fits", "val_train_ratio", "harness", "interrogation", "ablations", "search")
 
     project: str | None
     task: str
@@ -591,6 +798,11 @@ class Summary(Part):
     # n_val/n_train of the splits for the corrected SE (DESIGN §6); None: K-fold, 1/(k-1).
     val_train_ratio: float | None = None
     strong_features: list[StrongFeature] = field(default_factory=list)  # single features that separate alone
+    harness: list[HarnessResult] | None = None  # the test harness (paper §2.4), when the project declares one
+    interrogation: InterrogationResult | None = None  # the selected model interrogated (paper §6.1.3)
+    ablations: list[AblationEffect] | None = None  # feature ablations (paper §6.1), when the project asks
+    # Nested searches: model -> the values chosen in each fold, [{"repeat", "fold", "params"}] (fold -1: the final fit)
+    search: dict[str, list[dict]] | None = None
 
     def tested(self, model: str | None) -> TestScores | None:
         """The held-out test result of `model`, if it was tested."""
@@ -612,4 +824,8 @@ class Summary(Part):
             d.get("failed_fits"),
             d.get("val_train_ratio"),
             [StrongFeature.from_dict(f) for f in d.get("strong_features") or []],
+            harness=None if d.get("harness") is None else [HarnessResult.from_dict(h) for h in d["harness"]],
+            interrogation=None if d.get("interrogation") is None else InterrogationResult.from_dict(d["interrogation"]),
+            ablations=None if d.get("ablations") is None else [AblationEffect.from_dict(a) for a in d["ablations"]],
+            search=None if d.get("search") is None else {k: [dict(c) for c in v] for k, v in d["search"].items()},
         )

@@ -18,6 +18,7 @@ import numpy as np
 
 from mlproj.execute.boosting import BOOSTING
 from mlproj.execute.cache import Cache, TaskOutput
+from mlproj.execute.feature_sets import FeatureView
 from mlproj.execute.forests import FORESTS, grows_trees_in_threads
 from mlproj.execute.tasks import FitCall, FitData, fit_and_predict
 from mlproj.execute.threads import granted_cores, inner_threads, on_openmp_thread, quiet_and_limited, thread_limits
@@ -101,10 +102,14 @@ def _fit_call(plan: Plan, task: Task, data: FitData, cache: Cache, keep_models: 
     spec = plan.model(task.model)
     train, valid = plan.rows_for(task)
     augmented = data.errors is not None or data.ranges is not None
+    view = None
+    if task.feature_set:  # an ablation: the fit sees its feature set only
+        feature_set = plan.feature_set(task.feature_set)
+        view = FeatureView(feature_set.columns, feature_set.replaced)
     return FitCall(spec, plan.task_kind, task.key, train, valid, task.seed,
                    draws=spec.augment if augmented else 0,
                    model_path=str(cache.model_path(task.key)) if keep_models else None,
-                   threads=threads, tree_jobs=tree_jobs)
+                   threads=threads, tree_jobs=tree_jobs, view=view)
 
 
 def fit_and_store(call: FitCall, data: FitData, cache_root: str) -> TaskOutput:

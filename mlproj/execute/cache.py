@@ -6,6 +6,7 @@ place (DVC's run cache), so an interrupted run never leaves a half entry that lo
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ class TaskOutput:
     error: str | None = None
     cached: bool = False
     stored: str | None = None  # the cache entry holding the predictions, when they are not held here
+    search: dict | None = None  # a nested search's chosen values (mlproj.execute.search), when it ran
 
     def loaded(self) -> np.ndarray | None:
         """The predictions, read back from the cache if they were let go (run_tasks(release=True))."""
@@ -76,9 +78,12 @@ class Cache:
                     raise ValueError("the entry holds another key's fit")
                 predictions = entry["predictions"]
                 fit_seconds = float(entry["fit_seconds"])
+                search = json.loads(str(entry["search"][()])) if "search" in entry.files else None
             if predictions.shape[0] != n_rows:
                 raise ValueError("row count does not match the plan")
-            return TaskOutput(key, predictions, fit_seconds, cached=True)
+            if search is not None and not isinstance(search, dict):
+                raise ValueError("the entry's search choices are not a mapping")
+            return TaskOutput(key, predictions, fit_seconds, cached=True, search=search)
         except Exception:
             try:
                 path.unlink(missing_ok=True)
@@ -132,9 +137,11 @@ class Cache:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise storage_error(exc, "create the cache folder", path.parent) or exc from None
+            # Only when a search ran, so that other entries stay as they were.
+            extra = {} if output.search is None else {"search": np.array(json.dumps(output.search, sort_keys=True))}
             with atomic_write(path, "wb") as stream:  # a full disk leaves the old entry (or none)
                 np.savez(stream, predictions=output.predictions, fit_seconds=output.fit_seconds,
-                         key=np.array(output.key))
+                         key=np.array(output.key), **extra)
         except StorageError as exc:
             Cache._write_failures.setdefault(self.root, exc)
             raise

@@ -39,7 +39,7 @@ def grows_trees_in_threads(spec: ModelSpec) -> bool:
 def forest_in(estimator, spec: ModelSpec):
     """The forest of a built estimator (alone or last in a pipeline), or None (also when
     wrapped by calibration, whose inner copies mlproj does not reach)."""
-    if spec.estimator not in FORESTS or spec.calibration:
+    if spec.estimator not in FORESTS or spec.calibration or spec.search:
         return None
     return estimator[-1] if hasattr(estimator, "steps") else estimator
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from mlproj.execute.boosting import validation_split
 from mlproj.execute.cache import TaskOutput
+from mlproj.execute.feature_sets import FeatureView, localise
 from mlproj.execute.forests import (
     as_float32_rows,
     fit_predict_in_batches,
@@ -24,6 +25,7 @@ from mlproj.execute.forests import (
     grows_trees_in_threads,
     needs_batches,
 )
+from mlproj.execute.search import chosen, final_model, with_search
 from mlproj.execute.threads import quiet_and_limited
 from mlproj.plan.estimators import ModelSpec, build_estimator
 from mlproj.science.augmentation import Recompute, augmented_training_set
@@ -58,6 +60,7 @@ class FitCall:
     model_path: str | None = None  # keep the fitted model there (skops), with its σ(x) models
     threads: int | None = 1  # OpenMP threads; None: the caller has set the limits and silenced warnings
     tree_jobs: int = 1  # threads a forest may grow its trees in (see forests.FORESTS)
+    view: FeatureView | None = None  # an ablation's feature set: the columns it keeps and replaces
 
 
 def fit_and_predict(call: FitCall, data: FitData) -> TaskOutput:
@@ -69,7 +72,9 @@ def fit_and_predict(call: FitCall, data: FitData) -> TaskOutput:
     spec = call.spec
     start = time.perf_counter()
     try:
-        estimator = build_estimator(spec, call.task_kind, call.seed)
+        if call.view is not None:
+            call, data = localise(call, data)
+        estimator = with_search(build_estimator(spec, call.task_kind, call.seed), spec, call.task_kind, call.seed)
         start = time.perf_counter()  # fit time is a tie-breaker: exclude one-off imports
         with quiet_and_limited(call.threads) if call.threads is not None else nullcontext():
             training = list(_training_rows(call, estimator, data))
@@ -78,19 +83,21 @@ def fit_and_predict(call: FitCall, data: FitData) -> TaskOutput:
             if call.task_kind == "regression" and spec.uncertainty != "global":
                 # From the original training rows: augmented copies would share inner folds.
                 X, y = data.X, data.y
-                scale, spread_models = fit_spread(spec.uncertainty, estimator, X[call.train], y[call.train],
-                                                  X[call.valid], call.seed)
+                # A search's σ(x) models clone its refit model, with the values chosen on these rows.
+                scale, spread_models = fit_spread(spec.uncertainty, final_model(estimator), X[call.train],
+                                                  y[call.train], X[call.valid], call.seed)
                 predictions = np.column_stack([predictions, scale])
-        output = TaskOutput(call.key, predictions, time.perf_counter() - start)
+        output = TaskOutput(call.key, predictions, time.perf_counter() - start, search=chosen(estimator, spec))
         if call.model_path is not None:
-            from mlproj.plan.estimators import is_allowed_estimator_class
+            from mlproj.plan.estimators import model_types
             from mlproj.store.model_files import save_model
 
             path = Path(call.model_path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            save_model(estimator, path, is_allowed_estimator_class)
+            types = model_types(spec.imports)
+            save_model(final_model(estimator), path, types)
             if call.task_kind == "regression" and spec.uncertainty != "global":
-                save_model(spread_models, spread_path(path), is_allowed_estimator_class)
+                save_model(spread_models, spread_path(path), types)
     except Exception as exc:  # noqa: BLE001 - any estimator failure is this task's result
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         output = TaskOutput(call.key, None, time.perf_counter() - start, error=last)

@@ -60,9 +60,37 @@ class LoadedProject:
 def config_hash(project: Project) -> str:
     """Hash of the resolved configuration: comment and formatting edits do not change it, nor do the
     report settings (they change no number: a run stays up to date when only they change)."""
-    canonical = json.dumps(project.model_dump(mode="json", exclude={"report"}), sort_keys=True,
-                           separators=(",", ":"))
+    resolved = project.model_dump(mode="json", exclude={"report"})
+    _drop_unset_later_keys(resolved, project)
+    canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# Keys added to the project file after its hash was first defined: left out while they hold their
+# defaults, so that a project file which does not use them keeps its hash (its runs stay up to date).
+_LATER_PROJECT_KEYS = ("allow_imports", "ablations", "harness", "interrogate", "shift")
+_LATER_CANDIDATE_KEYS = ("variants", "search", "search_folds", "search_iterations", "steps")
+
+
+def _drop_unset_later_keys(resolved: dict, project: Project) -> None:
+    def drop(values: dict, model, keys: tuple[str, ...]) -> None:
+        fields = type(model).model_fields
+        for key in keys:
+            if key in values and key in fields:
+                if values[key] == _default_of(fields[key]):
+                    del values[key]
+
+    drop(resolved, project, _LATER_PROJECT_KEYS)
+    for values, candidate in zip(resolved.get("candidates") or [], project.candidates):
+        drop(values, candidate, _LATER_CANDIDATE_KEYS)
+
+
+def _default_of(field) -> object:
+    from pydantic_core import PydanticUndefined
+
+    if field.default_factory is not None:
+        return field.default_factory()
+    return None if field.default is PydanticUndefined else field.default
 
 
 def load_project(path: str | Path) -> LoadedProject:

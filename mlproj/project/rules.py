@@ -118,6 +118,64 @@ def baseline_names(project: Project) -> set[str]:
     return names
 
 
+def variant_names_are_unique(loaded: LoadedProject) -> None:
+    """A variant is fitted as `<candidate>.<variant>`: that name is no other model's."""
+    project = loaded.project
+    taken = {c.name: ("candidate", i) for i, c in enumerate(project.candidates)}
+    taken.update({name: ("baseline", None) for name in baseline_names(project)})
+    for i, candidate in enumerate(project.candidates):
+        for variant in candidate.variants:
+            name = f"{candidate.name}.{variant}"
+            if name in taken:
+                kind, _ = taken[name]
+                raise ConfigError(f"variant '{variant}' of candidate '{candidate.name}' would be fitted as '{name}', "
+                                  f"the name of a {kind}", where=loaded.where("candidates", i, "variants", variant),
+                                  hint="rename the variant or that model")
+            taken[name] = ("variant", i)
+
+
+def pipeline_steps_belong_to_pipelines(loaded: LoadedProject) -> None:
+    """`steps` are the steps of `estimator: Pipeline`, and a Pipeline has them."""
+    for i, candidate in enumerate(loaded.project.candidates):
+        if candidate.estimator == "Pipeline" and not candidate.steps:
+            raise ConfigError(f"candidate '{candidate.name}' is a Pipeline without steps",
+                              where=loaded.where("candidates", i, "estimator"),
+                              hint="list them: steps: [{estimator: StandardScaler}, {estimator: LogisticRegression}]")
+        if candidate.steps is not None and candidate.estimator != "Pipeline":
+            raise ConfigError(f"candidate '{candidate.name}' has steps, which only `estimator: Pipeline` takes",
+                              where=loaded.where("candidates", i, "steps"),
+                              hint="set estimator: Pipeline, or remove steps")
+
+
+def imports_are_allowed(loaded: LoadedProject) -> None:
+    """An import path (module.Class) as an estimator or a pipeline step is listed, exactly, in
+    allow_imports (DESIGN §7): nothing else is ever imported."""
+    project = loaded.project
+    allowed = set(project.allow_imports)
+    for i, candidate in enumerate(project.candidates):
+        names = [(candidate.estimator, ("candidates", i, "estimator"))] + [
+            (step.estimator, ("candidates", i, "steps", j, "estimator")) for j, step in enumerate(candidate.steps or ())]
+        for name, loc in names:
+            if "." in name and name not in allowed:
+                short = name.rsplit(".", 1)[-1]
+                raise ConfigError(
+                    f"estimator '{name}' is an import path that the project's allow_imports does not list",
+                    where=loaded.where(*loc),
+                    hint=f"scikit-learn classes are named alone (estimator: {short})" if name.startswith("sklearn.")
+                    else f"add it to the project file: `allow_imports: [{name}]` (only the exact import paths "
+                         "listed there are ever imported)")
+
+
+def search_settings_need_a_search(loaded: LoadedProject) -> None:
+    """search_folds and search_iterations tune a `search`; without one they would do nothing."""
+    for i, candidate in enumerate(loaded.project.candidates):
+        for key in ("search_folds", "search_iterations"):
+            if key in candidate.model_fields_set and not candidate.search:
+                raise ConfigError(f"candidate '{candidate.name}' sets {key} but has no search",
+                                  where=loaded.where("candidates", i, key),
+                                  hint="add search: {parameter: [values to try]}, or remove it")
+
+
 def something_to_run(loaded: LoadedProject) -> None:
     """The project lists at least one baseline or candidate."""
     project = loaded.project
@@ -275,6 +333,93 @@ def thresholds_are_values_the_metric_takes(loaded: LoadedProject) -> None:
                 else f"choose a threshold {values}")
 
 
+# --------------------------------------------------------------------------- test harness and interrogation
+
+def harness_checks_are_complete(loaded: LoadedProject) -> None:
+    """Each harness check has what its kind needs: invariance one perturbation ({noise: errors} with
+    data.errors, {noise: σ > 0} or {permute: [features]}); cases a path; hybrid (classification
+    only) two defined classes to combine and an expected class. Named features are features."""
+    project = loaded.project
+    classes = list(project.classes or {})
+    listed = project.data.features if isinstance(project.data.features, list) else None
+    known = None if listed is None else list(listed) + [d for d in project.data.derived if d not in listed]
+
+    def features_known(names, loc) -> None:
+        unknown = [] if known is None else [n for n in names if n not in known]
+        if unknown:
+            raise ConfigError(f"harness check names {unknown[0]!r}, which is not a feature"
+                              f"{did_you_mean(unknown[0], known)}", where=loaded.where(*loc),
+                              hint=f"the features are: {', '.join(known)}")
+
+    for i, check in enumerate(project.harness):
+        at = ("harness", i)
+        if check.kind == "invariance":
+            perturb = check.perturb
+            if len(perturb) != 1 or next(iter(perturb)) not in ("noise", "permute"):
+                raise ConfigError("an invariance check needs one perturbation: {noise: errors}, {noise: 0.05} or "
+                                  "{permute: [columns]}", where=loaded.where(*at, "perturb"),
+                                  hint="e.g. perturb: {permute: [psf_minus_model]}")
+            if "permute" in perturb:
+                columns = perturb["permute"]
+                columns = [columns] if isinstance(columns, str) else columns
+                if not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns):
+                    raise ConfigError("perturb.permute lists the features to shuffle across objects",
+                                      where=loaded.where(*at, "perturb", "permute"), hint="e.g. permute: [r, g_r]")
+                features_known(columns, (*at, "perturb", "permute"))
+            else:
+                noise = perturb["noise"]
+                if noise == "errors":
+                    if not project.data.errors:
+                        raise ConfigError("perturb: {noise: errors} adds noise at the measurement errors, but "
+                                          "data.errors is empty", where=loaded.where(*at, "perturb", "noise"),
+                                          hint="add data.errors: {feature: error_column}, or give the noise's σ, "
+                                               "e.g. {noise: 0.05}")
+                elif isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 < noise < math.inf:
+                    raise ConfigError(f"perturb.noise must be 'errors' or a positive σ, got {noise!r}",
+                                      where=loaded.where(*at, "perturb", "noise"), hint="e.g. {noise: 0.05}")
+            features_known(check.features or [], (*at, "features"))
+        elif check.kind == "cases":
+            if not check.path:
+                raise ConfigError("a cases check needs 'path': the CSV of hand-crafted inputs and expected outputs",
+                                  where=loaded.where(*at), hint="e.g. {kind: cases, path: harness/handmade.csv, "
+                                                                "expect: expect}")
+        else:
+            if project.objective.task != "classification":
+                raise ConfigError("a hybrid check combines objects of classes: it applies to classification "
+                                  "projects only", where=loaded.where(*at, "kind"),
+                                  hint="use invariance or cases checks for a regression")
+            if not check.combine:
+                raise ConfigError("a hybrid check needs 'combine': the two classes whose objects are combined",
+                                  where=loaded.where(*at), hint=f"e.g. combine: [{classes[0]}, {classes[0]}]")
+            for name in check.combine:
+                if name not in classes:
+                    raise ConfigError(f"class '{name}' is not one of the classes ({', '.join(classes)})"
+                                      f"{did_you_mean(name, classes)}", where=loaded.where(*at, "combine"))
+            if check.expect not in classes:
+                raise ConfigError("a hybrid check needs 'expect': the class the combined objects must stay in"
+                                  if check.expect is None else
+                                  f"expected class '{check.expect}' is not one of the classes ({', '.join(classes)})"
+                                  f"{did_you_mean(check.expect, classes)}", where=loaded.where(*at, "expect"))
+            features_known(check.features or [], (*at, "features"))
+
+
+def interrogation_names_features(loaded: LoadedProject) -> None:
+    """The features interrogate: asks about (sensitivity, by, bins) are features of the project."""
+    project = loaded.project
+    asked = project.interrogate
+    listed = project.data.features if isinstance(project.data.features, list) else None
+    if asked is None or listed is None:
+        return
+    known = list(listed) + [d for d in project.data.derived if d not in listed]
+    for field_name in ("sensitivity", "bins", "by"):
+        value = getattr(asked, field_name)
+        for name in [value] if isinstance(value, str) else value or []:
+            if name not in known:
+                raise ConfigError(f"interrogate.{field_name} names {name!r}, which is not a feature"
+                                  f"{did_you_mean(name, known)}", where=loaded.where("interrogate", field_name),
+                                  hint=f"the features are: {', '.join(known)}")
+
+
 # The order in which the rules are checked (that of the sections in a project file).
 RULES: tuple[Callable[[LoadedProject], None], ...] = (
     classification_defines_classes,
@@ -282,6 +427,10 @@ RULES: tuple[Callable[[LoadedProject], None], ...] = (
     positives_are_some_classes,
     class_sections_only_for_classification,
     candidate_names_are_unique,
+    variant_names_are_unique,
+    pipeline_steps_belong_to_pipelines,
+    imports_are_allowed,
+    search_settings_need_a_search,
     something_to_run,
     selection_names_are_unique,
     historical_baseline_is_complete,
@@ -294,4 +443,6 @@ RULES: tuple[Callable[[LoadedProject], None], ...] = (
     strategy_has_its_column,
     metrics_exist_for_the_task,
     thresholds_are_values_the_metric_takes,
+    harness_checks_are_complete,
+    interrogation_names_features,
 )

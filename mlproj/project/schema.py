@@ -22,6 +22,7 @@ MAX_SAMPLE_SIZE = 10**10
 # Names of candidates and selections become file names (models/<name>.skops).
 MAX_NAME_LENGTH = 64
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
+DOTTED_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"  # an import path: module.Class
 
 
 class Section(BaseModel):
@@ -247,25 +248,82 @@ class Validation(Section):
     )
 
 
+class PipelineStep(Section):
+    """One step of a scikit-learn Pipeline candidate (`estimator: Pipeline`)."""
+
+    name: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH,
+                             description="Step name, for `<step>__<param>` in the candidate's params, variants and "
+                             "search (default: the class name in lower case, e.g. standardscaler).")
+    estimator: str = Field(description="A scikit-learn transformer (preprocessing, decomposition, feature_selection, "
+                           "impute, kernel_approximation, random_projection) buildable without arguments, e.g. "
+                           "StandardScaler or PCA; the last step an estimator of the task (or an allow_imports path).")
+    params: dict[str, Any] = Field(default_factory=dict, description="The step's parameters.")
+
+    @field_validator("name")
+    @classmethod
+    def _no_double_underscore(cls, value):
+        if value is not None and "__" in value:
+            raise ValueError("a step name cannot contain '__' (it separates step and parameter names)")
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _usable_numbers(cls, value):
+        return _finite_params(value)
+
+
 class CandidateSpec(Section):
     name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH,
                       description="Short unique name (letters, digits, _ . -; at most 64 characters).")
-    estimator: str = Field(description="scikit-learn estimator class name, e.g. HistGradientBoostingClassifier.")
+    estimator: str = Field(description="scikit-learn estimator class name, e.g. HistGradientBoostingClassifier, "
+                           "or the import path of a third-party one listed in allow_imports, e.g. "
+                           "xgboost.XGBClassifier.")
     params: dict[str, Any] = Field(default_factory=dict, description="Estimator parameters.")
 
     @field_validator("params")
     @classmethod
     def _usable_numbers(cls, value):
-        for key, number in _numbers(value):
-            if isinstance(number, float) and not math.isfinite(number):
-                raise ValueError(f"parameter '{key}' is {'NaN' if math.isnan(number) else 'infinite'}; "
-                                 "estimators need finite numbers (to mean 'no limit', most take null)")
-            if isinstance(number, int) and not -2**63 <= number < 2**63:
-                raise ValueError(f"parameter '{key}' = {number} does not fit a 64-bit integer; no estimator can use it")
-        return value
+        return _finite_params(value)
     scale: bool = Field(
         default=False, description="Standardise features first (StandardScaler in a pipeline)."
     )
+    steps: list[PipelineStep] | None = Field(
+        default=None, min_length=1, max_length=20,
+        description="estimator: Pipeline only: its steps in order, e.g. [{estimator: StandardScaler}, {estimator: PCA, "
+        "params: {n_components: 3}}, {estimator: LogisticRegression}]; then params, variants and search name "
+        "`<step>__<param>`.",
+    )
+    variants: dict[Annotated[str, Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)], dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Model ablations (paper §6.1): variant name → parameter changes over `params`, e.g. "
+        "{shallow: {max_depth: 3}}. Each is fitted on the same folds as the candidate (as '<name>.<variant>') "
+        "and compared with it using the margin; when equivalent, selection prefers the variant with fewer "
+        "settings (a simpler sub-model: fewer or shallower trees, fewer leaves, more regularisation).",
+    )
+
+    @field_validator("variants")
+    @classmethod
+    def _usable_variant_numbers(cls, value):
+        for changes in value.values():
+            _finite_params(changes)
+        return value
+
+    search: dict[str, Annotated[list[Any], Field(min_length=1, max_length=1000)]] = Field(
+        default_factory=dict,
+        description="Tune parameters inside each training fold (nested: scikit-learn's GridSearchCV on the "
+        "training rows only, so the outer scores stay honest), parameter → values to try, e.g. "
+        "{max_leaf_nodes: [15, 31, 63]}. The report shows the values chosen in each fold.",
+    )
+    search_folds: int = Field(default=3, ge=2, le=20, description="Inner folds of `search`.")
+    search_iterations: int | None = Field(
+        default=None, ge=1, le=10_000,
+        description="Try this many random combinations of `search` (RandomizedSearchCV) instead of all of them.",
+    )
+
+    @field_validator("search")
+    @classmethod
+    def _usable_search_numbers(cls, value):
+        return _finite_params(value)
 
 
 class Execution(Section):
@@ -296,6 +354,18 @@ class Execution(Section):
             raise ValueError("n_jobs must be a positive number of workers, or negative to count back from all "
                              "cores (-1: all, -2: all but one)")
         return value
+
+
+def _finite_params(value: dict) -> dict:
+    """Estimator parameters are finite numbers that fit 64 bits (pydantic checks floats of the
+    schema's own fields only, not values inside a free mapping)."""
+    for key, number in _numbers(value):
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ValueError(f"parameter '{key}' is {'NaN' if math.isnan(number) else 'infinite'}; "
+                             "estimators need finite numbers (to mean 'no limit', most take null)")
+        if isinstance(number, int) and not -2**63 <= number < 2**63:
+            raise ValueError(f"parameter '{key}' = {number} does not fit a 64-bit integer; no estimator can use it")
+    return value
 
 
 def _numbers(value, key: str = "") -> typing.Iterator[tuple[str, Any]]:
@@ -372,6 +442,95 @@ class ReportSettings(Section):
                                               "plot (default: the first 6).")
 
 
+class Ablations(Section):
+    """Feature ablations (paper §6.1): each is fitted on the same folds as the full model and
+    decided with the margin — equivalent means the information removed is not needed."""
+
+    features: Literal["each"] | list[str] | None = Field(
+        default=None,
+        description="'each': drop one feature at a time; or a list of the features to drop one at a time. "
+        "Derived features computed from a dropped column go with it.",
+    )
+    groups: dict[Annotated[str, Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)], list[str]] = Field(
+        default_factory=dict, description="Named groups of features to drop together, e.g. {colours: [u_g, g_r]}.",
+    )
+    replace: dict[str, Literal["mean", "median"]] = Field(
+        default_factory=dict,
+        description="Simplify the input space: a group (or feature) → its training-fold mean or median, "
+        "e.g. {colours: mean}; the columns stay, their information goes.",
+    )
+    keep_only: list[str] | dict[Annotated[str, Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)], list[str]] | None = Field(
+        default=None,
+        description="Keep only these features (a list), or several named such sets (a mapping).",
+    )
+    models: list[str] | None = Field(
+        default=None, description="The candidates to ablate (default: every candidate).",
+    )
+
+
+class HarnessCheck(Section):
+    """One declared check on the trained model (paper §2.4): each is a verdict criterion."""
+
+    kind: Literal["invariance", "cases", "hybrid"] = Field(
+        description="invariance: perturbed inputs must give the same predictions; cases: a table of "
+        "hand-crafted inputs with the expected output; hybrid: combinations of two objects of a class "
+        "must stay in that class.",
+    )
+    name: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH,
+                             description="Name of the criterion (default: derived from kind and settings).")
+    perturb: dict[str, Any] = Field(
+        default_factory=dict,
+        description="invariance: {noise: errors} (Gaussian noise at the size of data.errors), {noise: 0.05} "
+        "(that standard deviation on every perturbed feature), or {permute: [columns]} (columns shuffled "
+        "across objects).",
+    )
+    features: list[str] | None = Field(default=None, description="invariance: the features perturbed (default: all "
+                                       "that have errors, or all measured, i.e. not derived, features); hybrid: the "
+                                       "features combined as `fluxes` says (default: every measured feature; the "
+                                       "others take the mean of the two objects).")
+    tolerance: float = Field(
+        default=0.01, ge=0,
+        description="invariance: the largest allowed fraction of changed class predictions (classification) "
+        "or median |change| of the prediction (regression).",
+    )
+    path: str | None = Field(default=None, description="cases: CSV of inputs (feature columns) and the "
+                             "expected output, relative to the project file.")
+    expect: str | None = Field(
+        default=None,
+        description="cases: the column with the expected class (classification; default: expect), or the "
+        "expected class's name for hybrid; regression cases use columns `<expect>_min` and `<expect>_max` (an "
+        "empty cell or a missing column is an open end).",
+    )
+    combine: list[str] | None = Field(default=None, min_length=2, max_length=2,
+                                      description="hybrid: the two classes whose objects are combined.")
+    fluxes: Literal["magnitude", "flux", "mean"] = Field(
+        default="mean",
+        description="hybrid: how two objects' raw feature columns combine: magnitudes as summed fluxes, "
+        "fluxes summed, or their mean; derived features are recomputed.",
+    )
+    pairs: int = Field(default=200, ge=1, le=100_000, description="hybrid: number of combined pairs.")
+    min_fraction: float | None = Field(default=None, gt=0, le=1,
+                                       description="cases/hybrid: the fraction that must give the expected output "
+                                       "(default: 1 for cases, each hand-crafted input is a requirement; 0.9 for "
+                                       "hybrid).")
+
+
+class Interrogation(Section):
+    """Questions to the selected model (paper §6.1.3), answered in the report."""
+
+    sensitivity: list[str] = Field(
+        default_factory=list,
+        description="Features varied over their observed range, the others at their median (sensitivity curves).",
+    )
+    by: str | None = Field(default=None, description="A second feature held at its 10/50/90% quantiles in "
+                           "each sensitivity curve.")
+    bins: list[str] = Field(default_factory=list, description="Features whose quantile bins each get the primary "
+                            "metric with its interval (\"how faint can we go?\").")
+    n_bins: int = Field(default=5, ge=2, le=50, description="Number of quantile bins.")
+    worst: int = Field(default=10, ge=0, le=1000, description="How many of the most confidently wrong objects "
+                       "(largest residuals) to list beside the correctly handled population.")
+
+
 class Project(Section):
     name: str = Field(description="Project name, used in reports.")
     objective: Objective = Field(description="What the project is for (paper §2): the SMART objective and the kind of task.")
@@ -410,6 +569,16 @@ class Project(Section):
         "quasars for another).",
     )
     candidates: list[CandidateSpec] = Field(default_factory=list, description="Models to try.")
+    allow_imports: list[Annotated[str, Field(pattern=DOTTED_PATTERN)]] = Field(
+        default_factory=list,
+        description="Exact import paths of third-party scikit-learn-compatible estimators a candidate may "
+        "name, e.g. [xgboost.XGBClassifier, lightgbm.LGBMClassifier] (pip install \"mlproj[boosting]\").",
+    )
+    ablations: Ablations | None = Field(default=None, description="Feature ablations (paper §6.1).")
+    harness: list[HarnessCheck] = Field(default_factory=list,
+                                        description="Test harness (paper §2.4): checks on the trained model.")
+    interrogate: Interrogation | None = Field(default=None, description="Interrogate the selected model "
+                                              "(paper §6.1.3): sensitivity curves, metric in bins, worst objects.")
     uncertainty: Uncertainty = Field(
         default_factory=Uncertainty,
         description="How predicted uncertainties are produced (regression; judged by CRPS, NLL, "
@@ -481,7 +650,13 @@ def json_schema(estimators: typing.Mapping[str, typing.Iterable[str]] | None = N
     definitions["MetricSpec"] = _metric_schema(definitions["MetricSpec"].get("description"))
     if estimators is not None:
         names = sorted({name for group in estimators.values() for name in group})
-        definitions["CandidateSpec"]["properties"]["estimator"]["enum"] = names
+        estimator = definitions["CandidateSpec"]["properties"]["estimator"]
+        description = estimator.pop("description", None)
+        definitions["CandidateSpec"]["properties"]["estimator"] = {
+            "description": description, "title": estimator.get("title", "Estimator"),
+            "anyOf": [{"type": "string", "enum": names},
+                      {"type": "string", "pattern": DOTTED_PATTERN,
+                       "description": "An import path listed in allow_imports."}]}
     return schema
 
 

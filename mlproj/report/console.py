@@ -20,7 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from mlproj.analyse.failures import failed_fit_warnings
-from mlproj.analyse.types import CaseResult, DataDescription, RateCounts, Summary, or_nan
+from mlproj.analyse.types import CaseResult, DataDescription, Summary, or_nan
+from mlproj.report.sections import counts_text, finish_target
 from mlproj.science.numbers import (
     general,
     interval,
@@ -127,7 +128,7 @@ def print_data(out: Console, data: DataDescription, positive) -> None:
         out.print(f"  classes: {counts}; positive: {positive}")
 
 
-def print_plan(out: Console, plan, rows, cached: int, cases) -> None:
+def print_plan(out: Console, plan, rows, cached: int, cases, cached_ablations: int | None = None) -> None:
     """The run plan: fits per model (`rows`: workflow.run.describe_plan), cached fits, primary metrics."""
     out.print(f"[bold]Run plan[/]: {count(plan.repeats, 'repeat')} × {count(plan.folds, 'fold')} on "
               f"{len(plan.development)} objects; "
@@ -138,6 +139,35 @@ def print_plan(out: Console, plan, rows, cached: int, cases) -> None:
               f"on the development set, scored once on the test set. Primary metric: "
               + ", ".join(f"{c.primary.label} ({c.name})" if len(cases) > 1 else c.primary.label
                           for c in cases) + ".")
+    print_plan_kinds(out, plan.to_dict().get("kinds") or {}, cached_ablations)
+
+
+def print_plan_kinds(out: Console, kinds: dict, cached_ablations: int | None = None) -> None:
+    """The plan's variants, ablations and harness checks (Plan.to_dict()["kinds"], DESIGN §4)."""
+    variants = kinds.get("variants") or []
+    if variants:
+        out.print("\n[bold]Variants[/] (each paired with its candidate on the same folds):", markup=True)
+        print_table(out, ("variant", "of", "fits"), [(v["name"], str(v.get("parent")), str(v["fits"]))
+                                                     for v in variants])
+    ablations = kinds.get("ablations") or []
+    if ablations:
+        total = sum(a["fits"] for a in ablations)
+        cached = f" ({cached_ablations} cached)" if cached_ablations is not None else ""
+        out.print(f"\n[bold]Ablations[/]: {total} cross-validation fits{cached} on the same folds and seeds as the "
+                  "full models (no final fit, no test set):", markup=True)
+        rows = []
+        for a in ablations:
+            removed = ", ".join(a["removed"]) + (" (replaced)" if a["kind"] == "replace" else "")
+            if a.get("dependent"):
+                removed += f" (+ {', '.join(a['dependent'])}, derived)"
+            rows.append((a["name"], removed, ", ".join(a["models"]), str(a["fits"])))
+        print_table(out, ("ablation", "removed features", "models", "fits"), rows)
+    harness = kinds.get("harness") or []
+    if harness:
+        out.print("\n[bold]Harness[/] (checks of the final model, each a verdict criterion): "
+                  + ", ".join(h["name"] if h["name"].startswith(h["kind"]) else f"{h['name']} ({h['kind']})"
+                              for h in harness)
+                  + ".", markup=True)
 
 
 # ------------------------------------------------------------------------------------------ verdict
@@ -154,6 +184,7 @@ def print_verdict(out: Console, verdict: Verdict, summary: Summary, already_show
     for case in summary.cases:
         _print_case(out, case, verdict.selection(case.name), summary, verdict, several)
     _print_criteria(out, verdict)
+    _print_ablations(out, summary)
     power = verdict.power
     if power is not None and power.power is not None:
         best = power.best_operating_point
@@ -201,7 +232,8 @@ def _print_case(out: Console, case: CaseResult, judged: SelectionResult | None, 
         mean, se = or_nan(s.mean), or_nan(s.se)
         interval = significant_interval(or_nan(s.interval[0]), or_nan(s.interval[1]), se)
         info = models[name]
-        cells = (_counts(scores.rates.get(primary), case.primary.name),) if counted else ()
+        rate = scores.rates.get(primary)
+        cells = (counts_text(rate, case.primary.name) if rate else "",) if counted else ()
         rows.append((name + (" ◀ selected" if name == selected else ""), info.role,
                      ("—" if math.isnan(mean) else significant(mean, se)) + f" {interval}", *cells,
                      "failed" if info.every_fit_failed else "—" if info.fit_seconds is None
@@ -244,14 +276,14 @@ def _print_case(out: Console, case: CaseResult, judged: SelectionResult | None, 
         chosen = f"the model selected for {case.name}" if several else "the selected model"
         out.print(f"Held-out test of {test.model}, {chosen} ({test.n_test} objects, used once): "
                   f"{primary} = {_beside(value, case.models.get(test.model), primary)}"
-                  + (f"; {_counts(rate, case.primary.name)}" if rate else ""))
+                  + (f"; {counts_text(rate, case.primary.name)}" if rate else ""))
         note = getattr(rate, "resolution", None)
         if note:
             out.print(f"[yellow]note:[/] {escape(note)}", markup=True)
     finish = judged.finish_line if judged is not None else None
     if finish is not None:
         # Judged on the cross-validated and the held-out test interval (DESIGN §6): the one that decided first.
-        out.print(f"Finish line {_finish_target(finish, case.primary.greater_is_better)}: [bold]{finish.state.replace('_', ' ')}[/] — "
+        out.print(f"Finish line {finish_target(finish.threshold, finish.margin, case.primary.greater_is_better)}: [bold]{finish.state.replace('_', ' ')}[/] — "
                   f"{escape(finish.detail)}.", markup=True)
 
 
@@ -312,24 +344,24 @@ def _beside_estimate(value: float | None, estimate) -> str:
     return like(value, or_nan(estimate.se) if estimate is not None else math.nan)
 
 
-def _finish_target(finish, greater_is_better: bool) -> str:
-    """'0.96 − 0.005' (or '0.1 + 0.005' for a lower-is-better metric): the line the intervals must clear."""
-    if not finish.margin:
-        return f"{finish.threshold:g}"
-    return f"{finish.threshold:g} {'−' if greater_is_better else '+'} {finish.margin:g}"
+def _print_ablations(out: Console, summary: Summary) -> None:
+    """Each feature ablation's effect with its interval: findings, not criteria (the verdict stands)."""
+    from mlproj.report.ablations import HEADERS, ablation_rows
 
-
-def _counts(rate: RateCounts | None, metric: str) -> str:
-    if not rate:
-        return ""
-    low, high = rate.wilson
-    wilson = f" {interval(low, high)}" if low is not None and high is not None else ""
-    tp, fp, n_pos, n_neg = rate.true_positives, rate.false_positives, rate.n_positive, rate.n_negative
-    if metric == "fpr_at_fnr":
-        return f"FP {fp}/{n_neg}{wilson} · TP {tp}/{n_pos}"
-    if metric == "purity":
-        return f"TP {tp}/{tp + fp} selected{wilson}"
-    return f"TP {tp}/{n_pos}{wilson} · FP {fp}/{n_neg}"
+    effects = summary.ablations
+    if not effects:
+        return
+    first = effects[0]
+    out.print(f"\n[bold]Feature ablations[/] ({first.metric}, ablation − full model on the same folds, "
+              f"{summary.confidence * 100:g}% interval; margin ±{first.margin:g}; findings, not criteria):",
+              markup=True)
+    several = len({e.model for e in effects}) > 1
+    # The finding goes below the table, a line each: in a column it would wrap to a word per line.
+    keep = [i for i, header in enumerate(HEADERS) if header != "finding" and (several or header != "model")]
+    rows = ablation_rows(effects)
+    print_table(out, [HEADERS[i] for i in keep], [tuple(Text(row[i]) for i in keep) for row in rows])
+    for effect, row in zip(effects, rows):
+        out.print(Text(f"  {effect.model + ' ' if several else ''}{effect.name}: {row[-1]}"))
 
 
 def _print_criteria(out: Console, verdict: Verdict) -> None:

@@ -157,18 +157,7 @@ def draw_comparison(data: ComparisonData) -> Figure:
     trans = blended_transform_factory(ax.transAxes, ax.transData)
     for y, row in zip(ys, rows):
         colour = role_colour(row.role, row.selected)
-        if row.mean is None:
-            ax.text(0.02, y, "n/a", transform=trans, va="center", ha="left", fontsize=SMALL, color=colour)
-            continue
-        if row.interval is not None:
-            lo, hi = row.interval
-            ax.plot([lo, hi], [y, y], color=colour, lw=0.9, solid_capstyle="butt", zorder=2)
-            ax.plot([lo, hi], [y, y], ls="none", marker="|", ms=5, color=colour, mew=0.9, zorder=2)
-        if row.se is not None:
-            ax.plot([row.mean - row.se, row.mean + row.se], [y, y], color=colour, lw=3.2 if row.selected else 2.6,
-                    solid_capstyle="butt", zorder=3)
-        ax.plot([row.mean], [y], ls="none", marker="D" if row.selected else "o", ms=5.5 if row.selected else 4,
-                color=colour, mec="white", mew=0.5, zorder=4)
+        _estimate_bar(ax, trans, y, row.mean, row.se, row.interval, colour, selected=row.selected)
     handles.append(Line2D([], [], color="#555555", lw=2.6, label="mean ± SE"))
     if any(r.interval is not None for r in rows):
         handles.append(Line2D([], [], color="#555555", lw=0.9, marker="|", ms=5, label=data.interval_label))
@@ -483,7 +472,68 @@ def draw_corner(data: CornerData) -> Figure:
     return fig
 
 
+def _estimate_bar(ax, trans, y: float, value, se, interval, colour: str, *, selected: bool = False) -> None:
+    """One row of a comparison-style chart: the interval as a thin line with end ticks, ± SE as a
+    thick bar, the value as a marker (a diamond for the selected model); 'n/a' without a value."""
+    if value is None:
+        ax.text(0.02, y, "n/a", transform=trans, va="center", ha="left", fontsize=SMALL, color=colour)
+        return
+    if interval is not None:
+        lo, hi = interval
+        ax.plot([lo, hi], [y, y], color=colour, lw=0.9, solid_capstyle="butt", zorder=2)
+        ax.plot([lo, hi], [y, y], ls="none", marker="|", ms=5, color=colour, mew=0.9, zorder=2)
+    if se is not None:
+        ax.plot([value - se, value + se], [y, y], color=colour, lw=3.2 if selected else 2.6, solid_capstyle="butt",
+                zorder=3)
+    ax.plot([value], [y], ls="none", marker="D" if selected else "o", ms=5.5 if selected else 4, color=colour,
+            mec="white", mew=0.5, zorder=4)
+
+
 # ---------------------------------------------------------------- saving
+
+# ---------------------------------------------------------------- feature ablations
+
+def draw_ablations(data) -> Figure:
+    """Each ablation's difference from its full model (ablation − full, dot), its corrected SE
+    (thick) and interval (thin), coloured by its decision; the ±margin band shaded around zero."""
+    from mlproj.report.ablations import DECISION_COLOURS
+
+    bars = data.bars
+    chars = 0.058  # in per character of 7-pt text (labels such as "colours=median" have wide letters)
+    fig = _figure(COLUMN + 0.4, 0.95 + 0.24 * max(1, len(bars)) + LEGEND_ROW * 2,
+                  left=0.2 + chars * max([len(b.label) for b in bars] + [3]),
+                  right=0.15 + chars * max([len(b.decision) for b in bars] + [3]), top=0.12 + LEGEND_ROW * 2)
+    ax = fig.add_subplot()
+    _style(ax)
+    ax.grid(False, axis="y")
+    ys = np.arange(len(bars))[::-1]
+    handles = []
+    if data.margin:
+        ax.axvspan(-data.margin, data.margin, color="#E8E8E8", lw=0, zorder=0)
+        handles.append(Patch(color="#E8E8E8", label=f"margin ±{_fmt(data.margin, 2)}"))
+    ax.axvline(0.0, color=REFERENCE, ls="--", lw=0.9, zorder=1)
+    handles.append(Line2D([], [], color=REFERENCE, ls="--", lw=0.9, label="full model"))
+    trans = blended_transform_factory(ax.transAxes, ax.transData)
+    for y, bar in zip(ys, bars):
+        colour = DECISION_COLOURS.get(bar.decision, OKABE_ITO["grey"])
+        _estimate_bar(ax, trans, y, bar.difference, bar.se, bar.interval, colour)
+    handles.append(Line2D([], [], color="#555555", lw=2.6, label="difference ± SE"))
+    if any(b.interval is not None for b in bars):
+        handles.append(Line2D([], [], color="#555555", lw=0.9, marker="|", ms=5, label=data.interval_label))
+    ax.set_yticks(ys, [b.label for b in bars])
+    right = ax.secondary_yaxis("right")
+    right.set_yticks(ys, [b.decision for b in bars])
+    right.tick_params(labelsize=SMALL, length=0)
+    right.spines["right"].set_visible(False)
+    for label, bar in zip(right.get_yticklabels(), bars):
+        label.set_color(DECISION_COLOURS.get(bar.decision, OKABE_ITO["grey"]))
+    ax.set_ylim(-0.7, len(bars) - 0.3)
+    ax.set_xlabel(f"{data.metric_label}: ablation − full model ({'higher' if data.greater_is_better else 'lower'} "
+                  "is better)")
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.995), ncol=2, fontsize=SMALL,
+               frameon=False, handlelength=1.8, columnspacing=1.0, borderaxespad=0.2)
+    return fig
+
 
 def to_bytes(fig: Figure) -> tuple[bytes, bytes]:
     """The figure as PNG (150 dpi) and PDF bytes, then freed. No creation dates in either: the same
@@ -502,7 +552,10 @@ def to_bytes(fig: Figure) -> tuple[bytes, bytes]:
 DRAWERS = {"comparison": "draw_comparison", "roc": "draw_roc",
            "completeness_contamination": "draw_completeness_contamination",
            "predicted_vs_true": "draw_predicted_vs_true", "pit": "draw_pit", "reliability": "draw_reliability",
-           "coverage": "draw_coverage", "corner": "draw_corner"}
+           "coverage": "draw_coverage", "corner": "draw_corner", "ablations": "draw_ablations",
+           # drawn by other modules of mlproj.report (module:function)
+           "sensitivity": "mlproj.report.interrogation_drawing:draw_sensitivity",
+           "metric_bins": "mlproj.report.interrogation_drawing:draw_bins"}
 
 
 def render(kind: str, data) -> tuple[bytes, bytes]:
@@ -513,7 +566,13 @@ def render(kind: str, data) -> tuple[bytes, bytes]:
 
     if isinstance(data, Deferred):
         data = data.compute()
-    return to_bytes(globals()[DRAWERS[kind]](data))
+    name = DRAWERS[kind]
+    if ":" in name:
+        import importlib
+
+        module, _, name = name.partition(":")
+        return to_bytes(getattr(importlib.import_module(module), name)(data))
+    return to_bytes(globals()[name](data))
 
 
 def save(fig: Figure, folder: Path, stem: str) -> list[Path]:

@@ -10,6 +10,8 @@ so every value present is a number. Keys:
 - `cv.<model>.<metric>.mean`, `.se`, `.low`, `.high`   (every model, every metric, cross-validated)
 - `test.<model>.<metric>` and `test.<model>.<primary>.low`, `.high`   (the held-out test)
 - `comparison.<selected>_vs_<model>.difference`, `.se`, `.p_better`, `.p_equivalent`, `.p_worse`
+- `ablation.<model>.<ablation>.difference` (ablation − full), `.se`, `.low`, `.high`, `.p_equivalent`,
+  `.decision` (worse without it 1, undetermined 0.5, equivalent 0, better −1)
 - `data.rows_used`, `data.n_development`, `data.n_test`, `fits.failed`, `test.uses`
 Further selections (`selections:`) repeat the cv/test/comparison/finish_line keys under
 `selections.<name>.`.
@@ -23,6 +25,8 @@ from mlproj.analyse.types import Summary
 from mlproj.verdict.types import Verdict
 
 STATE_CODES = {"pass": 1.0, "reached": 1.0, "undetermined": 0.5, "fail": 0.0, "not_reached": 0.0}
+# An ablation's decision, coded by what the removed information is worth: worse without it = 1.
+ABLATION_CODES = {"worse": 1.0, "undetermined": 0.5, "equivalent": 0.0, "better": -1.0}
 
 
 def _put(out: dict, key: str, value) -> None:
@@ -75,6 +79,14 @@ def flat_metrics(summary: Summary, verdict: Verdict) -> dict[str, float | int]:
             key = f"{prefix}comparison.{c.b}_vs_{c.a}"
             for name in ("difference", "se", "p_better", "p_equivalent", "p_worse"):
                 _put(out, f"{key}.{name}", getattr(c, name))
+    for effect in summary.ablations or []:  # findings, not criteria (mlproj.analyse.ablations)
+        key = f"ablation.{effect.model}.{effect.name}"
+        _put(out, f"{key}.difference", effect.difference)
+        _put(out, f"{key}.se", effect.se)
+        _put(out, f"{key}.low", effect.interval[0])
+        _put(out, f"{key}.high", effect.interval[1])
+        _put(out, f"{key}.p_equivalent", effect.p_equivalent)
+        _put(out, f"{key}.decision", ABLATION_CODES.get(effect.decision))
     _put(out, "data.rows_used", summary.data.rows_used)
     _put(out, "data.n_development", summary.data.n_development)
     _put(out, "data.n_test", summary.data.n_test)

@@ -513,5 +513,9 @@ def verdict_document(verdict: Verdict, summary: Summary, project: str, stale: Se
     several = len(summary.cases) > 1
     for case in summary.cases:
         comparisons.blocks.extend(comparison_blocks(summary, verdict, case, several))
+    from mlproj.report.ablations import ablation_section
+
+    ablations = ablation_section(summary)  # findings beside the verdict, not criteria
     return Document(f"{project}: {verdict.status.upper()}", f"mlproj verdict (exit code {verdict.exit_code})",
-                    verdict.status, [verdict_section(verdict, summary, stale), comparisons])
+                    verdict.status, [verdict_section(verdict, summary, stale), comparisons]
+                    + ([ablations] if ablations is not None else []))

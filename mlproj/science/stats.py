@@ -258,6 +258,9 @@ class Candidate:
     scores: Sequence[float]
     simplicity: int                 # lower = simpler: dummy 0 < linear 1 < tree ensembles 2 < others 3
     fit_seconds: float              # mean fit time per fold
+    # A variant against its parent (DESIGN §6, "then variants with fewer settings"): -1 a simpler
+    # sub-model (fewer or shallower trees, more regularisation), +1 a larger one, 0 neither.
+    settings: int = 0
 
 
 @dataclass(frozen=True)
@@ -295,7 +298,7 @@ def select_model(candidates: Sequence[Candidate], *, folds: int, repeats: int, m
     if not ranked:
         raise ValueError("no candidate has a finite mean score")
     sign = -1.0 if greater_is_better else 1.0
-    best = min(ranked, key=lambda c: (sign * means[c.name], c.simplicity, _fit_key(c), c.name))
+    best = min(ranked, key=lambda c: (sign * means[c.name], c.simplicity, c.settings, _fit_key(c), c.name))
     comparisons = [compare(best.scores, c.scores, names=(best.name, c.name), folds=folds,
                            repeats=repeats, margin=margin, greater_is_better=greater_is_better,
                            confidence=confidence, decision_probability=decision_probability,
@@ -303,7 +306,7 @@ def select_model(candidates: Sequence[Candidate], *, folds: int, repeats: int, m
                    for c in candidates if c is not best]
     equiv_names = {cmp.b for cmp in comparisons if cmp.decision == "equivalent"}
     pool = [best] + [c for c in candidates if c.name in equiv_names]
-    chosen = min(pool, key=lambda c: (c.simplicity, _fit_key(c), c.name))
+    chosen = min(pool, key=lambda c: (c.simplicity, c.settings, _fit_key(c), c.name))
     m = f"\u00b1{margin:g}"
     if chosen is best:
         if len(pool) == 1:
@@ -312,6 +315,9 @@ def select_model(candidates: Sequence[Candidate], *, folds: int, repeats: int, m
             reason = f"{best.name} has the best mean and no simpler model is shown to be equivalent to it within {m}"
     elif chosen.simplicity < best.simplicity:
         reason = f"{chosen.name} is equivalent to {best.name} within {m} and is simpler"
+    elif chosen.settings < best.settings:
+        reason = (f"{chosen.name} is equivalent to {best.name} within {m} and is a simpler variant "
+                  "(fewer settings)")
     elif _fit_key(chosen) < _fit_key(best):
         reason = f"{chosen.name} is equivalent to {best.name} within {m}, as simple, and faster to fit"
     else:

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from mlproj.errors import RunError
+from mlproj.store import native_models
 from mlproj.store.files import atomic_write
 
 # --------------------------------------------------------------------------- limits
@@ -139,6 +140,8 @@ _TRUSTED: dict[tuple[str, str], str] = {
                                            "the remainder of HistGradientBoosting's categorical preprocessor"),
     ("FunctionNode", "sklearn.utils.validation.check_array"): ("the input validation inside that partial; "
                                                               "returns the function, calls nothing"),
+    ("FunctionNode", "sklearn.feature_selection._univariate_selection.f_classif"): (
+        "the default score function of a SelectKBest-like pipeline step; returns the function, calls nothing"),
     ("TypeNode", "builtins.str"): _KEY,
     ("TypeNode", "builtins.int"): _KEY,
     ("TypeNode", "builtins.float"): _KEY,
@@ -168,6 +171,9 @@ _TRUSTED: dict[tuple[str, str], str] = {
                                                                    "generator name checked, the pool size bounded"),
     # -- mlproj
     ("ObjectNode", "mlproj.plan.estimators.UninformativeClassifier"): "mlproj's dummy baseline: " + _ESTIMATOR,
+    ("ObjectNode", "mlproj.store.native_models.NativeModel"): (
+        "a third-party model as plain data (store.native_models): no hooks, __dict__.update; rebuilt by mlproj "
+        "only for a class of the project's allow_imports, whose path is checked before skops reads the file"),
     # -- scikit-learn: what mlproj wraps estimators in (models.build_estimator)
     ("ObjectNode", "sklearn.pipeline.Pipeline"): "the pipeline of imputation/scaling: " + _ESTIMATOR,
     ("ObjectNode", "sklearn.impute._base.SimpleImputer"): "data.missing: impute: " + _ESTIMATOR,
@@ -187,6 +193,7 @@ _TRUSTED: dict[tuple[str, str], str] = {
     ("ObjectNode", "sklearn.compose._column_transformer.ColumnTransformer"): (
         "HistGradientBoosting's preprocessor of categorical features: " + _ESTIMATOR),
     ("ObjectNode", "sklearn.preprocessing._encoders.OrdinalEncoder"): "inside that preprocessor: " + _ESTIMATOR,
+    ("ObjectNode", "sklearn.preprocessing._data.KernelCenterer"): "inside a KernelPCA pipeline step: " + _ESTIMATOR,
     ("ObjectNode", "sklearn.preprocessing._function_transformer.FunctionTransformer"): (
         "TransformedTargetRegressor's identity, the preprocessor's remainder: " + _ESTIMATOR),
     ("ObjectNode", "sklearn.preprocessing._label.LabelBinarizer"): "classes of MLP, ridge classifiers: " + _ESTIMATOR,
@@ -259,6 +266,7 @@ _TRUSTED: dict[tuple[str, str], str] = {
 # (`models.estimator_class` / `models.allowed_estimators`, exactly as `mlproj estimators` lists
 # them, by their defining module): see `_is_allowed_estimator`.
 _ESTIMATOR_LOADER = "ObjectNode"
+_NATIVE = "mlproj.store.native_models.NativeModel"
 
 # The only bit generator a numpy Generator in a model file may name (numpy.random.default_rng,
 # what scikit-learn uses), and the bound on its SeedSequence's pool (numpy's default is 4).
@@ -353,6 +361,26 @@ def skops_io():
 IsEstimator = Callable[[str], bool]
 
 
+class AllowedTypes:
+    """What the model files of one project may hold beyond `_TRUSTED`: mlproj's allow-list of
+    estimators (`estimators`) and the classes of the project's allow_imports (`classes`, already
+    imported by the caller). Those skops can rebuild as plain estimators (BaseEstimator's
+    __setstate__ and no other hook) are trusted by their exact defining name; XGBoost, LightGBM
+    and CatBoost models are stored in their library's own format (store.native_models)."""
+
+    def __init__(self, estimators: IsEstimator, classes=()):
+        self.estimators = estimators
+        self.native = {native_models.qualified(c): c for c in classes if native_models.native_format(c)}
+        self.skops = frozenset(native_models.qualified(c) for c in classes if not native_models.native_format(c))
+
+    def __call__(self, name: str) -> bool:
+        return name in self.skops or self.estimators(name)
+
+
+def _natives(estimators: IsEstimator) -> dict[str, type]:
+    return dict(getattr(estimators, "native", {}))
+
+
 def save_model(estimator: Any, path: Path, estimators: IsEstimator) -> None:
     """Write a fitted estimator to `path` in the skops format, atomically.
 
@@ -365,7 +393,7 @@ def save_model(estimator: Any, path: Path, estimators: IsEstimator) -> None:
     path = Path(path)
     kind = type(estimator).__name__
     try:
-        data = sio.dumps(estimator)
+        data = sio.dumps(native_models.externalize(estimator))
     except UnsupportedTypeException as exc:
         raise RunError(
             f"cannot save the fitted {kind} to {path}: {exc}",
@@ -391,12 +419,22 @@ def load_model(path: Path, estimators: IsEstimator) -> Any:
     trusted = _checked(data, path, estimators)
     sio = skops_io()
     try:
-        return sio.loads(data, trusted=trusted)
+        model = sio.loads(data, trusted=trusted)
     except Exception as exc:  # noqa: BLE001 - a file that fails to rebuild is the user's, not a bug
         raise RunError(
             f"model file {path} passed mlproj's checks but could not be rebuilt ({_describe(exc)})",
             hint="it is damaged, or was written with another version of scikit-learn or skops; "
             "re-run `mlproj run` to recreate it",
+        ) from None
+    try:
+        return native_models.internalize(model, _natives(estimators))
+    except native_models.NativeRefusal as refusal:
+        raise RunError(f"model file {path} {refusal}", hint=_NOT_OURS_HINT) from None
+    except Exception as exc:  # noqa: BLE001 - the library could not read its own model back
+        raise RunError(
+            f"model file {path} passed mlproj's checks but its third-party model could not be rebuilt "
+            f"({_describe(exc)})",
+            hint="it is damaged, or was written with another version of the library; re-run `mlproj run`",
         ) from None
 
 
@@ -457,7 +495,7 @@ def _check(data: bytes, estimators: IsEstimator) -> list[str]:
         archive = _open_archive(data)
         with archive:
             schema = _read_schema(archive)
-            trusted, files, refused, missing = _audit(schema, estimators)
+            trusted, files, refused, missing = _audit(schema, estimators, _natives(estimators))
             if refused:
                 raise _Refusal(f"contains types that mlproj did not write: {', '.join(refused)}")
             if missing:
@@ -585,7 +623,8 @@ def _protocol() -> int:
         return int(json.loads(archive.read("schema.json"))["protocol"])
 
 
-def _audit(schema: dict, estimators: IsEstimator) -> tuple[list[str], set[str], list[str], list[str]]:
+def _audit(schema: dict, estimators: IsEstimator, natives: dict[str, type] | None = None
+           ) -> tuple[list[str], set[str], list[str], list[str]]:
     """(trusted, files, refused, missing): the type names to pass to skops, the .npy members the
     arrays are read from, the nodes refused (described) and the trusted names the installed
     packages lack.
@@ -621,7 +660,7 @@ def _audit(schema: dict, estimators: IsEstimator) -> tuple[list[str], set[str], 
                 if not all(isinstance(v, str) for v in (loader, module, cls)):
                     raise _not_ours("a node of schema.json without a loader, module and class name")
                 found.add((loader, f"{module}.{cls}"))
-                problem = _check_payload(loader, item, files)
+                problem = _check_payload(loader, item, files, natives or {})
                 if problem:
                     refused.append(problem)
             stack.extend((value, depth + 1, parent) for value in item.values())
@@ -708,9 +747,15 @@ def _audit_visits(children: list[list[int]], ids: list[int | None]) -> int:
     return size[0]
 
 
-def _check_payload(loader: str, node: dict, files: set[str]) -> str | None:
+def _check_payload(loader: str, node: dict, files: set[str], natives: dict[str, type]) -> str | None:
     """Names and sizes a node carries in its content rather than in its type (None if fine)."""
-    if loader == "NdArrayNode":
+    if loader == "ObjectNode" and f"{node.get('__module__')}.{node.get('__class__')}" == _NATIVE:
+        path = native_models.native_paths(node)
+        if path is None:
+            return "a third-party model whose class mlproj cannot read (NativeModel)"
+        if path not in natives:
+            return f"{path} (a third-party model; the project's allow_imports does not list it)"
+    elif loader == "NdArrayNode":
         kind = node.get("type")
         if kind == "numpy":
             name = node.get("file")

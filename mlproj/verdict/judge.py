@@ -16,6 +16,7 @@ from mlproj.analyse.types import (
     LEAK_LEVEL,
     CaseResult,
     Estimate,
+    HarnessResult,
     ModelInfo,
     Power,
     PrimaryMetric,
@@ -82,6 +83,7 @@ def judge(summary: Summary) -> Verdict:
     if summary.power is not None:
         criteria.append(can_distinguish_hypotheses(summary.power, main.selected_model))
     criteria.append(no_label_leak(summary.strong_features, None))
+    criteria.extend(harness_check(result) for result in summary.harness or ())
 
     required = [c.status for c in criteria if c.required]
     status = "fail" if "fail" in required else "undetermined" if "undetermined" in required or not required else "pass"
@@ -128,8 +130,8 @@ def _judge_case(case: CaseResult, models: dict[str, ModelInfo], design: _Design,
             [Criterion(case.name, case.required, prefix + "finish_line", "undetermined", None, case.threshold,
                        "every fit failed: nothing to judge")])
 
-    candidates = [stats.Candidate(n, _scores(case, n), models[n].simplicity, or_nan(models[n].fit_seconds))
-                  for n in usable]
+    candidates = [stats.Candidate(n, _scores(case, n), models[n].simplicity, or_nan(models[n].fit_seconds),
+                                  models[n].settings or 0) for n in usable]
     selection = stats.select_model(candidates, folds=design.folds, repeats=design.repeats, margin=case.margin,
                                    greater_is_better=better_high, confidence=design.confidence,
                                    val_train_ratio=design.val_train_ratio)
@@ -466,6 +468,19 @@ def no_label_leak(features: list[StrongFeature], selection: str | None) -> Crite
     if acknowledged:
         detail += f"; acknowledged in data.allowed_strong_features: {_features(acknowledged)}"
     return Criterion(selection, True, "no_label_leak", "pass", 0, LEAK_LEVEL, detail)
+
+
+def harness_check(result: HarnessResult) -> Criterion:
+    """A declared check of the test harness (paper §2.4) on the selected model's final fit: the
+    measured value against its tolerance (invariance: at most; cases and hybrids: at least). A
+    check that could not be measured (no fitted model selected) is undetermined, not passed."""
+    if result.value is None:
+        status = "undetermined"
+    elif result.at_most:
+        status = "pass" if result.value <= result.threshold else "fail"
+    else:
+        status = "pass" if result.value >= result.threshold else "fail"
+    return Criterion(None, True, result.name, status, result.value, result.threshold, result.detail)
 
 
 def _features(features: list[StrongFeature]) -> str:

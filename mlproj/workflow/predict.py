@@ -55,13 +55,15 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, d
                         f"{out / 'predictions.csv'}")
     info_path = _model_info(run_dir, model)
     info = rundir.read_json(info_path, MODEL_INFO_SHAPE)
-    from mlproj.plan.estimators import is_allowed_estimator_class
+    from mlproj.plan.estimators import model_types
     from mlproj.store.model_files import load_model
 
-    estimator = load_model(info_path.with_suffix(".skops"), is_allowed_estimator_class)
     env = rundir.read_json(run_dir / "environment.json")
-    _check_paths(data, out, Path(env["data"]["path"]))
     loaded = load_project(Path(env["config"]["path"]))
+    # The project's allow_imports says which third-party classes its model files may hold.
+    types = model_types(loaded.project.allow_imports)
+    estimator = load_model(info_path.with_suffix(".skops"), types)
+    _check_paths(data, out, Path(env["data"]["path"]))
     table = read_table(data, where=str(data))
     original = list(table.columns)
     prepared = table.copy()
@@ -89,7 +91,7 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, d
         spread_file = spread_path(info_path.with_suffix(".skops"))
         half = None  # conformal half-widths by nominal coverage name
         if "sigma_factor" in info and spread_file.exists():
-            fitted = load_model(spread_file, is_allowed_estimator_class)
+            fitted = load_model(spread_file, types)
             if info.get("sigma_method") in CALIBRATED_IN_FOLD:
                 # Calibrated inside the fit by MAPIE: the run's rescaling factor does not apply.
                 half = conformal_half_widths(fitted, X)

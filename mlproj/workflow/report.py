@@ -17,10 +17,14 @@ from pathlib import Path
 from mlproj.analyse.types import Summary
 from mlproj.errors import RunError
 from mlproj.report import html, markdown
+from mlproj.report.ablations import ablation_section
 from mlproj.report.document import FigureBlock
+from mlproj.report.harness import harness_section
+from mlproj.report.interrogation import interrogation_section
 from mlproj.report.latex import comparison_table
 from mlproj.report.metrics import flat_metrics
 from mlproj.report.sections import ReportContext, report_document
+from mlproj.report.variants import variant_sections
 from mlproj.store import rundir
 from mlproj.store.files import write_text_atomic
 from mlproj.store.trials import FILE as TRIALS_FILE
@@ -76,7 +80,11 @@ def write_report(run_dir: Path, *, latex: bool | None = None, figures: bool | No
         made, paths = make_figures(run_dir, run_dir / FIGURES, summary, verdict, project, drawn=drawn)
     context = ReportContext(run_dir.name, project, environment, plan, trials_of(run_dir, summary.project),
                             {stem: block for stem, (block, _) in made.items()})
-    document = report_document(summary, verdict, context)
+    # What the models learned, in the paper's order: model variants and tuning, feature
+    # ablations, the test harness, then the interrogation of the selected model.
+    extra = [*variant_sections(summary), ablation_section(summary, context.figures),
+             harness_section(summary, verdict), interrogation_section(summary, context.figures)]
+    document = report_document(summary, verdict, context, extra=[s for s in extra if s is not None])
     files = ReportFiles(run_dir / "report.html", run_dir / "report.md", run_dir / "metrics.json", paths)
     write_text_atomic(files.markdown, markdown.render(document, FIGURES))
     write_text_atomic(files.html, html.render(document, {stem: png for stem, (_, png) in made.items()}))

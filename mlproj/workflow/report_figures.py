@@ -154,7 +154,28 @@ def figure_jobs(summary: Summary, verdict: Verdict, project: Mapping, developmen
                     f"Coverage of the held-out test objects in bins of the predicted σ ({pit.method}): the "
                     "fraction inside ±1σ and ±1.96σ with 95% Wilson intervals, against the nominal 68.27% and "
                     "95%.", "coverage by predicted σ"))
+    if cross_validation:
+        jobs.extend(ablation_jobs(summary))
+    if held_out and summary.interrogation is not None:  # asked of the final fit, after the test
+        from mlproj.workflow.interrogation import figure_jobs as interrogation_jobs
+
+        jobs.extend(interrogation_jobs(summary))
     return jobs
+
+
+def ablation_jobs(summary: Summary) -> list[FigureJob]:
+    """The ablation chart (mlproj.report.ablations), when the run has ablations."""
+    from mlproj.report.ablations import FIGURE_STEM, ablation_chart_data
+
+    chart = ablation_chart_data(summary.ablations or [], interval_label=f"{summary.confidence:.0%} interval")
+    if chart is None:
+        return []
+    return [FigureJob(
+        FIGURE_STEM, "ablations", chart,
+        f"Feature ablations: the cross-validated {chart.metric_label} of each ablation minus that of its full model "
+        f"on the same folds, ± corrected SE (thick) and {summary.confidence:.0%} interval (thin), coloured by the "
+        f"decision; the margin ±{chart.margin:g} shaded around zero (inside it: the information removed is not "
+        "needed).", "ablation chart")]
 
 
 def _of(summary: Summary, case: CaseResult) -> str:

@@ -272,4 +272,6 @@ def fits_of_other_projects(root: Path, own: Path) -> dict[str, set[str]]:
         except MlprojError:
             continue  # a damaged or unfinished run: nothing of it to keep
         kept[folder.name] = {task["key"] for task in plan["tasks"]} | finals.get(config_hash, set())
+        kept[folder.name] |= {t["key"] for t in plan.get("ablation_tasks") or [] if isinstance(t, dict)
+                              and isinstance(t.get("key"), str)}
     return kept

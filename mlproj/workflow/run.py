@@ -20,8 +20,10 @@ import numpy as np
 import yaml
 
 from mlproj.analyse import summary as analysis
+from mlproj.analyse.ablations import summarize_ablations
 from mlproj.analyse.diagnostics import hypothesis_power, model_diagnostics
 from mlproj.analyse.types import DataDescription, StrongFeature, Summary, TestSet, finite
+from mlproj.analyse.variants import search_choices, search_warnings
 from mlproj.data.dataset import Dataset, load_dataset
 from mlproj.data.leakage import check_leakage, strong_features
 from mlproj.errors import STORAGE_ERRNOS, DataError, MlprojError, RunError, storage_error
@@ -34,7 +36,7 @@ from mlproj.plan.compile import Plan, Task, compile_plan
 from mlproj.plan.estimators import (
     HISTORICAL,
     ModelSpec,
-    is_allowed_estimator_class,
+    model_types,
     resolve_specs,
     supports_missing_values,
 )
@@ -105,7 +107,8 @@ def prepare(loaded: LoadedProject) -> Prepared:
                         hint="reduce validation.folds or test_size, merge rare classes, or add labelled objects"
                         if stratified else "choose fewer folds, a smaller test set or another strategy")
     plan = compile_plan(loaded.project, specs, dataset.y, dataset.feature_names, dataset.file_hash,
-                        library_version=sklearn_version, groups=dataset.groups, order=dataset.order)
+                        library_version=sklearn_version, groups=dataset.groups, order=dataset.order,
+                        where=loaded.where)
     if plan.note:
         dataset.warnings.append(plan.note)
     task = loaded.project.objective.task
@@ -119,9 +122,14 @@ def prepare(loaded: LoadedProject) -> Prepared:
                                  group_name=loaded.project.data.groups, acknowledged=allowed, strong=strong):
         (dataset.notes if finding.severity == "note" else dataset.warnings).append(finding.message)
     return_freed_memory()  # what reading and the checks used, before the fits need it
-    return Prepared(loaded, dataset, plan, cases,
-                    [StrongFeature(f.feature, f.statistic, finite(f.value), f.label_function, f.feature in allowed)
-                     for f in strong])
+    prepared = Prepared(loaded, dataset, plan, cases,
+                        [StrongFeature(f.feature, f.statistic, finite(f.value), f.label_function,
+                                       f.feature in allowed) for f in strong])
+    if loaded.project.harness:  # its cases files and feature names, before any fit (and at `mlproj check`)
+        from mlproj.workflow.harness import check_harness
+
+        check_harness(prepared)
+    return prepared
 
 
 def _check_missing_values(dataset: Dataset, specs: list[ModelSpec], loaded: LoadedProject) -> None:
@@ -190,6 +198,14 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
 
     rows, rates = analysis.results_rows(plan, outputs, dataset.y, cases)
     summary = build_summary(prepared, rows, rates)
+    # Feature ablations: cross-validation only, on the same splits and seeds (never the test set).
+    ablation_outputs = run_tasks(plan, plan.ablation_tasks, dataset.X, dataset.y, cache, n_jobs=n_jobs,
+                                 on_done=on_task, errors=dataset.errors, ranges=dataset.limit_ranges,
+                                 recompute=dataset.recompute, scheduler=scheduler,
+                                 workers=loaded.project.execution.workers, release=True)
+    _check_stored(cache, ablation_outputs)
+    summary.ablations = summarize_ablations(plan, ablation_outputs, dataset.y, cases[0], summary.cases[0],
+                                            confidence=loaded.project.validation.confidence)
     provisional = judge(summary)
     selected = sorted({case.selected_model for case in provisional.selections if case.selected_model})
     main_selected = provisional.selections[0].selected_model
@@ -236,12 +252,17 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
         prior = summary.diagnostics.toward_prior
         if prior is not None and prior.detail:
             summary.warnings.append(f"{main_selected}: {prior.detail}")
+    if loaded.project.harness or loaded.project.interrogate is not None:
+        _probe_selected(prepared, summary, cache, main_selected if selected else None, pooled)
     hypotheses = loaded.project.objective.hypotheses
     if hypotheses is not None and main_selected is not None:
         summary.power = hypothesis_power(plan, outputs, dataset.y, cases[0], summary.cases[0], main_selected,
                                          hypotheses)
+    # The values each nested search chose, fold by fold (and for the final fit), and whether they agree.
+    summary.search = search_choices(plan.tasks, outputs, plan.final_tasks, final_outputs)
+    summary.warnings.extend(search_warnings(summary.search))
     verdict = judge(summary)
-    everything = list(outputs.values()) + list(final_outputs.values())
+    everything = list(outputs.values()) + list(final_outputs.values()) + list(ablation_outputs.values())
     # A run with failed fits is never "up to date": the next `mlproj run` retries them.
     summary.failed_fits = sum(1 for o in everything if o.error is not None)
 
@@ -288,6 +309,21 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     except Exception as exc:  # noqa: BLE001 - a bug in a figure must not hide the verdict of a finished run
         outcome.report_error = f"{type(exc).__name__}: {exc} (a bug in mlproj; `mlproj --debug report` shows where)"
     return outcome
+
+
+def _probe_selected(prepared: Prepared, summary: Summary, cache: Cache, model: str | None,
+                    pooled: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """The test harness and the interrogation of the main case's selected model (paper §2.4, §6.1.3):
+    its final fit, the one `mlproj predict` applies, and its pooled out-of-fold predictions."""
+    from mlproj.workflow.harness import run_harness
+    from mlproj.workflow.interrogation import interrogate
+
+    task = prepared.plan.final_tasks.get(model) if model is not None else None
+    path = cache.model_path(task.key) if task is not None else None
+    if prepared.loaded.project.harness:
+        summary.harness = run_harness(prepared, model, path)
+    if prepared.loaded.project.interrogate is not None and model is not None:
+        summary.interrogation = interrogate(prepared, summary, model, path, pooled.get(model))
 
 
 def trial_record(run_dir: Path, loaded: LoadedProject, summary: Summary, verdict: Verdict) -> dict[str, object]:
@@ -348,6 +384,7 @@ def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], 
     loads them (persist.copy_model): a crafted file in `.mlproj/cache/` stops the run with a
     RunError naming it, and never reaches the run folder."""
     dataset, cases = prepared.dataset, prepared.cases
+    types = model_types(prepared.loaded.project.allow_imports)  # the project's allow-list, with its imports
     for name in selected:
         task = plan.final_tasks[name]
         source = cache.model_path(task.key)
@@ -355,7 +392,7 @@ def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], 
             continue
         target = run_dir / "models" / f"{name}.skops"
         target.parent.mkdir(exist_ok=True)
-        persist.copy_model(source, target, is_allowed_estimator_class)
+        persist.copy_model(source, target, types)
         tested = test.get("models", {}).get(name, {}).get("cases", {})
         info = {"model": name, "task": plan.task_kind, "features": plan.feature_names, "classes": dataset.classes,
                 "cases": [{"name": c.name, "positives": list(c.positives),
@@ -369,7 +406,7 @@ def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], 
             info["sigma_global"] = analysis.global_sigma(dataset.y[rows], stacked[:, 0])
             spread = spread_path(source)
             if stacked.shape[1] == 2 and spread.exists():
-                persist.copy_model(spread, spread_path(target), is_allowed_estimator_class)
+                persist.copy_model(spread, spread_path(target), types)
                 info["sigma_method"] = plan.model(name).uncertainty
                 info["sigma_factor"] = analysis.sigma_factor(dataset.y[rows], stacked)
         rundir.write_json(target.with_suffix(".json"), info)
@@ -499,3 +536,8 @@ def describe_plan(plan: Plan) -> list[PlanRow]:
 def cached_count(prepared: Prepared) -> int:
     cache = Cache(prepared.loaded.root / CACHE_DIR)
     return sum(1 for t in prepared.plan.tasks if cache.path(t.key).exists())
+
+
+def cached_ablation_count(prepared: Prepared) -> int:
+    cache = Cache(prepared.loaded.root / CACHE_DIR)
+    return sum(1 for t in prepared.plan.ablation_tasks if cache.path(t.key).exists())
