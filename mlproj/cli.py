@@ -61,6 +61,8 @@ EXIT_INVALID, EXIT_INTERRUPTED, EXIT_INTERNAL = 2, 130, 70
 _state = {"debug": False}
 
 ConfigOption = typer.Option(Path("mlproj.yaml"), "--config", "-c", help="Project file.", show_default=True)
+RunArgument = typer.Argument(None, metavar="[RUN]", help="Run folder, its name under runs/<project>/, or its hash "
+                             "(a unique prefix will do; default: this project file's latest run).")
 
 
 def _guard(command):
@@ -275,9 +277,7 @@ def _check_run_options(config: Path, jobs: int | None, backend: str | None, sche
 @app.command()
 @_guard
 def verdict(
-    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder, its name under "
-                                         "runs/<project>/, or its hash (a unique prefix will do; default: this project "
-                                         "file's latest run)."),
+    run_dir: str | None = RunArgument,
     config: Path = ConfigOption,
     as_json: bool = typer.Option(False, "--json", help="Print verdict.json."),
     junit: Path | None = typer.Option(None, "--junit", help="Also write a JUnit XML report (one case per criterion)."),
@@ -317,11 +317,12 @@ def verdict(
 @app.command()
 @_guard
 def predict(
-    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder, its name under "
-                                         "runs/<project>/, or its hash (a unique prefix will do; default: this project "
-                                         "file's latest run)."),
+    run_dir: str | None = RunArgument,
     data: Path = typer.Option(..., "--data", help="Catalogue to predict (any format a project reads: .csv, .parquet, .fits, ...)."),
-    out_file: Path = typer.Option(..., "--out", help="Where to write the predictions (.csv, .parquet)."),
+    out_file: Path = typer.Option(..., "--out", help="Where to write the predictions (.csv, .parquet, .fits)."),
+    columns: str | None = typer.Option(None, "--columns", help="Columns the new catalogue names differently, "
+                                       "new=project, e.g. psfMag_r=r,psfMag_g=g."),
+    map_file: Path | None = typer.Option(None, "--map", help="A YAML file of lines new_name: project_name."),
     model: str | None = typer.Option(None, "--model", help="A saved model other than the selected one."),
     draws: int = typer.Option(0, "--draws", min=0, max=1000,
                               help="Average over this many draws of the inputs from their errors (data.errors)."),
@@ -329,26 +330,29 @@ def predict(
     allow_stale: bool = typer.Option(False, "--allow-stale", help="Predict even if config or data changed."),
 ) -> None:
     """Apply the selected model of this project file's run to a new catalogue; keeps every input column."""
+    from mlproj.data.catalogue import parse_column_map
     from mlproj.workflow import review
     from mlproj.workflow.predict import predict as apply_model
 
+    mapping = parse_column_map(columns, map_file)
     result = review.rejudge(run_dir, config, allow_stale=allow_stale)
-    done = apply_model(result.run_dir, data, out_file, model=model, draws=draws)
-    out.print(f"Wrote {done.rows} predictions of {done.model} to {out_file} (new columns: {', '.join(done.columns)}).")
+    done = apply_model(result.run_dir, data, out_file, model=model, draws=draws, columns=mapping)
+    out.print(f"Wrote {done.rows} predictions of {done.model} to {out_file} (new columns: {', '.join(done.columns)}); "
+              f"{done.applicability()}.")
+    if done.warning:
+        err.print(f"[yellow]warning:[/] {escape(done.warning)}", markup=True)
 
 
 @app.command()
 @_guard
 def report(
-    run_dir: str | None = typer.Argument(None, metavar="[RUN]", help="Run folder, its name under "
-                                         "runs/<project>/, or its hash (a unique prefix will do; default: this project "
-                                         "file's latest run)."),
+    run_dir: str | None = RunArgument,
     config: Path = ConfigOption,
     latex: bool = typer.Option(False, "--latex", help="Also write the comparison table as a LaTeX fragment."),
     allow_stale: bool = typer.Option(False, "--allow-stale", help="Report on the run even if the project file "
                                      "or catalogue changed since."),
 ) -> None:
-    """(Re)write a run's report.html, report.md, metrics.json and figures/ (default: the latest run)."""
+    """(Re)write a run's report.html, report.md, metrics.json, models/model_card.md and figures/ (default: the latest run)."""
     from mlproj.workflow import review
     from mlproj.workflow.report import write_report
 

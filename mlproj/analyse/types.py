@@ -698,6 +698,128 @@ class InterrogationResult(Part):
                    None if d.get("worst") is None else WorstObjects.from_dict(d["worst"]), list(d.get("notes") or []))
 
 
+# ----------------------------------------------------------------------------------- covariate shift
+
+
+@dataclass
+class ShiftFeature(Part):
+    """One feature between the labelled and the application sample: its own AUC (> 0.5: larger in
+    the application sample), the fraction of application objects outside the labelled min–max range."""
+
+    name: str
+    auc: float | None
+    outside: float
+    low: float | None
+    high: float | None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ShiftFeature:
+        return cls(d["name"], d.get("auc"), d.get("outside", 0.0), d.get("low"), d.get("high"))
+
+
+@dataclass
+class ShiftHistogram(Part):
+    """Densities on common bin edges, labelled vs application (and the labelled sample reweighted)."""
+
+    name: str
+    edges: list[float]
+    labelled: list[float]
+    application: list[float]
+    weighted: list[float] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ShiftHistogram:
+        return cls(d["name"], list(d["edges"]), list(d["labelled"]), list(d["application"]),
+                   list(d.get("weighted") or []))
+
+
+@dataclass
+class ShiftStratum(Part):
+    """A propensity-score stratum: its domain-score range, the application's share, the metric there."""
+
+    low: float
+    high: float
+    share: float
+    n_labelled: int
+    value: float | None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ShiftStratum:
+        return cls(d["low"], d["high"], d["share"], d["n_labelled"], d.get("value"))
+
+
+@dataclass
+class ShiftMetric(Part):
+    """A model's primary metric as measured (pooled out of fold, plain bootstrap) and as expected on the
+    application sample (`method`: weighted bootstrap or stratified bootstrap)."""
+
+    OPTIONAL = ("detail",)
+
+    model: str
+    metric: str
+    measured: float | None
+    measured_interval: list[float | None]
+    expected: float | None
+    expected_interval: list[float | None]
+    method: str
+    confidence: float
+    n: int
+    strata: list[ShiftStratum] = field(default_factory=list)
+    detail: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ShiftMetric:
+        return cls(d["model"], d["metric"], d.get("measured"), list(d.get("measured_interval") or [None, None]),
+                   d.get("expected"), list(d.get("expected_interval") or [None, None]), d.get("method", ""),
+                   d.get("confidence", 0.9), d.get("n", 0), [ShiftStratum.from_dict(s) for s in d.get("strata") or []],
+                   d.get("detail"))
+
+
+@dataclass
+class ShiftResult(Part):
+    """Covariate shift between the labelled development set and data.application (paper §5.5):
+    the domain classifier, the features that drive it, the importance weights and their effective
+    sample size, and every model's primary metric as measured and as expected on the application."""
+
+    method: str                       # weights | strata
+    required: bool
+    application: str
+    n_labelled: int
+    n_application: int
+    domain_auc: float | None
+    domain_interval: list[float | None]
+    confidence: float
+    interval_method: str
+    features: list[ShiftFeature]
+    outside_any: float                # application objects outside the labelled range on any feature
+    ess: float
+    weights_clipped: int
+    weight_cap: float
+    weight_max: float
+    histograms: list[ShiftHistogram] = field(default_factory=list)
+    domain_scores: ShiftHistogram | None = None   # P(application) of the two samples, out of fold
+    weights: ShiftHistogram | None = None         # the labelled objects' weights (labelled column only)
+    metrics: list[ShiftMetric] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def metric_of(self, model: str | None) -> ShiftMetric | None:
+        return next((m for m in self.metrics if m.model == model), None)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ShiftResult:
+        def hist(v):
+            return None if v is None else ShiftHistogram.from_dict(v)
+
+        return cls(d["method"], bool(d.get("required", False)), d.get("application", ""), d["n_labelled"],
+                   d["n_application"], d.get("domain_auc"), list(d.get("domain_interval") or [None, None]),
+                   d.get("confidence", 0.9), d.get("interval_method", ""),
+                   [ShiftFeature.from_dict(f) for f in d.get("features") or []], d.get("outside_any", 0.0),
+                   d.get("ess", 0.0), d.get("weights_clipped", 0), d.get("weight_cap", 0.0), d.get("weight_max", 0.0),
+                   [ShiftHistogram.from_dict(h) for h in d.get("histograms") or []], hist(d.get("domain_scores")),
+                   hist(d.get("weights")), [ShiftMetric.from_dict(m) for m in d.get("metrics") or []],
+                   list(d.get("warnings") or []))
+
+
 # ----------------------------------------------------------------------------------- summary
 
 
@@ -780,7 +902,8 @@ class Summary(Part):
     """summary.json: the design, the data, every model's scores per case, the test set, power,
     diagnostics and warnings; everything the verdict needs, including the uncertainties."""
 
-    OPTIONAL = ("project", "failed_fits", "val_train_ratio", "harness", "interrogation", "ablations", "search")
+    OPTIONAL = ("project", "failed_fits", "val_train_ratio", "harness", "interrogation", "ablations", "search",
+                "shift")
 
     project: str | None
     task: str
@@ -803,6 +926,7 @@ class Summary(Part):
     ablations: list[AblationEffect] | None = None  # feature ablations (paper §6.1), when the project asks
     # Nested searches: model -> the values chosen in each fold, [{"repeat", "fold", "params"}] (fold -1: the final fit)
     search: dict[str, list[dict]] | None = None
+    shift: ShiftResult | None = None  # covariate shift against data.application (paper §5.5), when asked
 
     def tested(self, model: str | None) -> TestScores | None:
         """The held-out test result of `model`, if it was tested."""
@@ -828,4 +952,5 @@ class Summary(Part):
             interrogation=None if d.get("interrogation") is None else InterrogationResult.from_dict(d["interrogation"]),
             ablations=None if d.get("ablations") is None else [AblationEffect.from_dict(a) for a in d["ablations"]],
             search=None if d.get("search") is None else {k: [dict(c) for c in v] for k, v in d["search"].items()},
+            shift=None if d.get("shift") is None else ShiftResult.from_dict(d["shift"]),
         )

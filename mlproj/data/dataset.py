@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from mlproj.errors import ConfigError, DataError
-from mlproj.memory import map_large_allocations, return_freed_memory
+from mlproj.memory import map_large_allocations, return_freed_memory  # noqa: F401 - catalogue calls it here
 from mlproj.project.expressions import parse_expression
 from mlproj.project.loading import LoadedProject
-from mlproj.store.files import file_hash, file_kind, open_regular, path_problem
+from mlproj.store.files import file_hash, file_kind, open_regular, path_problem  # noqa: F401 - file_hash re-exported
 
 READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
            ".fits": "fits", ".fit": "fits", ".fts": "fits", ".fits.gz": "fits", ".vot": "votable",
-           ".votable": "votable", ".ecsv": "ecsv"}
+           ".votable": "votable", ".ecsv": "ecsv", ".cat": "ascii", ".dat": "ascii"}
 
 
 def reader_for(path: Path) -> str | None:
@@ -61,6 +61,23 @@ class Dataset:
     # derived feature depends on a value with an error or a non-detection range)
     recompute: DerivedFeatures | None = None
     sentinels: dict[str, int] = field(default_factory=dict)  # column -> sentinel values made missing
+    # The table as read (mlproj.data.catalogue.content_hash): the task keys' data fingerprint, so that
+    # another file format of the same catalogue refits nothing; file_hash stays the files' for provenance.
+    data_hash: str = ""
+    files: list[Path] = field(default_factory=list)
+    patterns: list[str] = field(default_factory=list)  # data.path's globs, absolute
+    units: dict[str, str] = field(default_factory=dict)  # feature -> unit (FITS, VOTable, ECSV, SExtractor)
+    test_rows: np.ndarray | None = None  # the rows of data.test_path: the held-out test set
+
+    @property
+    def fingerprint(self) -> str:
+        return self.data_hash or self.file_hash
+
+    def provenance(self) -> dict:
+        """environment.json's `data` beyond the path and the file hash."""
+        from mlproj.data.catalogue import provenance
+
+        return provenance(self.files, self.data_hash, self.units, self.patterns) if self.data_hash else {}
 
     @property
     def n_rows(self) -> int:
@@ -86,7 +103,9 @@ def needed_columns(loaded: LoadedProject) -> list[str] | None:
     names = {data.label, *data.features, *data.errors, *data.errors.values(), *data.limits}
     names |= {n for n in (data.groups, data.order) if n}
     names |= {spec.flag for spec in data.limits.values() if spec.flag}
-    names |= {spec.limit for spec in data.limits.values() if isinstance(spec.limit, str)}
+    names |= {spec.value for spec in data.limits.values() if isinstance(spec.value, str)}
+    # A flag or a bound may be an expression ("f < 2 * e"): the columns it reads are needed too.
+    texts += [t for spec in data.limits.values() for t in (spec.flag, spec.value) if isinstance(t, str)]
     if project.historical is not None:
         names.add(project.historical.column)
     for text in texts:
@@ -97,8 +116,11 @@ def needed_columns(loaded: LoadedProject) -> list[str] | None:
     return sorted(names - set(data.derived))
 
 
-def read_table(path: Path, *, where: str, columns: list[str] | None = None):
-    """Read a catalogue into a pandas DataFrame, with readable errors for unreadable files."""
+def read_table(path: Path, *, where: str, columns: list[str] | None = None, hdu: int | str | None = None):
+    """Read a catalogue into a pandas DataFrame, with readable errors for unreadable files.
+
+    `hdu`: the FITS extension (number or name; None: the first table). Units of FITS, VOTable,
+    ECSV and SExtractor columns are in the frame's `attrs["units"]` (mlproj.data.catalogue)."""
 
     kind = reader_for(path)
     # Stat, never open, before the reader does: a FIFO would block, /dev/zero would never end.
@@ -127,12 +149,16 @@ def read_table(path: Path, *, where: str, columns: list[str] | None = None):
     if info.st_size == 0:
         raise DataError(f"catalogue file {path} is empty", where=where)
     try:
-        if kind == "csv":
+        from mlproj.data import catalogue
+
+        if kind == "ascii" or (kind == "csv" and catalogue.looks_like_ascii(path)):
+            table = catalogue.read_ascii(path, where)
+        elif kind == "csv":
             table = _read_csv(path, where)
         elif kind == "parquet":
             table = _read_parquet(path, columns, where)
         else:
-            table = _read_astropy(path, kind, columns, where)
+            table = _read_astropy(path, kind, columns, where, hdu)
     except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = ("check that every line has the same number of fields" if "columns" in first
@@ -173,12 +199,12 @@ def _read_parquet(path: Path, columns: list[str] | None, where: str):
     return _to_pandas(pa.table(arrays) if arrays else parquet.read(columns=[]))
 
 
-def _read_astropy(path: Path, kind: str, columns: list[str] | None, where: str):
-    """FITS (the first table extension), VOTable and ECSV through astropy.
+def _read_astropy(path: Path, kind: str, columns: list[str] | None, where: str, hdu: int | str | None = None):
+    """FITS (the first table extension, or `hdu`), VOTable and ECSV through astropy.
 
     Only the needed columns are converted (FITS columns are memory-mapped until then). Masked
     values become missing values, FITS byte strings become text, big-endian numbers are
-    converted to the machine's order by pandas; units are not used.
+    converted to the machine's order by pandas; units go to the frame's attrs["units"].
     """
     import warnings
 
@@ -189,6 +215,10 @@ def _read_astropy(path: Path, kind: str, columns: list[str] | None, where: str):
         warnings.simplefilter("ignore", AstropyWarning)  # unknown units, several tables: not our concern
         formats = {"fits": "fits", "votable": "votable", "ecsv": "ascii.ecsv"}
         options = {"memmap": True} if kind == "fits" else {}
+        if kind == "fits" and hdu is not None:
+            from mlproj.data.catalogue import check_hdu
+
+            options["hdu"] = check_hdu(path, hdu, where)
         try:
             table = Table.read(path, format=formats[kind], **options)
         except Exception as exc:  # noqa: BLE001 - astropy's parsers fail on broken files in many ways
@@ -205,8 +235,10 @@ def _read_astropy(path: Path, kind: str, columns: list[str] | None, where: str):
                         f"(shape {table[arrays[0]].shape[1:]}), not one value", where=where,
                         hint="use one element per column (e.g. split a magnitude vector into bands) before reading")
     table = table[names] if names else Table()
+    units = {str(n): table[n].unit.to_string() for n in table.colnames if table[n].unit is not None}
     table.convert_bytestring_to_unicode()
     frame = table.to_pandas(index=False)
+    frame.attrs["units"] = units
     del table
     return_freed_memory()
     return frame
@@ -448,15 +480,11 @@ def load_dataset(loaded: LoadedProject) -> Dataset:
     """Read the catalogue of a project and build labels and features."""
     project = loaded.project
     data = project.data
-    path = loaded.resolve(data.path)
-    where_path = loaded.where("data", "path")
-    try:
-        large = path.stat().st_size >= LARGE_CATALOGUE_BYTES
-    except (OSError, ValueError):  # reported by read_table, with the field
-        large = False
-    if large:
-        map_large_allocations()
-    table = read_table(path, where=where_path, columns=needed_columns(loaded))
+    from mlproj.data.catalogue import read_catalogue
+
+    # Several files, a glob, data.test_path below the catalogue; hashed as read, before any change.
+    catalogue = read_catalogue(loaded, needed_columns(loaded))
+    path, table = catalogue.source, catalogue.table
     n_read = len(table)
     _require_columns(table.columns, [data.label], loaded.where("data", "label"), "label column")
     replaced, bounds, derived = prepare_table(table, loaded)
@@ -489,6 +517,9 @@ def load_dataset(loaded: LoadedProject) -> Dataset:
             "learn the operational definition itself instead of the astrophysics"
         )
     names += [indicator(c) for c in data.limits if c in names and indicator(c) not in names]
+    unindicated = [c for c in data.limits if c not in names]
+    if unindicated:
+        warnings.append(unindicated_limits_warning(unindicated, data.derived))
     X = feature_matrix(table, names, loaded, derived)
     errors = error_matrix(table, loaded, names)
     ranges = _limit_ranges(bounds, names, n_read)
@@ -544,9 +575,12 @@ def load_dataset(loaded: LoadedProject) -> Dataset:
         warnings.append(f"data.errors of the derived feature(s) {', '.join(overridden)} are not used for augmented "
                         "copies: they are recomputed from their drawn inputs, which carry the errors")
     dataset = Dataset(X=X, y=y, feature_names=names, classes=classes, positive=positive, source=path,
-                      file_hash=file_hash(path), n_rows_read=n_read, dropped=dropped, warnings=warnings,
+                      file_hash=catalogue.file_hash, n_rows_read=n_read, dropped=dropped, warnings=warnings,
                       historical=historical, groups=groups, order=order, errors=errors, limit_ranges=ranges,
-                      recompute=recompute, sentinels=dict(sorted(replaced.items())))
+                      recompute=recompute, sentinels=dict(sorted(replaced.items())),
+                      data_hash=catalogue.content_hash, files=catalogue.files, patterns=catalogue.patterns,
+                      units={n: catalogue.units[n] for n in names if n in catalogue.units},
+                      test_rows=None if catalogue.test is None else np.flatnonzero(catalogue.test[keep]))
     _check_classes(dataset, loaded)
     return dataset
 
@@ -914,6 +948,21 @@ def indicator(column: str) -> str:
     return f"{column}_nondetection"
 
 
+def unindicated_limits_warning(columns: list[str], derived: dict[str, str]) -> str:
+    """Why a limit gets no indicator feature: its column is not a feature, so the model would not
+    see which objects are non-detections (only derived features that read the bound do)."""
+    readers = sorted(name for name, text in derived.items() if set(columns) & set(parse_expression(text, context='').names))
+    shown = ", ".join(f"'{c}'" for c in columns)
+    plural = len(columns) > 1
+    used = (f" Its bound still enters the derived feature(s) {', '.join(readers)}." if readers else
+            " The limit changes no feature.")
+    return (f"data.limits: {shown} {'are' if plural else 'is'} not among the features, so "
+            f"{'no indicator is' if not plural else 'no indicators are'} added "
+            f"({', '.join(indicator(c) for c in columns)}): the models cannot tell non-detections from "
+            f"detections.{used} Add {shown} to data.features to give the models the indicator, or remove "
+            f"the limit{'s' if plural else ''}")
+
+
 def _apply_limits(table, loaded: LoadedProject) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Non-detections (paper §5.1, case 2): the value becomes the bound, and an indicator says so.
 
@@ -925,23 +974,30 @@ def _apply_limits(table, loaded: LoadedProject) -> dict[str, tuple[np.ndarray, n
         where = loaded.where("data", "limits", column)
         _require_columns(table.columns, [column], where, "limited column")
         values = _numeric_column(table, column, where, role="limited column")
-        if spec.flag is not None:
+        if spec.flag is not None and _names_a_column(spec.flag, table):
             _require_columns(table.columns, [spec.flag], where, "non-detection flag column")
             flag = table[spec.flag]
             mask = flag.fillna(False).astype(bool).to_numpy() if flag.dtype == bool or flag.dtype == object \
                 else np.nan_to_num(flag.to_numpy(dtype=np.float64, na_value=np.nan)) != 0
+        elif spec.flag is not None:
+            mask = _limit_flag(table, spec.flag, column, loaded)
         else:
             mask = np.isclose(values, spec.sentinel)
-        if isinstance(spec.limit, str):
-            limit = _numeric_column(table, spec.limit, where, role="limit column")
-        elif spec.limit is not None:
-            limit = np.full(len(table), float(spec.limit))
+        name = "bound" if spec.bound is not None else "limit"
+        if isinstance(spec.value, str) and _names_a_column(spec.value, table):
+            _require_columns(table.columns, [spec.value], where, "limit column")
+            limit = _numeric_column(table, spec.value, where, role="limit column")
+        elif isinstance(spec.value, str):
+            limit = _limit_bound(table, spec.value, column, name, loaded)
+        elif spec.value is not None:
+            limit = np.full(len(table), float(spec.value))
         else:
             limit = values
         bound = np.where(mask, limit, values)
         if np.isnan(bound[mask]).any():
             raise DataError(f"{int(np.isnan(bound[mask]).sum())} non-detections in '{column}' have no limit value",
-                            where=where, hint="give limit: (the survey depth, or a column with it)")
+                            where=where, hint=f"give {name}: (the survey depth, a column or an expression "
+                                              "such as \"2 * e\" that is finite for every non-detection)")
         if spec.kind == "magnitude":
             low, high = bound, bound + spec.span
         else:
@@ -950,6 +1006,48 @@ def _apply_limits(table, loaded: LoadedProject) -> dict[str, tuple[np.ndarray, n
         table[indicator(column)] = mask.astype(np.float64)
         bounds[column] = (mask, low, high)
     return bounds
+
+
+# What a limit's flag and bound may be when they are no column name (paper §5.1: a non-detection
+# is often a condition on the measurement, such as a flux below twice its error).
+_LIMIT_EXPRESSIONS = ("a column name, or an expression on the catalogue's columns with numbers, arithmetic, "
+                      "comparisons, and/or/not and the functions log10, log, exp, sqrt, abs, isnan, where, clip")
+
+
+def _names_a_column(text: str, table) -> bool:
+    """A flag or bound that is a plain identifier names a column (and a missing one is reported
+    as a missing column); anything else is an expression."""
+    return text in table.columns or text.isidentifier()
+
+
+def _limit_expression(table, text: str, column: str, key: str, loaded: LoadedProject) -> np.ndarray:
+    where = loaded.where("data", "limits", column, key)
+    try:
+        return _evaluate(parse_expression(text, context=where), table)
+    except ConfigError as exc:  # the parser's message, with what a limit's field may hold
+        raise ConfigError(exc.message, where=exc.where or where,
+                          hint=exc.hint or f"a {key} is {_LIMIT_EXPRESSIONS}") from None
+
+
+def _limit_flag(table, text: str, column: str, loaded: LoadedProject) -> np.ndarray:
+    values = _limit_expression(table, text, column, "flag", loaded)
+    if values.dtype.kind != "b":
+        raise ConfigError(f"data.limits.{column}.flag = \"{text}\" is no condition: it gives "
+                          f"{'numbers' if values.dtype.kind in 'iuf' else 'text'}, not true or false per object",
+                          where=loaded.where("data", "limits", column, "flag"),
+                          hint=f"write a comparison that is true for a non-detection, e.g. \"{column} < 2 * "
+                               f"{column}_err\"; a flag is {_LIMIT_EXPRESSIONS}")
+    return values.astype(bool)
+
+
+def _limit_bound(table, text: str, column: str, key: str, loaded: LoadedProject) -> np.ndarray:
+    values = _limit_expression(table, text, column, key, loaded)
+    if values.dtype.kind not in "iuf":
+        raise ConfigError(f"data.limits.{column}.{key} = \"{text}\" is not a number per object",
+                          where=loaded.where("data", "limits", column, key),
+                          hint=f"a {key} is a number, {_LIMIT_EXPRESSIONS} giving the limit's value, e.g. "
+                               "\"2 * e\"")
+    return values.astype(np.float64)
 
 
 def _limit_ranges(bounds: dict, names: list[str], n: int) -> np.ndarray | None:

@@ -146,15 +146,17 @@ class Plan:
 
 def compile_plan(project: Project, models: list[ModelSpec], labels: np.ndarray,
                  feature_names: list[str], data_fingerprint: str, library_version: str = "", *,
-                 groups: np.ndarray | None = None, order: np.ndarray | None = None, where=None) -> Plan:
+                 groups: np.ndarray | None = None, order: np.ndarray | None = None, where=None,
+                 test_rows: np.ndarray | None = None) -> Plan:
     """Splits and tasks for every model; identical splits and seeds for every model (paired).
 
     `where(*loc)`: the location of a field in the project file, for errors in `ablations:`
-    (LoadedProject.where)."""
+    (LoadedProject.where); `test_rows`: the held-out rows when the project gives its test set
+    (data.test_path)."""
     validation = project.validation
     splits = make_splits(strategy=validation.strategy, task=project.objective.task, labels=labels,
                          n_folds=validation.folds, repeats=validation.repeats, seed=validation.seed,
-                         test_size=validation.test_size, groups=groups, order=order)
+                         test_size=validation.test_size, groups=groups, order=order, test_rows=test_rows)
     base = {
         "version": CACHE_VERSION,
         "library": library_version,

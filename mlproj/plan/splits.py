@@ -68,8 +68,12 @@ class Splits:
 
 
 def make_splits(*, strategy: str, task: str, labels: np.ndarray, n_folds: int, repeats: int, seed: int,
-                test_size: float, groups: np.ndarray | None = None, order: np.ndarray | None = None) -> Splits:
+                test_size: float, groups: np.ndarray | None = None, order: np.ndarray | None = None,
+                test_rows: np.ndarray | None = None) -> Splits:
     """Test set and folds for `strategy`; see the module docstring for what each strategy means.
+
+    `test_rows`: a given test set (data.test_path), stratified strategy only: the other rows are
+    the development set, folded as below; `test_size` is then not used.
 
     - ``stratified``: exactly what ``compile_plan`` did before this module: ``train_test_split``
       (stratified for classification, ``random_state=seed``), then per repeat
@@ -100,6 +104,15 @@ def make_splits(*, strategy: str, task: str, labels: np.ndarray, n_folds: int, r
     call ``check_split_feasible`` first to turn data problems into a user-facing message.
     """
     labels = np.asarray(labels)
+    if test_rows is not None:
+        if strategy != "stratified":
+            raise ValueError(f"a given test set needs the stratified strategy, not {strategy!r}")
+        _check_arguments(strategy, task, n_folds, repeats, test_size)
+        test = np.unique(np.asarray(test_rows, dtype=np.int64))
+        development = np.setdiff1d(np.arange(len(labels)), test)
+        splits = Splits(test, development, _stratified_folds(task, labels, development, n_folds, repeats, seed),
+                        "stratified", None)
+        return _compact(splits, len(labels))
     return _compact(_make_splits(strategy, task, labels, n_folds, repeats, seed, test_size, groups, order), len(labels))
 
 
@@ -152,7 +165,7 @@ def _check_arguments(strategy: str, task: str, n_folds: int, repeats: int, test_
 def _stratified(task, labels, n_folds, repeats, seed, test_size) -> Splits:
     # Kept identical to the original compile_plan code: changing it would change every index,
     # hence every task key, and invalidate existing caches.
-    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+    from sklearn.model_selection import train_test_split
 
     classification = task == "classification"
     rows = np.arange(len(labels))
@@ -160,6 +173,14 @@ def _stratified(task, labels, n_folds, repeats, seed, test_size) -> Splits:
         rows, test_size=test_size, random_state=seed, stratify=labels if classification else None,
     )
     development, test = np.sort(development), np.sort(test)
+    return Splits(test, development, _stratified_folds(task, labels, development, n_folds, repeats, seed),
+                  "stratified", None)
+
+
+def _stratified_folds(task, labels, development, n_folds, repeats, seed) -> list[FoldSplit]:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    classification = task == "classification"
     folds = []
     for repeat in range(repeats):
         fold_seed = seed + repeat
@@ -167,7 +188,7 @@ def _stratified(task, labels, n_folds, repeats, seed, test_size) -> Splits:
         splitter = splitter_class(n_splits=n_folds, shuffle=True, random_state=fold_seed)
         for fold, (train, valid) in enumerate(splitter.split(development, labels[development])):
             folds.append(FoldSplit(repeat, fold, fold_seed, development[train], development[valid]))
-    return Splits(test, development, folds, "stratified", None)
+    return folds
 
 
 # ------------------------------------------------------------------------------------ group

@@ -70,6 +70,8 @@ def config_hash(project: Project) -> str:
 # defaults, so that a project file which does not use them keeps its hash (its runs stay up to date).
 _LATER_PROJECT_KEYS = ("allow_imports", "ablations", "harness", "interrogate", "shift")
 _LATER_CANDIDATE_KEYS = ("variants", "search", "search_folds", "search_iterations", "steps")
+_LATER_DATA_KEYS_SHIFT = ("application",)
+_LATER_DATA_KEYS_CATALOGUE = ("hdu", "test_path")
 
 
 def _drop_unset_later_keys(resolved: dict, project: Project) -> None:
@@ -81,6 +83,9 @@ def _drop_unset_later_keys(resolved: dict, project: Project) -> None:
                     del values[key]
 
     drop(resolved, project, _LATER_PROJECT_KEYS)
+    if isinstance(resolved.get("data"), dict):
+        drop(resolved["data"], project.data, _LATER_DATA_KEYS_SHIFT)
+        drop(resolved["data"], project.data, _LATER_DATA_KEYS_CATALOGUE)
     for values, candidate in zip(resolved.get("candidates") or [], project.candidates):
         drop(values, candidate, _LATER_CANDIDATE_KEYS)
 

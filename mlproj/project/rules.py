@@ -287,6 +287,25 @@ def strategy_has_its_column(loaded: LoadedProject) -> None:
                           hint=f"name the column with data.{needed}: ...")
 
 
+def external_test_set_replaces_the_split(loaded: LoadedProject) -> None:
+    """data.test_path holds the test set out: validation.test_size (a random split) would contradict
+    it, and only the stratified strategy's folds are made over a given development set."""
+    project = loaded.project
+    if project.data.test_path is None:
+        return
+    if "test_size" in project.validation.model_fields_set:
+        raise ConfigError("validation.test_size and data.test_path are both set",
+                          where=loaded.where("validation", "test_size"),
+                          hint="data.test_path is the held-out test set, so there is no random split to size: "
+                               "remove validation.test_size (or data.test_path, for a random split)")
+    if project.validation.strategy != "stratified":
+        raise ConfigError(f"data.test_path works with validation.strategy: stratified, not "
+                          f"'{project.validation.strategy}'", where=loaded.where("data", "test_path"),
+                          hint="use the stratified strategy, or drop data.test_path to hold out whole groups or "
+                               "the latest objects")
+
+
+
 # --------------------------------------------------------------------------- metrics and finish lines
 
 def metrics_exist_for_the_task(loaded: LoadedProject) -> None:
@@ -421,6 +440,15 @@ def interrogation_names_features(loaded: LoadedProject) -> None:
 
 
 # The order in which the rules are checked (that of the sections in a project file).
+def shift_needs_an_application_sample(loaded: LoadedProject) -> None:
+    """`shift` compares the labelled catalogue with the application sample: it needs one."""
+    if loaded.project.shift is not None and not loaded.project.data.application:
+        raise ConfigError("shift needs an application sample, but data.application is not set",
+                          where=loaded.where("shift"),
+                          hint="add data.application: the catalogue the model will be applied to (the same "
+                               "columns minus the label), or remove the shift section")
+
+
 RULES: tuple[Callable[[LoadedProject], None], ...] = (
     classification_defines_classes,
     classification_names_positive,
@@ -441,8 +469,10 @@ RULES: tuple[Callable[[LoadedProject], None], ...] = (
     coverage_band_is_inside_zero_one,
     seeds_fit_numpy,
     strategy_has_its_column,
+    external_test_set_replaces_the_split,
     metrics_exist_for_the_task,
     thresholds_are_values_the_metric_takes,
     harness_checks_are_complete,
     interrogation_names_features,
+    shift_needs_an_application_sample,
 )

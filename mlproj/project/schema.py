@@ -13,7 +13,7 @@ import types
 import typing
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 # numpy's seeds are 32-bit: the base seed plus the last repeat's offset must stay below 2**32.
 MAX_SEED = 2**32 - 1
@@ -66,11 +66,20 @@ class Objective(Section):
 
 
 class Limit(Section):
-    flag: str | None = Field(default=None, description="Column that is true/1 for a non-detection.")
+    flag: str | None = Field(
+        default=None,
+        description="What marks a non-detection: a column that is true/1 for one, or a condition on the columns "
+        "as written in the catalogue, e.g. \"f < 2 * e\" (the flux is below twice its error).",
+    )
     sentinel: float | None = Field(default=None, description="Value of the column that marks a non-detection.")
+    bound: float | str | None = Field(
+        default=None,
+        description="The upper limit (flux) or faint limit (magnitude) of each non-detection: a number (survey "
+        "depth), a column, or an expression on the columns, e.g. \"2 * e\"; default: the value in the column itself.",
+    )
     limit: float | str | None = Field(
         default=None,
-        description="The bound: a number (survey depth) or a column; default: the value in the column itself.",
+        description="The older name of bound (the same meaning; give one of them).",
     )
     kind: Literal["magnitude", "flux"] = Field(
         default="magnitude",
@@ -86,10 +95,28 @@ class Limit(Section):
     @model_validator(mode="after")
     def _one_marker(self):
         if (self.flag is None) == (self.sentinel is None):
-            raise ValueError("give exactly one of 'flag' (a column) or 'sentinel' (a value) to mark non-detections")
-        if self.sentinel is not None and self.limit is None:
-            raise ValueError("with a sentinel, the value is no bound: give 'limit' (a number or a column)")
+            raise ValueError("give exactly one of 'flag' (a column or a condition) or 'sentinel' (a value) to mark "
+                             "non-detections")
+        if self.bound is not None and self.limit is not None:
+            raise ValueError("give one of 'bound' and 'limit' (its older name), not both")
+        if self.sentinel is not None and self.value is None:
+            raise ValueError("with a sentinel, the value is no bound: give 'bound' (a number, a column or an "
+                             "expression), or 'limit'")
         return self
+
+    @property
+    def value(self) -> float | str | None:
+        """The bound, whichever of its two names the project file uses."""
+        return self.bound if self.bound is not None else self.limit
+
+    @model_serializer(mode="wrap")
+    def _without_unset_bound(self, handler):
+        # `bound` came after config hashes and task keys held the limits: left out while unset, a
+        # project file written with `limit:` (or neither) keeps its hash and its cached fits.
+        dumped = handler(self)
+        if isinstance(dumped, dict) and dumped.get("bound") is None:
+            dumped.pop("bound", None)
+        return dumped
 
 
 class FeatureExclusion(Section):
@@ -100,8 +127,20 @@ class FeatureExclusion(Section):
 
 
 class DataSection(Section):
-    path: str = Field(description="Catalogue file, relative to the project file: .csv, .tsv, .txt, .parquet, .pq, "
-                      ".fits, .fit, .fts, .fits.gz (the first table extension), .vot, .votable or .ecsv.")
+    path: str | list[str] = Field(
+        description="Catalogue file, relative to the project file: .csv, .tsv, .txt, .parquet, .pq, .fits, .fit, .fts, "
+        ".fits.gz (the first table extension, or data.hdu), .vot, .votable, .ecsv, or ASCII .cat/.dat/.txt (a `#` "
+        "header line, `#` comments, whitespace-delimited columns, SExtractor headers). A glob (cats/part-*.csv, "
+        "matches sorted by name) or a list of files: concatenated, with a `source` column naming the file.")
+    hdu: int | str | None = Field(
+        default=None,
+        description="The FITS extension to read, by number (1 = the first extension) or name (e.g. CATALOG); "
+        "default: the first table extension.")
+    test_path: str | list[str] | None = Field(
+        default=None,
+        description="An external labelled test set (a file, a glob or a list, like data.path) held out instead of "
+        "a random split: read with the same classes, sentinels and derived features; the whole of data.path is then "
+        "the development set, and validation.test_size must not be set. Needs validation.strategy: stratified.")
     label: str = Field(
         description="Column with the raw class names (classification) or the numeric target "
         "(regression)."
@@ -152,12 +191,27 @@ class DataSection(Section):
         description='Derived features, name → safe expression, e.g. {u_g: "u - g"}. Derived '
         "features are added to the feature list.",
     )
+    application: str | None = Field(
+        default=None,
+        description="The application sample (where the model will be used; paper §5.5): a catalogue with the same "
+        "columns minus the label, relative to the project file, read with the same sentinels, limits and derived "
+        "features. Needed by `shift`; `mlproj run` also writes its predictions (application_predictions.csv).",
+    )
     allowed_strong_features: list[str] = Field(
         default_factory=list,
         description="Features that alone (almost) perfectly separate the classes or predict the target, "
         "acknowledged as genuine physics, not a label leak (single-feature AUC >= 0.999 or a function of the "
         "label): the criterion no_label_leak does not fail for them. Each must be a feature.",
     )
+
+    @field_validator("path", "test_path")
+    @classmethod
+    def _paths_not_empty(cls, value):
+        if isinstance(value, list) and not value:
+            raise ValueError("the list of catalogue files is empty")
+        if isinstance(value, list) and len(set(value)) != len(value):
+            raise ValueError(f"listed twice: {', '.join(sorted({v for v in value if value.count(v) > 1}))}")
+        return value
 
     @field_validator("allowed_strong_features")
     @classmethod
@@ -531,6 +585,22 @@ class Interrogation(Section):
                        "(largest residuals) to list beside the correctly handled population.")
 
 
+class Shift(Section):
+    """Covariate shift between the labelled catalogue and data.application (paper §5.5, DESIGN §6)."""
+
+    method: Literal["weights", "strata"] = Field(
+        default="weights",
+        description="weights: the primary metric weighted by importance weights w = p/(1-p) * n_dev/n_app of a "
+        "domain classifier (labelled vs application, out of fold); strata: the metric in quintiles of the "
+        "application sample's domain score, combined with the application's share of each quintile.",
+    )
+    required: bool = Field(
+        default=False,
+        description="If true, the criterion finish_line_on_application requires the metric expected on the "
+        "application sample to reach the finish line (its interval, with the same margin rule).",
+    )
+
+
 class Project(Section):
     name: str = Field(description="Project name, used in reports.")
     objective: Objective = Field(description="What the project is for (paper §2): the SMART objective and the kind of task.")
@@ -579,6 +649,9 @@ class Project(Section):
                                         description="Test harness (paper §2.4): checks on the trained model.")
     interrogate: Interrogation | None = Field(default=None, description="Interrogate the selected model "
                                               "(paper §6.1.3): sensitivity curves, metric in bins, worst objects.")
+    shift: Shift | None = Field(default=None, description="Covariate shift (paper §5.5): a domain classifier "
+                                "between the labelled catalogue and data.application, weights, and the metric "
+                                "expected on the application sample; needs data.application.")
     uncertainty: Uncertainty = Field(
         default_factory=Uncertainty,
         description="How predicted uncertainties are produced (regression; judged by CRPS, NLL, "

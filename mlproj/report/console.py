@@ -185,6 +185,7 @@ def print_verdict(out: Console, verdict: Verdict, summary: Summary, already_show
         _print_case(out, case, verdict.selection(case.name), summary, verdict, several)
     _print_criteria(out, verdict)
     _print_ablations(out, summary)
+    _print_shift(out, summary, verdict)
     power = verdict.power
     if power is not None and power.power is not None:
         best = power.best_operating_point
@@ -362,6 +363,22 @@ def _print_ablations(out: Console, summary: Summary) -> None:
     print_table(out, [HEADERS[i] for i in keep], [tuple(Text(row[i]) for i in keep) for row in rows])
     for effect, row in zip(effects, rows):
         out.print(Text(f"  {effect.model + ' ' if several else ''}{effect.name}: {row[-1]}"))
+
+
+def _print_shift(out: Console, summary: Summary, verdict: Verdict) -> None:
+    """Covariate shift against data.application (paper §5.5): the finish line as measured and as expected there."""
+    from mlproj.report.shift import shift_lines
+
+    if summary.shift is None:
+        return
+    out.print("\n[bold]Covariate shift[/] (labelled development set vs application sample):", markup=True)
+    for line in shift_lines(summary.shift, verdict.selected_model):
+        out.print(Text(f"  {line}"))
+    if verdict.finish_line is not None:
+        out.print(Text(f"  finish line as measured: {verdict.finish_line.state.replace('_', ' ')}"))
+    if verdict.application is not None:
+        out.print(Text(f"  finish line as expected on the application sample: "
+                       f"{verdict.application.state.replace('_', ' ')} ({verdict.application.detail})"))
 
 
 def _print_criteria(out: Console, verdict: Verdict) -> None:

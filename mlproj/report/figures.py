@@ -555,7 +555,8 @@ DRAWERS = {"comparison": "draw_comparison", "roc": "draw_roc",
            "coverage": "draw_coverage", "corner": "draw_corner", "ablations": "draw_ablations",
            # drawn by other modules of mlproj.report (module:function)
            "sensitivity": "mlproj.report.interrogation_drawing:draw_sensitivity",
-           "metric_bins": "mlproj.report.interrogation_drawing:draw_bins"}
+           "metric_bins": "mlproj.report.interrogation_drawing:draw_bins",
+           "shift_histogram": "mlproj.report.shift_drawing:draw_histogram"}
 
 
 def render(kind: str, data) -> tuple[bytes, bytes]:

@@ -87,6 +87,19 @@ def flat_metrics(summary: Summary, verdict: Verdict) -> dict[str, float | int]:
         _put(out, f"{key}.high", effect.interval[1])
         _put(out, f"{key}.p_equivalent", effect.p_equivalent)
         _put(out, f"{key}.decision", ABLATION_CODES.get(effect.decision))
+    shift = summary.shift  # covariate shift against data.application (paper §5.5)
+    if shift is not None:
+        _put(out, "shift.domain_auc", shift.domain_auc)
+        _put(out, "shift.domain_auc.low", shift.domain_interval[0])
+        _put(out, "shift.domain_auc.high", shift.domain_interval[1])
+        _put(out, "shift.ess", shift.ess)
+        _put(out, "shift.outside_any", shift.outside_any)
+        for m in shift.metrics:
+            _put(out, f"shift.{m.model}.{m.metric}.expected", m.expected)
+            _put(out, f"shift.{m.model}.{m.metric}.expected.low", m.expected_interval[0])
+            _put(out, f"shift.{m.model}.{m.metric}.expected.high", m.expected_interval[1])
+        if verdict.application is not None:
+            _put(out, "finish_line.application.state", STATE_CODES.get(verdict.application.state))
     _put(out, "data.rows_used", summary.data.rows_used)
     _put(out, "data.n_development", summary.data.n_development)
     _put(out, "data.n_test", summary.data.n_test)

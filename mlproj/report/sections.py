@@ -151,7 +151,7 @@ def plan_section(summary: Summary, context: ReportContext) -> Section:
     items = [f"{summary.repeats} × repeated {summary.folds}-fold {strategy} cross-validation "
              f"({summary.repeats * summary.folds} paired fold scores per model), seeds "
              + (", ".join(str(s) for s in seeds) if seeds else str(validation.get("seed", 0))) + ".",
-             f"Test set: {summary.data.n_test} objects ({_share(validation.get('test_size'))}), "
+             f"Test set: {summary.data.n_test} objects ({_share(validation.get('test_size'), project)}), "
              "scored once, by the selected model only.",
              f"{plan.get('total_fits', '—')} cross-validation fits in total."]
     if plan.get("note"):
@@ -419,7 +419,7 @@ def methods_paragraph(summary: Summary, verdict: Verdict, context: ReportContext
         m.proportions for m in case.models.values()) else ""
     test = ""
     if summary.data.n_test:
-        test = (f" {summary.data.n_test} objects ({_share(validation.get('test_size'))}) were held out "
+        test = (f" {summary.data.n_test} objects ({_share(validation.get('test_size'), project)}) were held out "
                 "before any fit and used once, to score the selected model; the finish line was judged on both "
                 "the cross-validated and the held-out test interval (Wilson for rates, a bootstrap over the test "
                 "objects otherwise) and is reached only if both are.")
@@ -449,8 +449,10 @@ def methods_paragraph(summary: Summary, verdict: Verdict, context: ReportContext
     return text
 
 
-def _share(test_size) -> str:
+def _share(test_size, project: Mapping | None = None) -> str:
     """'20% of the catalogue' for a fraction, '500 objects chosen' for a count."""
+    if project is not None and (project.get("data") or {}).get("test_path"):
+        return "the external test catalogue data.test_path"
     if isinstance(test_size, (int, float)) and 0 < test_size < 1:
         return f"{test_size:.0%} of the catalogue"
     return "a fixed number of objects" if test_size else "a share of the catalogue"

@@ -408,14 +408,24 @@ def save_model(estimator: Any, path: Path, estimators: IsEstimator) -> None:
         handle.write(data)
 
 
-def load_model(path: Path, estimators: IsEstimator) -> Any:
+def load_model(path: Path, estimators: IsEstimator, *, sha256: str | None = None) -> Any:
     """Read a model written by `save_model`; RunError for anything else, never a traceback.
 
     Nothing from the file is imported, built or called before the whole file has passed the
-    checks of this module.
+    checks of this module. `sha256`: the digest the run recorded when it wrote the file (see
+    `copy_model`); a file whose bytes differ is refused before anything else looks inside it.
     """
     path = Path(path)
     data = _read(path, "model file")
+    if sha256 is not None and digest(data) != sha256:
+        # Integrity, not the security boundary: whoever can rewrite models/<name>.json can record
+        # a crafted file's digest, and then the checks below still refuse what it holds.
+        raise RunError(
+            f"model file {path} is not the file the run wrote: its SHA-256 differs from the one recorded in "
+            f"{path.with_suffix('.json').name}, so it was changed, damaged or replaced since. Nothing was loaded "
+            "from it",
+            hint="re-run `mlproj run` to recreate the run's models (or restore the run folder from a copy)",
+        )
     trusted = _checked(data, path, estimators)
     sio = skops_io()
     try:
@@ -438,8 +448,9 @@ def load_model(path: Path, estimators: IsEstimator) -> Any:
         ) from None
 
 
-def copy_model(source: Path, target: Path, estimators: IsEstimator) -> None:
-    """Copy a cached model file into a run folder, after the checks `load_model` makes.
+def copy_model(source: Path, target: Path, estimators: IsEstimator) -> str:
+    """Copy a cached model file into a run folder, after the checks `load_model` makes, and
+    return the SHA-256 of what was written, for the run to record.
 
     The bytes checked are the bytes written (atomically): a crafted file in `.mlproj/cache/`
     never reaches `runs/<run>/models/`. A refusal is a RunError naming the cache file.
@@ -449,6 +460,14 @@ def copy_model(source: Path, target: Path, estimators: IsEstimator) -> None:
     _checked(data, source, estimators, cached=True)
     with atomic_write(target, "wb") as handle:
         handle.write(data)
+    return digest(data)
+
+
+def digest(data: bytes) -> str:
+    """SHA-256 of a model file's bytes, as recorded in models/<name>.json."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 # --------------------------------------------------------------------------- the checks

@@ -84,6 +84,12 @@ def judge(summary: Summary) -> Verdict:
         criteria.append(can_distinguish_hypotheses(summary.power, main.selected_model))
     criteria.append(no_label_leak(summary.strong_features, None))
     criteria.extend(harness_check(result) for result in summary.harness or ())
+    application = None
+    if summary.shift is not None and summary.shift.metrics:  # covariate shift: as expected where it is used
+        from mlproj.verdict.shift import application_finish_line, finish_line_on_application
+
+        application = application_finish_line(summary.shift, summary.cases[0], main.selected_model)
+        criteria.append(finish_line_on_application(summary.shift, summary.cases[0], main.selected_model))
 
     required = [c.status for c in criteria if c.required]
     status = "fail" if "fail" in required else "undetermined" if "undetermined" in required or not required else "pass"
@@ -103,6 +109,7 @@ def judge(summary: Summary) -> Verdict:
         warnings=warnings,
         exit_code=EXIT_CODES[status],
         selection_reason=main.reason,
+        application=application,
     )
 
 

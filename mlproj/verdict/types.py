@@ -243,6 +243,10 @@ class Verdict(Part):
     warnings: list[str] = field(default_factory=list)
     exit_code: int = 3
     selection_reason: str | None = None  # why the main case's model was selected (before: `reason`)
+    # The finish line as expected on data.application (covariate shift, paper §5.5), when the run had one
+    application: FinishLineResult | None = None
+
+    OPTIONAL = ("application",)
 
     def selection(self, name: str) -> SelectionResult | None:
         return next((s for s in self.selections if s.selection == name), None)
@@ -263,4 +267,5 @@ class Verdict(Part):
             list(d.get("warnings") or []),
             d["exit_code"],
             d.get("selection_reason"),
+            None if d.get("application") is None else FinishLineResult.from_dict(d["application"]),
         )

@@ -25,13 +25,15 @@ from mlproj.science.sigma import CALIBRATED_IN_FOLD, Z_95, conformal_half_widths
 from mlproj.store import rundir
 from mlproj.store.files import atomic_write
 
-WRITERS = {".csv", ".parquet"}
+WRITERS = {".csv", ".parquet", ".fits"}
 # models/<name>.json as the run wrote it (see runner._store_models); checked where it is read.
 MODEL_INFO_SHAPE = {"model": str, "task": frozenset({"classification", "regression"}), "features": [str],
                     "classes?": (list, type(None)),
                     "cases": [{"name": str, "positives": [int], "operating_point?": (dict, type(None))}],
                     "sigma_global?": (int, float, type(None)), "sigma_factor?": (int, float),
-                    "sigma_method?": str}
+                    "sigma_method?": str, "sha256?": str, "spread_sha256?": str, "support?": {"low": [(int, float, type(None))], "high": [(int, float, type(None))]}}
+# Above this share of extrapolated objects `mlproj predict` warns (paper §5.5: a model outside its training support).
+EXTRAPOLATED_WARNING = 0.05
 
 
 @dataclass
@@ -40,12 +42,35 @@ class Prediction:
     rows: int
     columns: list[str]
     out: Path
+    # Objects outside the labelled development set's range on some feature (None: an older run kept no range)
+    extrapolated: int | None = None
+    outside: dict[str, int] | None = None  # feature -> objects outside its labelled range
+
+    def applicability(self) -> str:
+        """The summary of extrapolated objects (never silence: paper §5.5)."""
+        if self.extrapolated is None:
+            return "no applicability flags: the run kept no training range (run `mlproj run` again to get them)"
+        share = self.extrapolated / max(self.rows, 1)
+        text = f"{self.extrapolated} ({share:.0%}) are outside the training support (extrapolated=1)"
+        by = sorted(((n, k) for n, k in (self.outside or {}).items() if k), key=lambda item: -item[1])
+        if by:
+            text += ": " + ", ".join(f"{n} beyond the labelled range for {k}" for n, k in by[:4])
+        return text
+
+    @property
+    def warning(self) -> str | None:
+        if self.extrapolated is None or self.extrapolated <= EXTRAPOLATED_WARNING * self.rows:
+            return None
+        return (f"{self.extrapolated} of {self.rows} objects ({self.extrapolated / max(self.rows, 1):.0%}) lie outside "
+                "the range of the labelled objects the model was trained on: its predictions there are "
+                "extrapolations, their accuracy unmeasured (paper §5.5; see the run's covariate shift section)")
 
 
 def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, draws: int = 0,
-            seed: int = 0) -> Prediction:
+            seed: int = 0, columns: dict[str, str] | None = None) -> Prediction:
+    """`columns`: the new catalogue's column names -> the project's (`--columns`, `--map`)."""
     if out.suffix.lower() not in WRITERS:
-        raise DataError(f"cannot write predictions to '{out.name}'", hint="use a .csv or .parquet file name")
+        raise DataError(f"cannot write predictions to '{out.name}'", hint="use a .csv, .parquet or .fits file name")
     try:
         is_folder = out.is_dir()
     except OSError as exc:  # a name too long for the file system, a folder that cannot be read
@@ -62,15 +87,19 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, d
     loaded = load_project(Path(env["config"]["path"]))
     # The project's allow_imports says which third-party classes its model files may hold.
     types = model_types(loaded.project.allow_imports)
-    estimator = load_model(info_path.with_suffix(".skops"), types)
+    # Runs before the digest was recorded have none: their files get the type checks only.
+    estimator = load_model(info_path.with_suffix(".skops"), types, sha256=info.get("sha256"))
     _check_paths(data, out, Path(env["data"]["path"]))
     table = read_table(data, where=str(data))
     original = list(table.columns)
-    prepared = table.copy()
+    from mlproj.data.catalogue import renamed
+
+    prepared = renamed(table, columns or {}, data)  # the output keeps the catalogue's own names
     _, _, derived = prepare_table(prepared, loaded)
     X = feature_matrix(prepared, info["features"], loaded, derived)
     inputs = _input_draws(X, prepared, loaded, info["features"], draws, seed)
     result = table.copy()
+    extrapolated, outside = _applicability(result, X, info, run_dir, types)
     if info["task"] == "classification":
         # Averaging over draws of the inputs carries the measurement errors into the probabilities.
         proba = np.mean([estimator.predict_proba(x) for x in inputs], axis=0)
@@ -91,7 +120,7 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, d
         spread_file = spread_path(info_path.with_suffix(".skops"))
         half = None  # conformal half-widths by nominal coverage name
         if "sigma_factor" in info and spread_file.exists():
-            fitted = load_model(spread_file, types)
+            fitted = load_model(spread_file, types, sha256=info.get("spread_sha256"))
             if info.get("sigma_method") in CALIBRATED_IN_FOLD:
                 # Calibrated inside the fit by MAPIE: the run's rescaling factor does not apply.
                 half = conformal_half_widths(fitted, X)
@@ -118,9 +147,40 @@ def predict(run_dir: Path, data: Path, out: Path, *, model: str | None = None, d
     with atomic_write(out, "wb") as handle:  # a full disk or a read-only folder: a StorageError
         if out.suffix.lower() == ".parquet":
             result.to_parquet(handle, index=False)
+        elif out.suffix.lower() == ".fits":
+            from mlproj.data.catalogue import write_fits
+
+            write_fits(result, handle)
         else:
             handle.write(result.to_csv(index=False).encode("utf-8"))
-    return Prediction(info["model"], len(result), [c for c in result.columns if c not in original], out)
+    return Prediction(info["model"], len(result), [c for c in result.columns if c not in original], out,
+                      extrapolated, outside)
+
+
+DOMAIN_MODEL = "domain.skops"  # the run's domain classifier (labelled vs data.application), when it had one
+
+
+def _applicability(result, X: np.ndarray, info: dict, run_dir: Path, types) -> tuple[int | None, dict | None]:
+    """`extrapolated` (1: some feature outside the labelled development set's min–max range) and
+    `domain_score` (P(looks like the run's application sample), from the run's domain classifier;
+    without one, the fraction of the object's features outside the labelled range)."""
+    from mlproj.science.shift import outside_support
+
+    support = info.get("support")
+    if not support or len(support["low"]) != X.shape[1] or len(support["high"]) != X.shape[1]:
+        return None, None
+    low = np.array([np.nan if v is None else v for v in support["low"]], dtype=float)
+    high = np.array([np.nan if v is None else v for v in support["high"]], dtype=float)
+    beyond = outside_support(X, low, high)
+    result["extrapolated"] = beyond.any(axis=1).astype(int)
+    domain = run_dir / "models" / DOMAIN_MODEL
+    if domain.exists():
+        from mlproj.store.model_files import load_model
+
+        result["domain_score"] = load_model(domain, types).predict_proba(X)[:, 1]
+    else:
+        result["domain_score"] = beyond.mean(axis=1)
+    return int(beyond.any(axis=1).sum()), {n: int(k) for n, k in zip(info["features"], beyond.sum(axis=0))}
 
 
 def _check_paths(data: Path, out: Path, catalogue: Path) -> None:

@@ -23,7 +23,9 @@ from mlproj.report.harness import harness_section
 from mlproj.report.interrogation import interrogation_section
 from mlproj.report.latex import comparison_table
 from mlproj.report.metrics import flat_metrics
+from mlproj.report.model_card import write_model_card
 from mlproj.report.sections import ReportContext, report_document
+from mlproj.report.shift import shift_section
 from mlproj.report.variants import variant_sections
 from mlproj.store import rundir
 from mlproj.store.files import write_text_atomic
@@ -42,6 +44,7 @@ class ReportFiles:
     figures: list[Path] = field(default_factory=list)
     latex: Path | None = None
     metrics_copy: Path | None = None
+    model_card: Path | None = None
 
 
 def trials_of(run_dir: Path, project: str | None) -> list[dict[str, str]]:
@@ -70,6 +73,8 @@ def write_report(run_dir: Path, *, latex: bool | None = None, figures: bool | No
     project = _read_project(run_dir / "project.yaml")
     environment = rundir.read_json(run_dir / "environment.json")
     plan = rundir.read_json(run_dir / "plan.json")
+    # The model card first (paper §6.2), so that a figure that fails to draw cannot leave a run without it.
+    card = write_model_card(run_dir)
     settings = project.get("report") or {}
     draw = figures_enabled(project) if figures is None else figures
     made: dict[str, tuple[FigureBlock, bytes]] = {}
@@ -83,9 +88,11 @@ def write_report(run_dir: Path, *, latex: bool | None = None, figures: bool | No
     # What the models learned, in the paper's order: model variants and tuning, feature
     # ablations, the test harness, then the interrogation of the selected model.
     extra = [*variant_sections(summary), ablation_section(summary, context.figures),
-             harness_section(summary, verdict), interrogation_section(summary, context.figures)]
+             harness_section(summary, verdict), interrogation_section(summary, context.figures),
+             shift_section(summary, context.figures, verdict.selected_model)]
     document = report_document(summary, verdict, context, extra=[s for s in extra if s is not None])
-    files = ReportFiles(run_dir / "report.html", run_dir / "report.md", run_dir / "metrics.json", paths)
+    files = ReportFiles(run_dir / "report.html", run_dir / "report.md", run_dir / "metrics.json", paths,
+                        model_card=card)
     write_text_atomic(files.markdown, markdown.render(document, FIGURES))
     write_text_atomic(files.html, html.render(document, {stem: png for stem, (_, png) in made.items()}))
     numbers = json.dumps(flat_metrics(summary, verdict), indent=2, allow_nan=False) + "\n"

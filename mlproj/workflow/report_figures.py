@@ -160,6 +160,10 @@ def figure_jobs(summary: Summary, verdict: Verdict, project: Mapping, developmen
         from mlproj.workflow.interrogation import figure_jobs as interrogation_jobs
 
         jobs.extend(interrogation_jobs(summary))
+    if cross_validation and summary.shift is not None:
+        from mlproj.workflow.shift import figure_jobs as shift_jobs
+
+        jobs.extend(shift_jobs(summary))
     return jobs
 
 

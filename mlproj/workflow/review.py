@@ -159,6 +159,10 @@ def current_run(config: Path) -> Review | None:
 
 
 def _staleness(env: dict) -> list[str]:
+    if env["data"].get("files"):  # several files, a glob or data.test_path (mlproj.data.catalogue)
+        from mlproj.data.catalogue import current_files_hash
+
+        return rundir.staleness(env, _current_config_hash(env["config"]), current_files_hash(env["data"]))
     return rundir.staleness(env, _current_config_hash(env["config"]), _current_data_hash(Path(env["data"]["path"])))
 
 

@@ -70,6 +70,7 @@ class Prepared:
     cases: list[analysis.Case]
     # Single features that separate the classes (predict the target) alone, on the development set.
     strong_features: list[StrongFeature] = field(default_factory=list)
+    application: object | None = None  # data.application read with the same definitions (workflow.shift)
 
 
 @dataclass
@@ -106,9 +107,9 @@ def prepare(loaded: LoadedProject) -> Prepared:
         raise DataError(problem, where=loaded.where("validation", "folds" if stratified else "strategy"),
                         hint="reduce validation.folds or test_size, merge rare classes, or add labelled objects"
                         if stratified else "choose fewer folds, a smaller test set or another strategy")
-    plan = compile_plan(loaded.project, specs, dataset.y, dataset.feature_names, dataset.file_hash,
+    plan = compile_plan(loaded.project, specs, dataset.y, dataset.feature_names, dataset.fingerprint,
                         library_version=sklearn_version, groups=dataset.groups, order=dataset.order,
-                        where=loaded.where)
+                        where=loaded.where, test_rows=dataset.test_rows)
     if plan.note:
         dataset.warnings.append(plan.note)
     task = loaded.project.objective.task
@@ -125,6 +126,10 @@ def prepare(loaded: LoadedProject) -> Prepared:
     prepared = Prepared(loaded, dataset, plan, cases,
                         [StrongFeature(f.feature, f.statistic, finite(f.value), f.label_function,
                                        f.feature in allowed) for f in strong])
+    if loaded.project.data.application:  # read before any fit (and at `mlproj check`): a missing column stops here
+        from mlproj.data.application import load_application
+
+        prepared.application = load_application(loaded, dataset.feature_names)
     if loaded.project.harness:  # its cases files and feature names, before any fit (and at `mlproj check`)
         from mlproj.workflow.harness import check_harness
 
@@ -212,6 +217,10 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
     if main_selected is not None:  # out-of-fold only: known before the final fits
         summary.diagnostics = model_diagnostics(plan, outputs, dataset.y, cases[0], main_selected)
     pooled = pooled_predictions(prepared, outputs)
+    if prepared.application is not None:  # covariate shift (paper §5.5), before its figures are submitted
+        from mlproj.workflow.shift import assess_shift
+
+        assess_shift(prepared, summary, pooled)
     development = development_columns(prepared, pooled)
     if drawing.enabled:  # drawn by the figure workers while the selected models are fitted and tested
         for job in figure_jobs(summary, judge(summary), project, development, None, parts=("cross-validation",)):
@@ -279,10 +288,15 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
         rundir.write_json(staging / "plan.json", plan.to_dict())
         rundir.write_csv(staging / "results.csv", rows)
         rundir.write_json(staging / "summary.json", summary.to_dict())
-        rundir.write_json(staging / "environment.json",
-                          rundir.environment(loaded.path, loaded.config_hash, dataset.source, dataset.file_hash,
-                                             loaded.source_sha256))
+        environment = rundir.environment(loaded.path, loaded.config_hash, dataset.source, dataset.file_hash,
+                                         loaded.source_sha256)
+        environment["data"].update(dataset.provenance())  # content hash, files, units (mlproj.data.catalogue)
+        rundir.write_json(staging / "environment.json", environment)
         _store_models(staging, cache, plan, selected, outputs, prepared, summary.test.to_dict() if summary.test else {})
+        if prepared.application is not None:
+            from mlproj.workflow.shift import save_domain_model
+
+            save_domain_model(staging, prepared)
         write_evaluation(staging, evaluation)
         rundir.write_json(staging / "verdict.json", verdict.to_dict())
         rundir.claim_project_runs(runs, loaded.path)  # once there is a run to own
@@ -294,6 +308,10 @@ def run_project(prepared: Prepared, *, n_jobs: int, on_task: Callable[[TaskOutpu
             raise error from None
         raise
     rundir.mark_latest(run_dir)
+    if prepared.application is not None:  # the selected model applied where it will be used
+        from mlproj.workflow.shift import write_application_predictions
+
+        write_application_predictions(run_dir, loaded)
     append_trial(runs.parent / TRIALS_FILE, trial_record(run_dir, loaded, summary, verdict))
     outcome = RunOutcome(
         run_dir=run_dir, verdict=verdict, summary=summary,
@@ -392,12 +410,13 @@ def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], 
             continue
         target = run_dir / "models" / f"{name}.skops"
         target.parent.mkdir(exist_ok=True)
-        persist.copy_model(source, target, types)
+        sha256 = persist.copy_model(source, target, types)  # `mlproj predict` refuses any other bytes
         tested = test.get("models", {}).get(name, {}).get("cases", {})
         info = {"model": name, "task": plan.task_kind, "features": plan.feature_names, "classes": dataset.classes,
                 "cases": [{"name": c.name, "positives": list(c.positives),
                            "operating_point": _operating_point(tested.get(c.name, {}), c.primary.label)}
-                          for c in cases]}
+                          for c in cases],
+                "support": _support(dataset, plan), "sha256": sha256}
         oof = analysis.pooled_development_predictions(plan, outputs, name) if plan.task_kind == "regression" else None
         if oof is not None:
             # The global σ (paper §5.2, first level): the out-of-fold RMS residual of the development
@@ -406,10 +425,19 @@ def _store_models(run_dir: Path, cache: Cache, plan: Plan, selected: list[str], 
             info["sigma_global"] = analysis.global_sigma(dataset.y[rows], stacked[:, 0])
             spread = spread_path(source)
             if stacked.shape[1] == 2 and spread.exists():
-                persist.copy_model(spread, spread_path(target), types)
+                info["spread_sha256"] = persist.copy_model(spread, spread_path(target), types)
                 info["sigma_method"] = plan.model(name).uncertainty
                 info["sigma_factor"] = analysis.sigma_factor(dataset.y[rows], stacked)
         rundir.write_json(target.with_suffix(".json"), info)
+
+
+def _support(dataset: Dataset, plan: Plan) -> dict:
+    """The labelled development set's min and max per feature: `mlproj predict` flags an object
+    outside them as extrapolated (plain numbers, safe to load)."""
+    from mlproj.science.shift import support_of
+
+    low, high = support_of(dataset.X[np.asarray(plan.development)])
+    return {"low": [finite(v) for v in low], "high": [finite(v) for v in high]}
 
 
 def _operating_point(tested_case: dict, primary: str) -> dict | None:

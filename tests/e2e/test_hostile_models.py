@@ -39,6 +39,11 @@ def _project(folder: Path, project: dict) -> Path:
     write_project(folder, project)
     result = cli("run", cwd=folder)
     assert result.exit_code in (0, 1), result.output  # pass or fail: it ran and saved its models
+    # Whoever can replace a model file can rewrite its record too: without the recorded SHA-256
+    # (tests/e2e/test_tampered_models.py checks it), the type checks alone must refuse the file.
+    for record in (runs_latest(folder).resolve() / "models").glob("*.json"):
+        info = json.loads(record.read_text())
+        record.write_text(json.dumps({k: v for k, v in info.items() if k not in ("sha256", "spread_sha256")}))
     return folder
 
 
