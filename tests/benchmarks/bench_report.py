@@ -40,16 +40,20 @@ def timed_run(example: str, figures: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--examples", nargs="+", default=list(EXAMPLES), choices=EXAMPLES)
     args = parser.parse_args()
     rows = []
-    for example in EXAMPLES:
+    for example in args.examples:
         times: dict[str, list[float]] = {"on": [], "off": []}
         for _ in range(args.repeats):
             for figures in ("off", "on"):
                 times[figures].append(timed_run(example, figures))
         on, off = statistics.median(times["on"]), statistics.median(times["off"])
         rows.append((example, off, on, on / off - 1))
-        print(f"{example}: without figures {off:.2f} s, with {on:.2f} s (+{on / off - 1:.1%}); "
+        # Each "on" run beside the "off" run just before it: the machine's slow drifts cancel.
+        paired = statistics.median(b / a - 1 for a, b in zip(times["off"], times["on"]))
+        print(f"{example}: without figures {off:.2f} s, with {on:.2f} s (+{on / off - 1:.1%}; paired median "
+              f"{paired:+.1%}); "
               f"all: off {[round(t, 2) for t in times['off']]}, on {[round(t, 2) for t in times['on']]}", flush=True)
     print("\n| example | run without figures (s) | with figures (s) | added | target |")
     print("|---|---:|---:|---:|---|")
